@@ -1,0 +1,36 @@
+# The entry point for people: make builds everything into build/, and the
+# targets below wrap meson/ninja and the test runners.
+BUILD ?= build
+PREFIX ?= /usr/local
+PYTEST ?= /usr/bin/python3 -m pytest
+
+.PHONY: all install test check-unit check-system check-cgroup2 format clean bench
+
+all: $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --prefix=$(PREFIX) --bindir=bin
+
+install: all
+	meson install -C $(BUILD) --no-rebuild
+
+check-unit: all
+	meson test -C $(BUILD) --print-errorlogs
+
+check-system: all
+	$(PYTEST) -q -ra tests/system
+
+test: check-unit check-system
+
+check-cgroup2: all
+	tests/cgroup2/run-in-qemu
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+bench: all
+	bench/runtime
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,93 @@
+/* cgroups behind one interface for the three layouts a host can have:
+ * pure v1, hybrid (v1 controllers plus a v2 hierarchy at
+ * /sys/fs/cgroup/unified, as on these machines), and pure v2. The rest of the
+ * runtime never looks at which one it is on. Internal to src/runtime. */
+#ifndef SKIFF_RUNTIME_CGROUP_H
+#define SKIFF_RUNTIME_CGROUP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+
+enum cgroup_layout { CGROUP_LAYOUT_V1, CGROUP_LAYOUT_HYBRID, CGROUP_LAYOUT_V2 };
+
+/* The layout of this host's /sys/fs/cgroup (detected once, then cached). */
+enum cgroup_layout cgroup_detect_layout(void);
+
+/* linux.resources, parsed and validated (every field of the OCI spec:
+ * memory, cpu, pids, blockIO, hugepageLimits, devices, unified, network
+ * classID/priorities). Opaque. */
+struct cgroup_resources;
+
+/* Parse linux.resources (resources may be NULL: no limits). The error names
+ * the offending field ("linux.resources.memory.limit: expected integer, got
+ * string"). Caller frees with cgroup_resources_free. */
+int cgroup_resources_parse(json_t *resources, struct cgroup_resources **out,
+                           skiff_error_t **err);
+void cgroup_resources_free(struct cgroup_resources *res);
+
+/* The cgroup path to use for a container: cgroupsPath when given (an
+ * absolute path is taken from the hierarchy roots; a relative one under the
+ * runtime's default parent "/skiff"; with systemd "slice:prefix:name" form it
+ * maps to "slice/prefix-name.scope"), else "/skiff/<id>". New string. */
+char *cgroup_path_for(const char *cgroups_path, const char *id, bool systemd,
+                      skiff_error_t **err);
+
+struct cgroup; /* an opened container cgroup on every hierarchy in use */
+
+/* Create the cgroup at path (mkdir on each hierarchy, v1 controllers and the
+ * v2 tree), apply res (may be NULL) and move pid into it. On error nothing
+ * it created is left behind. */
+struct cgroup *cgroup_create(const char *path, const struct cgroup_resources *res,
+                             pid_t pid, skiff_error_t **err);
+
+/* Open an existing container cgroup (for kill --all, pause, update, delete).
+ * NULL with status ENOENT when it does not exist. */
+struct cgroup *cgroup_open(const char *path, skiff_error_t **err);
+
+void cgroup_free(struct cgroup *cg);
+
+/* Move pid into the cgroup (exec joins the container's cgroup this way). */
+int cgroup_enter(struct cgroup *cg, pid_t pid, skiff_error_t **err);
+
+/* Apply new limits to a live cgroup (skiff-oci update). Fields absent from
+ * res are left as they are. */
+int cgroup_update(struct cgroup *cg, const struct cgroup_resources *res,
+                  skiff_error_t **err);
+
+/* Freeze (pause) or thaw (resume): v1 freezer.state, v2 cgroup.freeze;
+ * returns once the kernel reports the state reached. */
+int cgroup_set_frozen(struct cgroup *cg, bool frozen, skiff_error_t **err);
+int cgroup_is_frozen(struct cgroup *cg, bool *frozen, skiff_error_t **err);
+
+/* Every PID in the cgroup (malloc'ed array, caller frees). */
+int cgroup_list_pids(struct cgroup *cg, pid_t **pids, size_t *count,
+                     skiff_error_t **err);
+
+/* Send sig to every process in the cgroup (freezing first so that no new
+ * process escapes the loop, then thawing). */
+int cgroup_kill_all(struct cgroup *cg, int sig, skiff_error_t **err);
+
+/* Remove the cgroup directories, waiting briefly for exiting processes.
+ * A cgroup that is already gone is not an error. */
+int cgroup_destroy(struct cgroup *cg, skiff_error_t **err);
+
+/* Usage and events, as runc's `events --stats` "data" object: cpu, memory
+ * (with oom_kill / failcnt so that OOM kills are observable), pids (with the
+ * number of times the limit was hit), blkio, hugetlb. New reference. */
+json_t *cgroup_stats(struct cgroup *cg, skiff_error_t **err);
+
+/* Mount the container's cgroups inside its root at dest_fd (an O_PATH fd of
+ * the mount point, already resolved inside the root): cgroup2 on v2, a tmpfs
+ * with one bind of the container's own directory per controller on v1 and
+ * hybrid. Called in the container's mount namespace before pivot_root. */
+int cgroup_mount_in_container(struct cgroup *cg, int dest_fd, bool readonly,
+                              skiff_error_t **err);
+
+/* The controllers this host offers, for `skiff-oci features`. New array. */
+json_t *cgroup_features(void);
+
+#endif
