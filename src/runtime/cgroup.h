@@ -39,8 +39,8 @@ char *cgroup_path_for(const char *cgroups_path, const char *id, bool systemd,
 struct cgroup; /* an opened container cgroup on every hierarchy in use */
 
 /* Create the cgroup at path (mkdir on each hierarchy, v1 controllers and the
- * v2 tree), apply res (may be NULL) and move pid into it. On error nothing
- * it created is left behind. */
+ * v2 tree), apply res (may be NULL) and move pid into it (pid <= 0: no
+ * process moves). On error nothing it created is left behind. */
 struct cgroup *cgroup_create(const char *path, const struct cgroup_resources *res,
                              pid_t pid, skiff_error_t **err);
 
@@ -77,7 +77,17 @@ int cgroup_destroy(struct cgroup *cg, skiff_error_t **err);
 
 /* Usage and events, as runc's `events --stats` "data" object: cpu, memory
  * (with oom_kill / failcnt so that OOM kills are observable), pids (with the
- * number of times the limit was hit), blkio, hugetlb. New reference. */
+ * number of times the limit was hit), blkio, hugetlb. New reference.
+ * Shape: {"cpu": {"usage": {"total", "percpu", "percpu_kernel",
+ * "percpu_user", "kernel", "user"}, "throttling": {"periods",
+ * "throttledPeriods", "throttledTime"}}, "memory": {"cache", "usage",
+ * "swap", "kernel", "kernelTCP" (each {"limit", "usage", "max",
+ * "failcnt"}; swap counts memory+swap as v1 did), "raw": {memory.stat},
+ * "oom_kill"}, "pids": {"current", "limit" (0: none), "failcnt" (forks
+ * refused by the limit)}, "blkio": {"ioServiceBytesRecursive": [{"major",
+ * "minor", "op", "value"}], ...}, "hugetlb": {"2MB": {"usage", "max",
+ * "failcnt"}}}; times in ns, sizes in bytes, "unlimited" as INT64_MAX. A
+ * section whose controller the cgroup lacks is left out. */
 json_t *cgroup_stats(struct cgroup *cg, skiff_error_t **err);
 
 /* Mount the container's cgroups inside its root at dest_fd (an O_PATH fd of
@@ -87,7 +97,9 @@ json_t *cgroup_stats(struct cgroup *cg, skiff_error_t **err);
 int cgroup_mount_in_container(struct cgroup *cg, int dest_fd, bool readonly,
                               skiff_error_t **err);
 
-/* The controllers this host offers, for `skiff-oci features`. New array. */
+/* The controllers this host offers, for `skiff-oci features`: runc's
+ * "cgroup" object {"v1", "v2", "systemd", "systemdUser", "rdma"} (booleans;
+ * hybrid hosts have both v1 and v2). New reference. */
 json_t *cgroup_features(void);
 
 #endif
