@@ -47,6 +47,9 @@ int runtime_run(const struct runtime_options *opts, int *exit_status,
  * annotations} plus runc's rootfs, created, owner). New reference. */
 json_t *runtime_state(const char *root, const char *id, skiff_error_t **err);
 
+/* The config.json a container was created from. New reference. */
+json_t *runtime_config(const char *root, const char *id, skiff_error_t **err);
+
 /* Every container under root, as state objects. New reference. */
 json_t *runtime_list(const char *root, skiff_error_t **err);
 
@@ -78,6 +81,12 @@ json_t *runtime_stats(const char *root, const char *id, skiff_error_t **err);
  * namespaces and cgroup. Unless opts->detach, wait and fill *exit_status. */
 int runtime_exec(const struct runtime_options *opts, json_t *process,
                  int *exit_status, skiff_error_t **err);
+
+/* Re-execute the calling program (argv) from a sealed memfd copy of its
+ * binary, unless it already runs from one; call before anything that puts
+ * a process of ours in a container (CVE-2019-5736). Returns only on error
+ * or when already protected (0). */
+int runtime_ensure_cloned_binary(char **argv, skiff_error_t **err);
 
 /* The default config.json that `spec` writes (rootless: with a user
  * namespace mapping the caller). New reference. */
