@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,7 +83,7 @@ static int fsync_parent_dir(const char *path)
 }
 
 int fs_write_file_atomic(const char *path, const void *data, size_t len,
-                         mode_t mode, skiff_error_t **err)
+                         mode_t mode, unsigned flags, skiff_error_t **err)
 {
   cleanup_free char *tmp = NULL;
   if (asprintf(&tmp, "%s.tmp-%d", path, getpid()) < 0)
@@ -91,7 +92,8 @@ int fs_write_file_atomic(const char *path, const void *data, size_t len,
       open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0)
     return skiff_error_errno(err, "create %s", tmp);
-  if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+  bool durable = flags & FS_WRITE_DURABLE;
+  if (write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
     int saved = errno;
     unlink(tmp);
     return skiff_error_set(err, saved, "write %s", tmp);
@@ -101,7 +103,7 @@ int fs_write_file_atomic(const char *path, const void *data, size_t len,
     unlink(tmp);
     return skiff_error_set(err, saved, "rename %s to %s", tmp, path);
   }
-  if (fsync_parent_dir(path) < 0)
+  if (durable && fsync_parent_dir(path) < 0)
     return skiff_error_errno(err, "fsync directory of %s", path);
   return 0;
 }

@@ -13,10 +13,17 @@
  * Returns NULL on error. */
 char *fs_read_file(const char *path, size_t *len, skiff_error_t **err);
 
-/* Write len bytes to path through a temporary file, fsync, rename and fsync
- * of the directory: a crash leaves either the old or the new content. */
+enum fs_write_flags {
+  /* fsync the file and its directory: a crash (not only a failure) leaves
+   * the old or the new content. For persistent metadata; state on a tmpfs
+   * such as /run does not need it, and it costs milliseconds on disk. */
+  FS_WRITE_DURABLE = 1,
+};
+
+/* Write len bytes to path through a temporary file renamed over it, so that
+ * readers see the old or the new content, never a part. */
 int fs_write_file_atomic(const char *path, const void *data, size_t len,
-                         mode_t mode, skiff_error_t **err);
+                         mode_t mode, unsigned flags, skiff_error_t **err);
 
 /* Open path O_WRONLY (no create) and write the string: for /proc and cgroup
  * files, where a short write or an EINVAL is the kernel's answer. */

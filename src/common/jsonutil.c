@@ -22,12 +22,13 @@ json_t *jsonutil_load_file(const char *path, skiff_error_t **err)
   return json;
 }
 
-int jsonutil_save_file(const char *path, json_t *json, skiff_error_t **err)
+int jsonutil_save_file(const char *path, json_t *json, unsigned flags,
+                       skiff_error_t **err)
 {
   cleanup_free char *text = json_dumps(json, JSON_COMPACT);
   if (text == NULL)
     return skiff_error_set(err, ENOMEM, "serialize %s", path);
-  return fs_write_file_atomic(path, text, strlen(text), 0600, err);
+  return fs_write_file_atomic(path, text, strlen(text), 0600, flags, err);
 }
 
 const char *jsonutil_type_name(const json_t *value)

@@ -23,8 +23,9 @@ static inline void cleanup_json_fn(json_t **j)
  * (message names the file, line and column). */
 json_t *jsonutil_load_file(const char *path, skiff_error_t **err);
 
-/* Write json to path atomically (tmp + fsync + rename + fsync dir). */
-int jsonutil_save_file(const char *path, json_t *json, skiff_error_t **err);
+/* Write json to path atomically (fs_write_file_atomic with flags). */
+int jsonutil_save_file(const char *path, json_t *json, unsigned flags,
+                       skiff_error_t **err);
 
 /* The JSON type name of a value ("string", "integer", "null", ...). */
 const char *jsonutil_type_name(const json_t *value);

@@ -384,7 +384,7 @@ static int cmd_spec(const struct oci_globals *g, int argc, char **argv,
            1;
   cleanup_json json_t *spec = runtime_default_spec(rootless);
   cleanup_free char *text = json_dumps(spec, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-  if (text == NULL || fs_write_file_atomic(path, text, strlen(text), 0644, err) < 0)
+  if (text == NULL || fs_write_file_atomic(path, text, strlen(text), 0644, 0, err) < 0)
     return 1;
   return 0;
 }

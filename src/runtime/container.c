@@ -401,7 +401,7 @@ static int record_container(struct creation *c, skiff_error_t **err)
    * bundle is gone: keep our own copy of the config. */
   cleanup_free char *config_path = NULL;
   if (asprintf(&config_path, "%s/config.json", c->dir) < 0 ||
-      jsonutil_save_file(config_path, c->spec->json, err) < 0)
+      jsonutil_save_file(config_path, c->spec->json, 0, err) < 0)
     return -1;
   if (state_save(c->opts->root, c->opts->id, state, err) < 0)
     return -1;
@@ -409,7 +409,7 @@ static int record_container(struct creation *c, skiff_error_t **err)
   if (c->opts->pid_file) {
     char text[32];
     snprintf(text, sizeof text, "%d", (int)c->pid);
-    if (fs_write_file_atomic(c->opts->pid_file, text, strlen(text), 0644, err) < 0)
+    if (fs_write_file_atomic(c->opts->pid_file, text, strlen(text), 0644, 0, err) < 0)
       return skiff_error_wrap(err, "--pid-file");
   }
   return 0;

@@ -275,7 +275,7 @@ static int exec_steps(struct exec_job *job, json_t *process, int *exit_status,
   if (job->opts->pid_file) {
     char text[32];
     snprintf(text, sizeof text, "%d", (int)job->pid);
-    if (fs_write_file_atomic(job->opts->pid_file, text, strlen(text), 0644, err) < 0)
+    if (fs_write_file_atomic(job->opts->pid_file, text, strlen(text), 0644, 0, err) < 0)
       return skiff_error_wrap(err, "--pid-file");
   }
   if (job->opts->detach) {

@@ -68,7 +68,9 @@ int state_save(const char *root, const char *id, json_t *state, skiff_error_t **
   cleanup_free char *path = NULL;
   if (asprintf(&path, "%s/%s/state.json", root, id) < 0)
     return skiff_error_set(err, ENOMEM, "state");
-  return jsonutil_save_file(path, state, err);
+  /* The state lives with the processes it describes (on /run, a tmpfs):
+   * atomic replacement is needed, durability across a crash is not. */
+  return jsonutil_save_file(path, state, 0, err);
 }
 
 int state_remove(const char *root, const char *id, skiff_error_t **err)

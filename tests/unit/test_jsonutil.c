@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/jsonutil.h"
 
 static json_t *parse(const char *text)
@@ -90,7 +91,7 @@ static void test_save_then_load_round_trips(void **state)
   char path[128];
   snprintf(path, sizeof path, "%s/state.json", dir);
   cleanup_json json_t *obj = parse("{\"pid\": 42}");
-  assert_int_equal(jsonutil_save_file(path, obj, NULL), 0);
+  assert_int_equal(jsonutil_save_file(path, obj, FS_WRITE_DURABLE, NULL), 0);
   cleanup_json json_t *back = jsonutil_load_file(path, NULL);
   assert_true(json_equal(obj, back));
   unlink(path);
