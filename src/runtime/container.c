@@ -178,6 +178,8 @@ static int child_setup(struct creation *c, char **exe, char **state_json,
     return -1;
   if ((*exe = process_find_executable(p, err)) == NULL)
     return -1;
+  if (process_load_seccomp_for_agent(p, &c->spec->seccomp, c->child_sock, err) < 0)
+    return -1;
   return process_apply_credentials(p, spec->seccomp, err);
 }
 
@@ -301,6 +303,20 @@ static int pass_on_pty(struct creation *c, int master, skiff_error_t **err)
   return sync_send(c->sock, SYNC_PTY_DONE, NULL, 0, -1, err);
 }
 
+static int hand_to_seccomp_agent(struct creation *c, int notify_fd, skiff_error_t **err)
+{
+  cleanup_json json_t *state = build_state(c, "creating");
+  json_t *pub = json_deep_copy(state);
+  json_object_del(pub, "skiff");
+  cleanup_free char *text = json_dumps(pub, JSON_COMPACT);
+  json_decref(pub);
+  int ret = seccomp_send_listener_fd(c->spec->seccomp, notify_fd, text, err);
+  close(notify_fd);
+  if (ret < 0)
+    return -1;
+  return sync_send(c->sock, SYNC_SECCOMP_DONE, NULL, 0, -1, err);
+}
+
 /* Serve the container process's requests until it is ready. */
 static int serve_child(struct creation *c, skiff_error_t **err)
 {
@@ -319,6 +335,12 @@ static int serve_child(struct creation *c, skiff_error_t **err)
       if (fd < 0)
         return skiff_error_set(err, EPROTO, "no pty received");
       if (pass_on_pty(c, fd, err) < 0)
+        return -1;
+      break;
+    case SYNC_SECCOMP:
+      if (fd < 0)
+        return skiff_error_set(err, EPROTO, "no seccomp fd received");
+      if (hand_to_seccomp_agent(c, fd, err) < 0)
         return -1;
       break;
     case SYNC_READY:

@@ -44,6 +44,7 @@ struct exec_job {
   int sock, child_sock;
   pid_t pid;
   int pty_master;
+  json_t *state_public; /* the container's state, for a seccomp agent */
 };
 
 json_t *runtime_config(const char *root, const char *id, skiff_error_t **err)
@@ -95,6 +96,8 @@ static int exec_child_setup(struct exec_job *job, char **exe, skiff_error_t **er
   if (process_apply_limits(p, err) < 0 || process_enter_cwd(p, err) < 0)
     return -1;
   if ((*exe = process_find_executable(p, err)) == NULL)
+    return -1;
+  if (process_load_seccomp_for_agent(p, &job->seccomp, job->child_sock, err) < 0)
     return -1;
   return process_apply_credentials(p, job->seccomp, err);
 }
@@ -158,6 +161,22 @@ static int receive_pid(struct exec_job *job, pid_t child, skiff_error_t **err)
   return 0;
 }
 
+/* The agent gets the container's state with the exec'd process's pid, in
+ * runtime-spec's ContainerProcessState form. */
+static int hand_to_seccomp_agent(struct exec_job *job, int notify_fd, skiff_error_t **err)
+{
+  cleanup_json json_t *msg = json_pack("{s:s, s:[s], s:i, s:O}", "ociVersion", "1.1.0",
+                                       "fds", "seccompFd", "pid", (int)job->pid, "state",
+                                       job->state_public);
+  cleanup_free char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
+  int ret = text ? seccomp_send_listener_fd(job->seccomp, notify_fd, text, err)
+                 : skiff_error_set(err, ENOMEM, "seccomp agent message");
+  close(notify_fd);
+  if (ret < 0)
+    return -1;
+  return sync_send(job->sock, SYNC_SECCOMP_DONE, NULL, 0, -1, err);
+}
+
 /* Until the process execs: forward its pty, report its errors. The exec
  * itself shows as the socket closing (it is close-on-exec). */
 static int serve_exec(struct exec_job *job, skiff_error_t **err)
@@ -174,6 +193,11 @@ static int serve_exec(struct exec_job *job, skiff_error_t **err)
     }
     if (type == SYNC_ERROR)
       return skiff_error_set(err, 0, "%s", payload);
+    if (type == SYNC_SECCOMP && fd >= 0) {
+      if (hand_to_seccomp_agent(job, fd, err) < 0)
+        return -1;
+      continue;
+    }
     if (type != SYNC_PTY || fd < 0)
       return skiff_error_set(err, EPROTO, "unexpected message %d", type);
     if (job->opts->console_socket) {
@@ -249,6 +273,7 @@ static int prepare_job(struct exec_job *job, json_t *state, json_t *process,
   if (seccomp_program_build(json_object_get(json_object_get(config, "linux"), "seccomp"),
                             &job->seccomp, err) < 0)
     return -1;
+  job->state_public = state_public(state);
   return open_namespaces(job, state_live_pid(state), err);
 }
 
@@ -262,6 +287,7 @@ static void release_job(struct exec_job *job)
   if (job->pty_master >= 0)
     close(job->pty_master);
   spec_process_free(job->process);
+  json_decref(job->state_public);
   seccomp_program_free(job->seccomp);
 }
 

@@ -16,6 +16,7 @@
 #include "caps.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "sync.h"
 
 static int compare_ints(const void *a, const void *b)
 {
@@ -77,6 +78,25 @@ int process_apply_credentials(const struct spec_process *p,
   if (caps_apply(p->caps, err) < 0)
     return skiff_error_wrap(err, "process.capabilities");
   return 0;
+}
+
+int process_load_seccomp_for_agent(const struct spec_process *p,
+                                   struct seccomp_program **seccomp, int sync_sock,
+                                   skiff_error_t **err)
+{
+  if (*seccomp == NULL || !seccomp_program_wants_listener(*seccomp))
+    return 0;
+  if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+    return skiff_error_errno(err, "process.noNewPrivileges");
+  int notify_fd = -1;
+  if (seccomp_program_load(*seccomp, &notify_fd, err) < 0)
+    return skiff_error_wrap(err, "linux.seccomp");
+  *seccomp = NULL;
+  int ret = sync_send(sync_sock, SYNC_SECCOMP, NULL, 0, notify_fd, err);
+  close(notify_fd);
+  if (ret < 0)
+    return -1;
+  return sync_expect(sync_sock, SYNC_SECCOMP_DONE, err);
 }
 
 int process_enter_cwd(const struct spec_process *p, skiff_error_t **err)

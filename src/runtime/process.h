@@ -23,6 +23,15 @@ int process_apply_limits(const struct spec_process *p, skiff_error_t **err);
 int process_apply_credentials(const struct spec_process *p,
                               struct seccomp_program *seccomp, skiff_error_t **err);
 
+/* With a seccomp agent (linux.seccomp.listenerPath) the filter must be
+ * loaded while the runtime still listens on sync_sock, which passes the
+ * notify fd on to the agent: load it now (setting no_new_privs first when
+ * asked) and set *seccomp to NULL so that it is not loaded again. The
+ * remaining setup syscalls then pass through the filter. */
+int process_load_seccomp_for_agent(const struct spec_process *p,
+                                   struct seccomp_program **seccomp, int sync_sock,
+                                   skiff_error_t **err);
+
 /* chdir to the cwd and make sure it is inside the container's root. */
 int process_enter_cwd(const struct spec_process *p, skiff_error_t **err);
 

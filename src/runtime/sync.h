@@ -16,6 +16,8 @@ enum sync_msg {
   SYNC_PTY,          /* child → runtime: the pty master (fd attached) */
   SYNC_PTY_DONE,     /* runtime → child: the master was passed on */
   SYNC_PID,          /* child → runtime: a pid (payload), for exec */
+  SYNC_SECCOMP,      /* child → runtime: the seccomp notify fd (attached) */
+  SYNC_SECCOMP_DONE, /* runtime → child: the agent has it */
   SYNC_READY,        /* child → runtime: set up, waiting for start */
   SYNC_ERROR,        /* child → runtime: payload is the message */
 };

@@ -1,6 +1,11 @@
 """config.json `linux`: devices, sysctl, seccomp, maskedPaths, readonlyPaths."""
 
 
+import json
+import os
+import socket
+import threading
+
 import pytest
 
 DEFAULT_DEVICES = {  # path: (major, minor)
@@ -116,6 +121,58 @@ def test_network_sysctl_without_network_namespace_is_refused(runtime, bundle):
 
 
 # ---------------------------------------------------------------- seccomp
+
+
+class SeccompAgent:
+    """A seccomp agent on listenerPath: takes one connection, keeps the state message
+    and the notify fd it carries, then closes the fd (notified calls then fail)."""
+
+    def __init__(self, path):
+        self.path = str(path)
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.bind(self.path)
+        self.sock.listen(1)
+        self.sock.settimeout(10)
+        self.message, self.fds = None, []
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        try:
+            conn, _ = self.sock.accept()
+        except OSError:
+            return
+        with conn:
+            msg, fds, _, _ = socket.recv_fds(conn, 65536, 4)
+            self.message, self.fds = json.loads(msg), fds
+            for fd in fds:
+                os.close(fd)
+
+    def close(self):
+        self.sock.close()
+        self.thread.join(5)
+
+
+def test_seccomp_listener_gets_notify_fd_and_state(runtime, bundle, workdir):
+    agent = SeccompAgent(workdir / "agent.sock")
+    try:
+        profile = seccomp_profile([{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}])
+        profile["listenerPath"] = agent.path
+        profile["listenerMetadata"] = "from-the-test"
+        bundle.linux["seccomp"] = profile
+        bundle.args("sh", "-c", "mkdir /tmp/notified; echo $?")
+        cid = runtime.new_id()
+        res = runtime.run_container(bundle, cid)
+        agent.thread.join(10)
+    finally:
+        agent.close()
+    assert res.returncode == 0, res
+    assert res.stdout.strip() != "0"  # the agent closed the fd: the call fails
+    assert len(agent.fds) == 1
+    assert agent.message["fds"] == ["seccompFd"]
+    assert agent.message["metadata"] == "from-the-test"
+    assert agent.message["state"]["id"] == cid
+    assert agent.message["pid"] > 0
 
 
 def test_seccomp_errno_makes_mkdir_fail_with_eperm(runtime, bundle):
