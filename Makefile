@@ -21,7 +21,7 @@ check-unit: all
 check-system: all
 	$(PYTEST) -q -ra tests/system
 
-test: check-unit check-system
+test: check-unit check-system check-cgroup2
 
 check-cgroup2: all
 	tests/cgroup2/run-in-qemu
