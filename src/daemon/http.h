@@ -1,0 +1,96 @@
+/* The HTTP side of skiffd as API handlers see it: a parsed request with its
+ * body, and a response that is JSON, a stream, or a hijacked connection.
+ * libmicrohttpd stays behind this header (http.c); handlers never see it.
+ * Connections are served thread-per-connection, so a handler may block. */
+#ifndef SKIFF_DAEMON_HTTP_H
+#define SKIFF_DAEMON_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+struct http_request;
+
+/* The method ("GET", "POST", "HEAD", "DELETE", "PUT"). */
+const char *http_request_method(const struct http_request *req);
+
+/* The path without the "/vX.YY" prefix and without the query string. */
+const char *http_request_path(const struct http_request *req);
+
+/* The API version from the "/vX.YY" prefix, or NULL when there was none. */
+const char *http_request_api_version(const struct http_request *req);
+
+/* A query parameter, or NULL when absent. */
+const char *http_request_query(const struct http_request *req, const char *name);
+
+/* A query parameter as a boolean: "1", "true", "True" (docker's forms) are
+ * true; absent gives dflt. */
+bool http_request_query_bool(const struct http_request *req, const char *name,
+                             bool dflt);
+
+/* A query parameter as an integer; absent gives dflt. A malformed value
+ * sets *err (the handler answers 400). */
+int http_request_query_int(const struct http_request *req, const char *name,
+                           int64_t dflt, int64_t *out, skiff_error_t **err);
+
+/* A request header (case-insensitive), or NULL. */
+const char *http_request_header(const struct http_request *req, const char *name);
+
+/* The body, read whole into memory (NUL-terminated). Use only for small
+ * JSON bodies: bodies above 16 MiB are refused with 413 before the handler
+ * runs unless the route is marked streaming. */
+const char *http_request_body(const struct http_request *req, size_t *len);
+
+/* The body parsed as JSON (NULL body or "" gives NULL without error); a
+ * parse error sets *err with the line and column. New reference. */
+json_t *http_request_json(const struct http_request *req, skiff_error_t **err);
+
+/* For streaming routes: an fd from which the body can be read as it
+ * arrives (chunked or not); EOF at its end. Owned by the request. */
+int http_request_body_fd(struct http_request *req);
+
+/* The path parameters captured by the route ("{id}", "{name}"): index 0 is
+ * the first. NULL past the last. Names may contain '/' when the route
+ * allows it (image names). */
+const char *http_request_param(const struct http_request *req, unsigned index);
+
+struct http_response;
+
+/* Respond with status and a JSON body (takes the reference). */
+void http_respond_json(struct http_response *resp, unsigned status, json_t *body);
+
+/* Respond with status and no body (204, 304, or HEAD answers). */
+void http_respond_empty(struct http_response *resp, unsigned status);
+
+/* Respond with Docker's error body {"message": "..."}. */
+void http_respond_error(struct http_response *resp, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Respond with the error's message and a status chosen from its errno:
+ * ENOENT 404, EEXIST/EBUSY 409, EINVAL 400, EPERM/EACCES 403, else 500. */
+void http_respond_skiff_error(struct http_response *resp, const skiff_error_t *err);
+
+/* Add a response header (before the body is sent). */
+void http_response_header(struct http_response *resp, const char *name,
+                          const char *value);
+
+/* Start a streamed response: the status and headers go out now, and
+ * http_stream_write sends what follows (chunked), until the handler
+ * returns. Returns -1 when the client has gone away. */
+int http_stream_begin(struct http_response *resp, unsigned status,
+                      const char *content_type);
+int http_stream_write(struct http_response *resp, const void *data, size_t len);
+/* Convenience: one JSON object followed by "\r\n" (progress, events). */
+int http_stream_json(struct http_response *resp, json_t *obj);
+
+/* Take over the connection (docker's attach/exec start): answer "101
+ * UPGRADED" with "Upgrade: tcp" when the client asked for the upgrade, or
+ * 200 with the raw-stream content type otherwise, then return the socket
+ * for raw bidirectional use. The caller owns and closes it. -1 on error. */
+int http_hijack(struct http_request *req, struct http_response *resp,
+                const char *content_type);
+
+#endif

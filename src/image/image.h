@@ -1,0 +1,109 @@
+/* The local image store under <data-root>: content-addressed blobs
+ * (blobs/sha256/<hex>, verified on write), unpacked read-only layers
+ * (layers/<chain-id>/diff), image configs, and the tags
+ * (repositories.json). Every metadata file is written atomically and
+ * durably; a crash leaves the old or the new state. Thread-safe: API
+ * handlers call it from many connection threads. */
+#ifndef SKIFF_IMAGE_IMAGE_H
+#define SKIFF_IMAGE_IMAGE_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "common/error.h"
+
+struct image_store;
+
+struct image_store *image_store_open(const char *data_root, skiff_error_t **err);
+void image_store_close(struct image_store *store);
+
+/* Normalise a reference as docker does: "busybox" → "docker.io/library/
+ * busybox:latest", "host:5000/a/b@sha256:..." kept. New string; an invalid
+ * reference is an error naming it ("invalid reference format: ..."). */
+char *image_reference_normalize(const char *ref, skiff_error_t **err);
+
+/* The short form docker shows ("busybox:latest", "host:5000/a/b:tag"). */
+char *image_reference_familiar(const char *normalized);
+
+/* The image id ("sha256:<hex>") that a name, a tag, a digest reference or
+ * an id or unique id prefix denotes. ENOENT: "No such image: NAME". */
+char *image_store_resolve(struct image_store *store, const char *name,
+                          skiff_error_t **err);
+
+/* The image's config (the OCI/docker image config JSON: config, rootfs,
+ * history, architecture, os, created). New reference. */
+json_t *image_store_config(struct image_store *store, const char *id,
+                           skiff_error_t **err);
+
+/* docker import: the tar read from tar_fd is the single layer of a new
+ * image (gzip, zstd or plain, detected). changes are Dockerfile
+ * instructions (CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR)
+ * applied to the config; message goes to the history. Tagged with
+ * reference when not NULL. Returns the new id. */
+char *image_store_import(struct image_store *store, int tar_fd, const char *reference,
+                         const char *const *changes, const char *message,
+                         skiff_error_t **err);
+
+/* GET /images/json: docker's ImageSummary list. filters: docker's
+ * filters object (dangling, reference, label, before, since). */
+json_t *image_store_list(struct image_store *store, bool all, json_t *filters,
+                         skiff_error_t **err);
+
+/* GET /images/{name}/json: docker's ImageInspect. */
+json_t *image_store_inspect(struct image_store *store, const char *name,
+                            skiff_error_t **err);
+
+/* GET /images/{name}/history. */
+json_t *image_store_history(struct image_store *store, const char *name,
+                            skiff_error_t **err);
+
+/* Tag the image named source as repo[:tag] (tag default "latest"). */
+int image_store_tag(struct image_store *store, const char *source, const char *repo,
+                    const char *tag, skiff_error_t **err);
+
+/* DELETE /images/{name}: untag, and delete when no tag is left (or when
+ * name is an id: every tag needs force). in_use(id, arg) tells whether a
+ * container uses the image (then EBUSY/409 unless force, as docker). Returns
+ * docker's [{"Untagged":...},{"Deleted":...}]. */
+json_t *image_store_remove(struct image_store *store, const char *name, bool force,
+                           bool (*in_use)(const char *id, void *arg), void *arg,
+                           skiff_error_t **err);
+
+/* docker save: a tar (docker's format: manifest.json, repositories,
+ * <id>.json, layer tars; also index.json/oci-layout as docker 25+) of the
+ * named images, written to out_fd. */
+int image_store_save(struct image_store *store, const char *const *names, int out_fd,
+                     skiff_error_t **err);
+
+/* docker load: a docker save archive or an OCI image layout tar from tar_fd.
+ * Returns the loaded names/ids as docker's "Loaded image: ..." strings. */
+json_t *image_store_load(struct image_store *store, int tar_fd, skiff_error_t **err);
+
+/* Remove dangling images (all unused ones with all_unused); returns docker's
+ * {ImagesDeleted, SpaceReclaimed}. */
+json_t *image_store_prune(struct image_store *store, bool all_unused,
+                          bool (*in_use)(const char *id, void *arg), void *arg,
+                          skiff_error_t **err);
+
+/* The image part of GET /system/df: a list of ImageSummary with sizes. */
+json_t *image_store_df(struct image_store *store, skiff_error_t **err);
+
+/* A container's root file system: make <dir>/diff and <dir>/work and record
+ * the image's layers (lowest first) in <dir>/lower. */
+int image_snapshot_prepare(struct image_store *store, const char *image_id,
+                           const char *dir, skiff_error_t **err);
+
+/* Mount the snapshot in dir (overlayfs: lower layers + dir/diff) on target. */
+int image_snapshot_mount(const char *dir, const char *target, skiff_error_t **err);
+
+/* Unmount target (lazily when busy). Not mounted is not an error. */
+int image_snapshot_unmount(const char *target, skiff_error_t **err);
+
+/* The files a container changed: docker's diff list [{Path, Kind}] with
+ * Kind 0 modified, 1 added, 2 deleted (whiteouts). */
+json_t *image_snapshot_changes(const char *dir, skiff_error_t **err);
+
+/* Size of the container's writable layer in bytes (for ps --size, df). */
+long long image_snapshot_size(const char *dir);
+
+#endif

@@ -1,0 +1,1 @@
+/* placeholder: the image store is being written */
