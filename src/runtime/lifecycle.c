@@ -60,6 +60,13 @@ int runtime_create(const struct runtime_options *opts, pid_t *pid, skiff_error_t
   return container_create(opts, false, pid, NULL, err);
 }
 
+int runtime_create_with_pty(const struct runtime_options *opts, pid_t *pid,
+                            int *pty_master, skiff_error_t **err)
+{
+  *pty_master = -1;
+  return container_create(opts, true, pid, pty_master, err);
+}
+
 /* Connect to the waiting container process and let it exec. We send the
  * state (for its startContainer hooks) and half-close; EOF on the
  * connection then means the exec happened, text is the reason it did not. */
@@ -276,4 +283,14 @@ json_t *runtime_stats(const char *root, const char *id, skiff_error_t **err)
   json_t *stats = cg ? cgroup_stats(cg, err) : NULL;
   cgroup_free(cg);
   return stats;
+}
+
+bool runtime_oom_killed(const char *root, const char *id)
+{
+  cleanup_json json_t *state = state_load(root, id, NULL);
+  struct cgroup *cg = state ? open_cgroup(state, NULL) : NULL;
+  cleanup_json json_t *stats = cg ? cgroup_stats(cg, NULL) : NULL;
+  cgroup_free(cg);
+  json_t *memory = json_object_get(stats, "memory");
+  return json_integer_value(json_object_get(memory, "oom_kill")) > 0;
 }

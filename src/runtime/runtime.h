@@ -34,6 +34,12 @@ struct runtime_options {
 int runtime_create(const struct runtime_options *opts, pid_t *pid,
                    skiff_error_t **err);
 
+/* Like runtime_create, for a caller that holds the container's terminal
+ * itself (skiff-shim): with process.terminal the pty master comes back in
+ * *pty_master (else -1) instead of going to a console socket. */
+int runtime_create_with_pty(const struct runtime_options *opts, pid_t *pid,
+                            int *pty_master, skiff_error_t **err);
+
 /* Let a created container run its process (runs poststart hooks). */
 int runtime_start(const char *root, const char *id, skiff_error_t **err);
 
@@ -76,6 +82,11 @@ int runtime_update(const char *root, const char *id, json_t *resources,
 
 /* Cgroup usage and events of a container (runc's events --stats). */
 json_t *runtime_stats(const char *root, const char *id, skiff_error_t **err);
+
+/* Whether the kernel's OOM killer killed a process of the container (its
+ * memory cgroup's count), also after the container stopped, as long as it
+ * is not deleted. */
+bool runtime_oom_killed(const char *root, const char *id);
 
 /* Run a new process (an OCI process object) in a running container's
  * namespaces and cgroup. Unless opts->detach, wait and fill *exit_status. */

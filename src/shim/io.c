@@ -1,0 +1,209 @@
+/* The shim's I/O loop: container output → json-file log and attached
+ * clients; client input → container stdin; SIGCHLD → reap, note init's
+ * exit. Attach protocol on attach.sock: the client sends one JSON line
+ * {"stdin":b,"stdout":b,"stderr":b}, then raw stdin bytes (EOF = stdin
+ * closed); it receives output raw with a tty, else in docker's stdcopy
+ * frames (8-byte header: stream, 0, 0, 0, big-endian length), so that
+ * skiffd can relay it unchanged to a hijacked API connection. */
+#include <errno.h>
+#include <jansson.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "shim.h"
+
+enum { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2 };
+
+static int write_all(int fd, const void *data, size_t len)
+{
+  const char *p = data;
+  while (len > 0) {
+    ssize_t n = write(fd, p, len);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return -1;
+    p += n;
+    len -= (size_t)n;
+  }
+  return 0;
+}
+
+static void drop_client(struct shim_io *io, size_t i)
+{
+  close(io->clients[i].fd);
+  io->clients[i] = io->clients[--io->nclients];
+}
+
+static int send_frame(struct shim_io *io, int fd, int stream, const char *data, size_t len)
+{
+  if (io->tty)
+    return write_all(fd, data, len);
+  unsigned char header[8] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(len >> 24),
+                             (unsigned char)(len >> 16), (unsigned char)(len >> 8),
+                             (unsigned char)len};
+  if (write_all(fd, header, sizeof header) < 0)
+    return -1;
+  return write_all(fd, data, len);
+}
+
+static void fan_out(struct shim_io *io, int stream, const char *data, size_t len)
+{
+  if (io->log)
+    jsonlog_write(io->log, stream == STREAM_STDERR ? "stderr" : "stdout", data, len, NULL);
+  for (size_t i = 0; i < io->nclients;) {
+    struct shim_client *c = &io->clients[i];
+    bool wants = stream == STREAM_STDERR ? c->stderr : c->stdout;
+    if (wants && send_frame(io, c->fd, stream, data, len) < 0) {
+      drop_client(io, i);
+      continue;
+    }
+    i++;
+  }
+}
+
+/* Read once from a container output fd; -1 at its end. */
+static int pump_output(struct shim_io *io, int *fd, int stream)
+{
+  char buf[32768];
+  ssize_t n = read(*fd, buf, sizeof buf);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return 0;
+  if (n <= 0) { /* EOF, or EIO from a pty whose slave side is gone */
+    close(*fd);
+    *fd = -1;
+    if (io->tty && io->in >= 0) { /* the dup of the master we write stdin to */
+      close(io->in);
+      io->in = -1;
+    }
+    return -1;
+  }
+  fan_out(io, stream, buf, (size_t)n);
+  return 0;
+}
+
+static void close_stdin(struct shim_io *io)
+{
+  if (io->in >= 0 && !io->tty) {
+    close(io->in);
+    io->in = -1;
+  }
+}
+
+static void accept_client(struct shim_io *io)
+{
+  int fd = accept4(io->listener, NULL, NULL, SOCK_CLOEXEC);
+  if (fd < 0)
+    return;
+  char line[512];
+  size_t used = 0;
+  while (used < sizeof line - 1) { /* the header line, byte by byte: no over-read */
+    ssize_t n = read(fd, line + used, 1);
+    if (n <= 0 || line[used] == '\n')
+      break;
+    used++;
+  }
+  line[used] = '\0';
+  json_t *h = json_loads(line, 0, NULL);
+  if (h == NULL || io->nclients == SHIM_MAX_CLIENTS) {
+    json_decref(h);
+    close(fd);
+    return;
+  }
+  io->clients[io->nclients++] = (struct shim_client){
+      .fd = fd, .stdin = json_is_true(json_object_get(h, "stdin")),
+      .stdout = json_is_true(json_object_get(h, "stdout")),
+      .stderr = json_is_true(json_object_get(h, "stderr"))};
+  json_decref(h);
+}
+
+/* Input from an attached client: stdin bytes, or its end. */
+static void client_input(struct shim_io *io, size_t i)
+{
+  char buf[32768];
+  struct shim_client *c = &io->clients[i];
+  ssize_t n = read(c->fd, buf, sizeof buf);
+  if (n > 0) {
+    if (c->stdin && io->in >= 0 && write_all(io->in, buf, (size_t)n) < 0)
+      close_stdin(io);
+    return;
+  }
+  if (c->stdin && io->stdin_once)
+    close_stdin(io);
+  if (!c->stdout && !c->stderr) {
+    drop_client(io, i);
+    return;
+  }
+  c->stdin = false; /* half-closed: keep sending it output */
+  shutdown(c->fd, SHUT_RD);
+}
+
+/* Reap every child (we are a subreaper); true once init is among them. */
+static bool reap(int sigchld_fd, pid_t init_pid, int *init_status)
+{
+  struct signalfd_siginfo info;
+  while (read(sigchld_fd, &info, sizeof info) > 0)
+    ;
+  bool init_done = false;
+  int status;
+  pid_t pid;
+  while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+    if (pid == init_pid) {
+      *init_status = status;
+      init_done = true;
+    }
+  }
+  return init_done;
+}
+
+static long long now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int shim_io_run(struct shim_io *io, pid_t init_pid, int sigchld_fd)
+{
+  int init_status = 0;
+  long long exited_at = -1;
+  for (;;) {
+    /* After init is gone, output is drained for at most 2 s: a process that
+     * escaped the PID namespace's end must not keep the exit unrecorded. */
+    if (exited_at >= 0 && ((io->out < 0 && io->err < 0) || now_ms() - exited_at > 2000))
+      break;
+    struct pollfd fds[4 + SHIM_MAX_CLIENTS];
+    size_t n = 0;
+    fds[n++] = (struct pollfd){sigchld_fd, POLLIN, 0};
+    fds[n++] = (struct pollfd){io->listener, POLLIN, 0};
+    fds[n++] = (struct pollfd){io->out, POLLIN, 0};
+    fds[n++] = (struct pollfd){io->err, POLLIN, 0};
+    for (size_t i = 0; i < io->nclients; i++)
+      fds[n++] = (struct pollfd){io->clients[i].fd, POLLIN, 0};
+    if (poll(fds, n, exited_at >= 0 ? 100 : -1) < 0 && errno != EINTR)
+      break;
+    /* Clients first, from the last: dropping one moves only the last into
+     * its place, and no output has been fanned out (which may drop) yet. */
+    for (size_t i = n; i-- > 4;)
+      if (fds[i].revents & (POLLIN | POLLHUP | POLLERR) && i - 4 < io->nclients)
+        client_input(io, i - 4);
+    if ((fds[0].revents & POLLIN) && reap(sigchld_fd, init_pid, &init_status))
+      exited_at = now_ms();
+    if (fds[2].revents & (POLLIN | POLLHUP | POLLERR))
+      pump_output(io, &io->out, STREAM_STDOUT);
+    if (fds[3].revents & (POLLIN | POLLHUP | POLLERR))
+      pump_output(io, &io->err, STREAM_STDERR);
+    if (fds[1].revents & POLLIN)
+      accept_client(io);
+  }
+  for (size_t i = io->nclients; i-- > 0;)
+    drop_client(io, i);
+  return init_status;
+}

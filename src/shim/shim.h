@@ -1,0 +1,52 @@
+/* skiff-shim: one small process per running container, like conmon. It is
+ * the parent of the container's init (through the runtime library, in
+ * process), holds its stdio or terminal, writes its json-file log, serves
+ * attach connections, and records how it exited. It survives skiffd. */
+#ifndef SKIFF_SHIM_SHIM_H
+#define SKIFF_SHIM_SHIM_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "common/error.h"
+#include "common/jsonlog.h"
+
+#define SHIM_MAX_CLIENTS 32
+
+/* <state-dir>/shim.json, written by skiffd. */
+struct shim_config {
+  char *dir;          /* the state directory (attach.sock, exit.json live here) */
+  char *id;
+  char *bundle;
+  char *runtime_root;
+  bool tty, open_stdin, stdin_once;
+  char *log_path;     /* NULL: log driver "none" */
+  uint64_t log_max_size;
+  unsigned log_max_files;
+};
+
+struct shim_client {
+  int fd;
+  bool stdin, stdout, stderr;
+};
+
+/* What the I/O loop works on. */
+struct shim_io {
+  int out, err;       /* the container's stdout/stderr (or the pty master in out) */
+  int in;             /* the container's stdin (or the pty master), -1 if closed */
+  int listener;       /* attach.sock */
+  bool tty, stdin_once;
+  struct jsonlog_writer *log;
+  struct shim_client clients[SHIM_MAX_CLIENTS];
+  size_t nclients;
+};
+
+int shim_config_load(const char *dir, struct shim_config *cfg, skiff_error_t **err);
+
+/* Copy output to the log and the attached clients, client input to the
+ * container, until init (pid) exits and its output is drained. Returns the
+ * wait status of init. */
+int shim_io_run(struct shim_io *io, pid_t init_pid, int sigchld_fd);
+
+#endif
