@@ -97,7 +97,7 @@ static void close_stdin(struct shim_io *io)
   }
 }
 
-static void accept_client(struct shim_io *io)
+void shim_io_accept(struct shim_io *io)
 {
   int fd = accept4(io->listener, NULL, NULL, SOCK_CLOEXEC);
   if (fd < 0)
@@ -201,7 +201,7 @@ int shim_io_run(struct shim_io *io, pid_t init_pid, int sigchld_fd)
     if (fds[3].revents & (POLLIN | POLLHUP | POLLERR))
       pump_output(io, &io->err, STREAM_STDERR);
     if (fds[1].revents & POLLIN)
-      accept_client(io);
+      shim_io_accept(io);
   }
   for (size_t i = io->nclients; i-- > 0;)
     drop_client(io, i);

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,7 +30,7 @@ int shim_config_load(const char *dir, struct shim_config *cfg, skiff_error_t **e
     return skiff_error_set(err, ENOMEM, "shim.json");
   cleanup_json json_t *j = jsonutil_load_file(path, err);
   const char *id = NULL, *bundle = NULL, *root = NULL, *log = NULL;
-  int64_t max_size = 0, max_files = 1;
+  int64_t max_size = 0, max_files = 1, wait_attach = 0;
   if (j == NULL || jsonutil_req_string(j, "id", &id, "shim", err) < 0 ||
       jsonutil_req_string(j, "bundle", &bundle, "shim", err) < 0 ||
       jsonutil_req_string(j, "runtimeRoot", &root, "shim", err) < 0 ||
@@ -38,7 +39,8 @@ int shim_config_load(const char *dir, struct shim_config *cfg, skiff_error_t **e
       jsonutil_opt_bool(j, "openStdin", &cfg->open_stdin, "shim", err) < 0 ||
       jsonutil_opt_bool(j, "stdinOnce", &cfg->stdin_once, "shim", err) < 0 ||
       jsonutil_opt_int64(j, "logMaxSize", &max_size, "shim", err) < 0 ||
-      jsonutil_opt_int64(j, "logMaxFiles", &max_files, "shim", err) < 0)
+      jsonutil_opt_int64(j, "logMaxFiles", &max_files, "shim", err) < 0 ||
+      jsonutil_opt_int64(j, "waitForAttach", &wait_attach, "shim", err) < 0)
     return -1;
   cfg->dir = strdup(dir);
   cfg->id = strdup(id);
@@ -47,6 +49,7 @@ int shim_config_load(const char *dir, struct shim_config *cfg, skiff_error_t **e
   cfg->log_path = log ? strdup(log) : NULL;
   cfg->log_max_size = max_size > 0 ? (uint64_t)max_size : 0;
   cfg->log_max_files = max_files > 0 ? (unsigned)max_files : 1;
+  cfg->wait_for_attach = wait_attach > 0 ? (unsigned)wait_attach : 0;
   return 0;
 }
 
@@ -156,6 +159,13 @@ static int shim_main(const char *dir)
   sigaddset(&mask, SIGCHLD);
   sigprocmask(SIG_BLOCK, &mask, NULL);
   int sigchld = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  /* docker run attaches before it starts: let those clients in first, so
+   * that not a byte of the output is missed (10 s at most). */
+  for (int waited = 0; io.nclients < cfg.wait_for_attach && waited < 1000; waited++) {
+    struct pollfd p = {io.listener, POLLIN, 0};
+    if (poll(&p, 1, 10) > 0)
+      shim_io_accept(&io);
+  }
   pid_t pid = 0;
   if (sigchld < 0 || start_container(&cfg, &io, &pid, &err) < 0)
     goto fail;

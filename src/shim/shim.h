@@ -22,6 +22,7 @@ struct shim_config {
   char *runtime_root;
   bool tty, open_stdin, stdin_once;
   char *log_path;     /* NULL: log driver "none" */
+  unsigned wait_for_attach; /* clients to await before starting (docker run) */
   uint64_t log_max_size;
   unsigned log_max_files;
 };
@@ -41,6 +42,9 @@ struct shim_io {
   struct shim_client clients[SHIM_MAX_CLIENTS];
   size_t nclients;
 };
+
+/* Accept one attach client, if one is waiting. */
+void shim_io_accept(struct shim_io *io);
 
 int shim_config_load(const char *dir, struct shim_config *cfg, skiff_error_t **err);
 

@@ -1,0 +1,474 @@
+/* /containers/... of the Docker Engine API. */
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/jsonlog.h"
+#include "common/jsonutil.h"
+#include "containers.h"
+#include "daemon.h"
+#include "router.h"
+
+static json_t *query_filters(struct http_request *req, struct http_response *resp,
+                             bool *bad)
+{
+  const char *text = http_request_query(req, "filters");
+  *bad = false;
+  if (text == NULL || *text == '\0')
+    return NULL;
+  json_error_t jerr;
+  json_t *filters = json_loads(text, 0, &jerr);
+  if (!json_is_object(filters)) {
+    json_decref(filters);
+    http_respond_error(resp, 400, "invalid filter: %s", text);
+    *bad = true;
+  }
+  return filters;
+}
+
+/* The container named in the path, resolved; answers 404 itself. */
+static char *path_container(struct daemon *d, struct http_request *req,
+                            struct http_response *resp)
+{
+  skiff_error_t *err = NULL;
+  char *id = containers_resolve(d->containers, http_request_param(req, 0), &err);
+  if (id == NULL) {
+    http_respond_skiff_error(resp, err);
+    skiff_error_free(&err);
+  }
+  return id;
+}
+
+static void answer(struct http_response *resp, int ret, skiff_error_t *err, unsigned ok)
+{
+  if (ret < 0)
+    http_respond_skiff_error(resp, err);
+  else
+    http_respond_empty(resp, ok);
+}
+
+static void h_create(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  skiff_error_t *err = NULL;
+  cleanup_json json_t *body = http_request_json(req, &err);
+  if (body == NULL || !json_is_object(body)) {
+    http_respond_error(resp, 400, "%s", err ? err->msg : "config cannot be empty in order "
+                                                          "to create a container");
+    skiff_error_free(&err);
+    return;
+  }
+  json_t *warnings = NULL;
+  cleanup_free char *id = containers_create(d->containers, http_request_query(req, "name"),
+                                            body, &warnings, &err);
+  if (id == NULL) {
+    http_respond_skiff_error(resp, err);
+    skiff_error_free(&err);
+    json_decref(warnings);
+    return;
+  }
+  http_respond_json(resp, 201, json_pack("{s:s, s:o}", "Id", id, "Warnings",
+                                         warnings ? warnings : json_array()));
+}
+
+static void h_list(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  bool bad;
+  cleanup_json json_t *filters = query_filters(req, resp, &bad);
+  int64_t limit = -1;
+  skiff_error_t *err = NULL;
+  if (bad)
+    return;
+  if (http_request_query_int(req, "limit", -1, &limit, &err) < 0) {
+    http_respond_skiff_error(resp, err);
+    skiff_error_free(&err);
+    return;
+  }
+  json_t *list = containers_list(d->containers, http_request_query_bool(req, "all", false),
+                                 (int)limit, http_request_query_bool(req, "size", false),
+                                 filters, &err);
+  http_respond_json(resp, 200, list);
+}
+
+static void h_inspect(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  skiff_error_t *err = NULL;
+  json_t *info = containers_inspect(d->containers, http_request_param(req, 0),
+                                    http_request_query_bool(req, "size", false), &err);
+  if (info)
+    http_respond_json(resp, 200, info);
+  else
+    http_respond_skiff_error(resp, err);
+  skiff_error_free(&err);
+}
+
+static void h_start(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  cleanup_free char *id = path_container(d, req, resp);
+  if (id == NULL)
+    return;
+  skiff_error_t *err = NULL;
+  bool was_running = false;
+  int ret = containers_start(d->containers, id, &was_running, &err);
+  if (ret < 0 && err->status != ENOENT && err->status != EBUSY)
+    err->status = EINVAL; /* a process that cannot start: docker's 400 */
+  answer(resp, ret, err, was_running ? 304 : 204);
+  skiff_error_free(&err);
+}
+
+static int timeout_param(struct http_request *req, struct http_response *resp, int *t)
+{
+  int64_t value = -1;
+  skiff_error_t *err = NULL;
+  if (http_request_query_int(req, "t", -1, &value, &err) < 0 ||
+      http_request_query_int(req, "timeout", value, &value, &err) < 0) {
+    http_respond_skiff_error(resp, err);
+    skiff_error_free(&err);
+    return -1;
+  }
+  *t = (int)value;
+  return 0;
+}
+
+static void h_stop(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  cleanup_free char *id = path_container(d, req, resp);
+  int t;
+  if (id == NULL || timeout_param(req, resp, &t) < 0)
+    return;
+  skiff_error_t *err = NULL;
+  bool was_stopped = false;
+  int ret = containers_stop(d->containers, id, http_request_query(req, "signal"), t,
+                            &was_stopped, &err);
+  answer(resp, ret, err, was_stopped ? 304 : 204);
+  skiff_error_free(&err);
+}
+
+static void h_restart(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  cleanup_free char *id = path_container(d, req, resp);
+  int t;
+  if (id == NULL || timeout_param(req, resp, &t) < 0)
+    return;
+  skiff_error_t *err = NULL;
+  answer(resp, containers_restart(d->containers, id, t, &err), err, 204);
+  skiff_error_free(&err);
+}
+
+static void h_kill(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  cleanup_free char *id = path_container(d, req, resp);
+  if (id == NULL)
+    return;
+  skiff_error_t *err = NULL;
+  answer(resp, containers_kill(d->containers, id, http_request_query(req, "signal"), &err),
+         err, 204);
+  skiff_error_free(&err);
+}
+
+static void h_pause(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  cleanup_free char *id = path_container(d, req, resp);
+  if (id == NULL)
+    return;
+  skiff_error_t *err = NULL;
+  bool pause = strstr(http_request_path(req), "/unpause") == NULL;
+  answer(resp, containers_pause(d->containers, id, pause, &err), err, 204);
+  skiff_error_free(&err);
+}
+
+static void h_wait(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  cleanup_free char *id = path_container(d, req, resp);
+  if (id == NULL)
+    return;
+  skiff_error_t *err = NULL;
+  int status = 0;
+  /* Docker answers the status line at once and the body at the end, so
+   * that a client knows the wait is registered before it starts. */
+  if (http_stream_begin(resp, 200, "application/json") < 0)
+    return;
+  if (containers_wait(d->containers, id, http_request_query(req, "condition"), &status,
+                      &err) < 0) {
+    cleanup_json json_t *body = json_pack("{s:i, s:{s:s}}", "StatusCode", 0, "Error",
+                                          "Message", err->msg);
+    http_stream_json(resp, body);
+    skiff_error_free(&err);
+    return;
+  }
+  cleanup_json json_t *body = json_pack("{s:i, s:n}", "StatusCode", status, "Error");
+  http_stream_json(resp, body);
+}
+
+static void h_delete(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  skiff_error_t *err = NULL;
+  int ret = containers_remove(d->containers, http_request_param(req, 0),
+                              http_request_query_bool(req, "force", false),
+                              http_request_query_bool(req, "v", false), &err);
+  answer(resp, ret, err, 204);
+  skiff_error_free(&err);
+}
+
+static void h_rename(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  cleanup_free char *id = path_container(d, req, resp);
+  if (id == NULL)
+    return;
+  skiff_error_t *err = NULL;
+  answer(resp, containers_rename(d->containers, id, http_request_query(req, "name"), &err),
+         err, 204);
+  skiff_error_free(&err);
+}
+
+static void h_prune(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  bool bad;
+  cleanup_json json_t *filters = query_filters(req, resp, &bad);
+  if (bad)
+    return;
+  http_respond_json(resp, 200, containers_prune(d->containers, filters, NULL));
+}
+
+static void h_resize(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  cleanup_free char *id = path_container(d, req, resp);
+  if (id == NULL)
+    return;
+  if (!containers_is_running(d->containers, id)) {
+    http_respond_error(resp, 409, "Container %s is not running", id);
+    return;
+  }
+  http_respond_empty(resp, 200); /* terminals: a later issue */
+}
+
+/* ---- attach ----------------------------------------------------------- */
+
+static int copy_some(int from, int to)
+{
+  char buf[32768];
+  ssize_t n = read(from, buf, sizeof buf);
+  if (n <= 0)
+    return -1;
+  for (ssize_t off = 0; off < n;) {
+    ssize_t w = write(to, buf + off, (size_t)(n - off));
+    if (w <= 0)
+      return -2;
+    off += w;
+  }
+  return 0;
+}
+
+/* Relay between the client and the shim until the shim is done. */
+static void relay(int client, int shim)
+{
+  struct pollfd fds[2] = {{client, POLLIN, 0}, {shim, POLLIN, 0}};
+  for (;;) {
+    if (poll(fds, 2, -1) < 0)
+      break;
+    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
+      if (copy_some(shim, client) < 0)
+        break;
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      int r = copy_some(client, shim);
+      if (r == -1) { /* the client closed its stdin */
+        shutdown(shim, SHUT_WR);
+        fds[0].fd = -1;
+      } else if (r == -2) {
+        break;
+      }
+    }
+  }
+}
+
+static void h_attach(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  cleanup_free char *id = path_container(d, req, resp);
+  if (id == NULL)
+    return;
+  bool in = http_request_query_bool(req, "stdin", false);
+  bool out = http_request_query_bool(req, "stdout", false);
+  bool err_stream = http_request_query_bool(req, "stderr", false);
+  cleanup_free char *log_path = NULL;
+  bool tty = false;
+  if (containers_log_info(d->containers, id, &log_path, &tty, NULL) < 0)
+    return;
+  int client = http_hijack(req, resp, tty ? "application/vnd.docker.raw-stream"
+                                          : "application/vnd.docker.multiplexed-stream");
+  if (client < 0)
+    return;
+  skiff_error_t *err = NULL;
+  int shim = containers_attach(d->containers, id, in, out, err_stream, &tty, &err);
+  if (shim >= 0) {
+    relay(client, shim);
+    close(shim);
+  }
+  skiff_error_free(&err);
+  close(client);
+}
+
+/* ---- logs ------------------------------------------------------------- */
+
+struct log_request {
+  bool out, err, timestamps, tty;
+  int64_t since_ns, until_ns;
+};
+
+static int64_t time_param(const char *text)
+{
+  if (text == NULL || *text == '\0')
+    return 0;
+  char *end;
+  double secs = strtod(text, &end);
+  if (*end == '\0')
+    return (int64_t)(secs * 1e9);
+  return jsonlog_parse_time(text); /* RFC 3339 also accepted */
+}
+
+static int send_entry(struct http_response *resp, const struct log_request *lr,
+                      const char *line)
+{
+  cleanup_free char *text = NULL;
+  char stream[16];
+  int64_t when = 0;
+  if (jsonlog_parse_line(line, &text, stream, sizeof stream, &when) < 0)
+    return 0;
+  bool is_err = strcmp(stream, "stderr") == 0;
+  if ((is_err && !lr->err) || (!is_err && !lr->out) ||
+      (lr->since_ns && when < lr->since_ns) || (lr->until_ns && when > lr->until_ns))
+    return 0;
+  cleanup_free char *payload = NULL;
+  if (lr->timestamps) {
+    char stamp[48];
+    jsonlog_format_time(when, stamp, sizeof stamp);
+    if (asprintf(&payload, "%s %s", stamp, text) < 0)
+      return -1;
+  } else {
+    payload = steal_pointer(&text);
+  }
+  size_t len = strlen(payload);
+  if (!lr->tty) {
+    unsigned char h[8] = {is_err ? 2 : 1, 0, 0, 0, (unsigned char)(len >> 24),
+                          (unsigned char)(len >> 16), (unsigned char)(len >> 8),
+                          (unsigned char)len};
+    if (http_stream_write(resp, h, sizeof h) < 0)
+      return -1;
+  }
+  return http_stream_write(resp, payload, len);
+}
+
+/* Every line of the log (rotated files first), for --tail. */
+static json_t *read_lines(const char *path)
+{
+  json_t *lines = json_array();
+  for (int i = 9; i >= 0; i--) {
+    char name[4200];
+    if (i == 0)
+      snprintf(name, sizeof name, "%s", path);
+    else
+      snprintf(name, sizeof name, "%s.%d", path, i);
+    FILE *f = fopen(name, "re");
+    if (f == NULL)
+      continue;
+    char *line = NULL;
+    size_t cap = 0;
+    while (getline(&line, &cap, f) > 0)
+      json_array_append_new(lines, json_string(line));
+    free(line);
+    fclose(f);
+  }
+  return lines;
+}
+
+static void follow(struct daemon *d, const char *id, const char *path,
+                   struct http_response *resp, const struct log_request *lr, long offset)
+{
+  for (;;) {
+    bool running = containers_is_running(d->containers, id);
+    FILE *f = fopen(path, "re");
+    if (f && fseek(f, offset, SEEK_SET) == 0) {
+      char *line = NULL;
+      size_t cap = 0;
+      while (getline(&line, &cap, f) > 0) {
+        if (send_entry(resp, lr, line) < 0) {
+          free(line);
+          fclose(f);
+          return;
+        }
+      }
+      offset = ftell(f);
+      free(line);
+    }
+    if (f)
+      fclose(f);
+    if (!running)
+      return;
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+  }
+}
+
+static void h_logs(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  cleanup_free char *id = path_container(d, req, resp);
+  cleanup_free char *path = NULL;
+  struct log_request lr = {
+      .out = http_request_query_bool(req, "stdout", false),
+      .err = http_request_query_bool(req, "stderr", false),
+      .timestamps = http_request_query_bool(req, "timestamps", false),
+      .since_ns = time_param(http_request_query(req, "since")),
+      .until_ns = time_param(http_request_query(req, "until"))};
+  if (id == NULL || containers_log_info(d->containers, id, &path, &lr.tty, NULL) < 0)
+    return;
+  if (!lr.out && !lr.err) {
+    http_respond_error(resp, 400, "You must choose at least one stream");
+    return;
+  }
+  const char *tail = http_request_query(req, "tail");
+  long keep = tail && strcmp(tail, "all") != 0 ? atol(tail) : -1;
+  if (http_stream_begin(resp, 200, lr.tty ? "application/vnd.docker.raw-stream"
+                                          : "application/vnd.docker.multiplexed-stream") < 0)
+    return;
+  cleanup_json json_t *lines = read_lines(path);
+  size_t n = json_array_size(lines);
+  size_t first = keep >= 0 && (size_t)keep < n ? n - (size_t)keep : 0;
+  for (size_t i = first; i < n; i++)
+    if (send_entry(resp, &lr, json_string_value(json_array_get(lines, i))) < 0)
+      return;
+  if (!http_request_query_bool(req, "follow", false))
+    return;
+  FILE *f = fopen(path, "re");
+  long offset = 0;
+  if (f && fseek(f, 0, SEEK_END) == 0)
+    offset = ftell(f);
+  if (f)
+    fclose(f);
+  follow(d, id, path, resp, &lr, offset);
+}
+
+const struct api_route api_containers_routes[] = {
+    {"POST", "/containers/create", h_create, false},
+    {"GET", "/containers/json", h_list, false},
+    {"POST", "/containers/prune", h_prune, false},
+    {"GET", "/containers/{id}/json", h_inspect, false},
+    {"POST", "/containers/{id}/start", h_start, false},
+    {"POST", "/containers/{id}/stop", h_stop, false},
+    {"POST", "/containers/{id}/restart", h_restart, false},
+    {"POST", "/containers/{id}/kill", h_kill, false},
+    {"POST", "/containers/{id}/pause", h_pause, false},
+    {"POST", "/containers/{id}/unpause", h_pause, false},
+    {"POST", "/containers/{id}/wait", h_wait, false},
+    {"POST", "/containers/{id}/rename", h_rename, false},
+    {"POST", "/containers/{id}/resize", h_resize, false},
+    {"POST", "/containers/{id}/attach", h_attach, false},
+    {"GET", "/containers/{id}/logs", h_logs, false},
+    {"DELETE", "/containers/{id}", h_delete, false},
+    {NULL, NULL, NULL, false},
+};

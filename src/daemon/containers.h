@@ -1,0 +1,91 @@
+/* The daemon's containers: their records on disk, their state machine
+ * (created → running ⇄ paused → exited / dead, restarting), and the
+ * operations of the API. Each running container has a skiff-shim; a monitor
+ * thread per shim learns its exit, applies the restart policy and
+ * AutoRemove. Thread-safe. */
+#ifndef SKIFF_DAEMON_CONTAINERS_H
+#define SKIFF_DAEMON_CONTAINERS_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "common/error.h"
+
+struct daemon;
+struct container_store;
+
+/* Load every container under <data-root>/containers, reconnecting to the
+ * shims of those that still run and recording the exit of those that
+ * stopped while the daemon was away. */
+struct container_store *containers_open(struct daemon *d, skiff_error_t **err);
+void containers_close(struct container_store *store);
+
+/* Whether any container was created from image_id. */
+bool containers_image_in_use(struct container_store *store, const char *image_id);
+
+/* Counts for /info. */
+void containers_count(struct container_store *store, int *total, int *running,
+                      int *paused, int *stopped);
+
+/* POST /containers/create: body is docker's ContainerCreateRequest (Config
+ * fields at the top level plus HostConfig). Returns the new id. Errors: ENOENT
+ * (no such image), EEXIST (name in use), EINVAL (bad input). */
+char *containers_create(struct container_store *store, const char *name, json_t *body,
+                        json_t **warnings, skiff_error_t **err);
+
+/* Find a container by id, unique id prefix, or name ("/name" or "name").
+ * Returns its full id (new string); ENOENT "No such container: X". */
+char *containers_resolve(struct container_store *store, const char *ref,
+                         skiff_error_t **err);
+
+/* Start; *was_running set (304) when it already ran. */
+int containers_start(struct container_store *store, const char *id, bool *was_running,
+                     skiff_error_t **err);
+
+/* Stop: signal (default StopSignal, else SIGTERM), then SIGKILL after
+ * timeout seconds (< 0: the container's StopTimeout, else 10). */
+int containers_stop(struct container_store *store, const char *id, const char *signal,
+                    int timeout, bool *was_stopped, skiff_error_t **err);
+int containers_restart(struct container_store *store, const char *id, int timeout,
+                       skiff_error_t **err);
+int containers_kill(struct container_store *store, const char *id, const char *signal,
+                    skiff_error_t **err);
+int containers_pause(struct container_store *store, const char *id, bool pause,
+                     skiff_error_t **err);
+
+/* Wait for condition "not-running" (default), "next-exit" or "removed";
+ * *status is the exit code. Blocks. */
+int containers_wait(struct container_store *store, const char *id, const char *condition,
+                    int *status, skiff_error_t **err);
+
+int containers_remove(struct container_store *store, const char *id, bool force,
+                      bool volumes, skiff_error_t **err);
+int containers_rename(struct container_store *store, const char *id, const char *name,
+                      skiff_error_t **err);
+
+/* docker's ContainerSummary list / ContainerInspect object. */
+json_t *containers_list(struct container_store *store, bool all, int limit, bool size,
+                        json_t *filters, skiff_error_t **err);
+json_t *containers_inspect(struct container_store *store, const char *id, bool size,
+                           skiff_error_t **err);
+
+/* POST /containers/prune: removes stopped containers. */
+json_t *containers_prune(struct container_store *store, json_t *filters,
+                         skiff_error_t **err);
+
+/* The container part of /system/df. */
+json_t *containers_df(struct container_store *store);
+
+/* For logs: the json-file path, whether it has a tty, and whether it runs. */
+int containers_log_info(struct container_store *store, const char *id, char **log_path,
+                        bool *tty, skiff_error_t **err);
+bool containers_is_running(struct container_store *store, const char *id);
+
+/* For attach: wait until the container's shim accepts attach connections
+ * (it is starting or running), then connect to it with the given streams.
+ * Returns the connected socket (the shim's stdcopy/raw protocol). */
+int containers_attach(struct container_store *store, const char *id, bool in, bool out,
+                      bool err_stream, bool *tty, skiff_error_t **err);
+
+#endif

@@ -1,0 +1,253 @@
+#include "ocispec.h"
+
+#include <errno.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/cleanup.h"
+#include "common/jsonutil.h"
+#include "common/proc.h"
+#include "runtime/runtime.h"
+
+/* Docker's default capability set. */
+static const char *const default_caps[] = {
+    "CAP_CHOWN",  "CAP_DAC_OVERRIDE",     "CAP_FSETID", "CAP_FOWNER",
+    "CAP_MKNOD",  "CAP_NET_RAW",          "CAP_SETGID", "CAP_SETUID",
+    "CAP_SETFCAP", "CAP_SETPCAP",         "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL",         "CAP_AUDIT_WRITE", NULL};
+
+json_t *ocispec_command(json_t *config, json_t *image_config)
+{
+  json_t *entrypoint = json_object_get(config, "Entrypoint");
+  json_t *cmd = json_object_get(config, "Cmd");
+  /* Docker: an Entrypoint given on create resets the image's Cmd. */
+  bool own_entrypoint = json_is_array(entrypoint);
+  if (!own_entrypoint)
+    entrypoint = json_object_get(image_config, "Entrypoint");
+  if (!json_is_array(cmd) || json_array_size(cmd) == 0)
+    cmd = own_entrypoint ? NULL : json_object_get(image_config, "Cmd");
+  json_t *args = json_array();
+  if (json_is_array(entrypoint))
+    json_array_extend(args, entrypoint);
+  if (json_is_array(cmd))
+    json_array_extend(args, cmd);
+  return args;
+}
+
+/* Image env, then the container's, a later NAME replacing an earlier one. */
+static json_t *merged_env(json_t *image_env, json_t *env, const char *hostname)
+{
+  json_t *out = json_array();
+  json_t *lists[] = {image_env, env};
+  for (size_t l = 0; l < 2; l++) {
+    size_t i;
+    json_t *item;
+    json_array_foreach(lists[l], i, item)
+    {
+      const char *entry = json_string_value(item);
+      if (entry == NULL)
+        continue;
+      size_t name_len = strcspn(entry, "=");
+      size_t k;
+      json_t *have;
+      bool replaced = false;
+      json_array_foreach(out, k, have)
+      {
+        const char *h = json_string_value(have);
+        if (strncmp(h, entry, name_len) == 0 && h[name_len] == '=') {
+          json_array_set_new(out, k, json_string(entry));
+          replaced = true;
+          break;
+        }
+      }
+      if (!replaced)
+        json_array_append_new(out, json_string(entry));
+    }
+  }
+  bool has_path = false;
+  size_t i;
+  json_t *item;
+  json_array_foreach(out, i, item) has_path |= strncmp(json_string_value(item), "PATH=", 5) == 0;
+  if (!has_path)
+    json_array_insert_new(out, 0, json_string("PATH=/usr/local/sbin:/usr/local/bin:"
+                                              "/usr/sbin:/usr/bin:/sbin:/bin"));
+  char line[300];
+  snprintf(line, sizeof line, "HOSTNAME=%s", hostname);
+  json_array_insert_new(out, 0, json_string(line));
+  return out;
+}
+
+/* "uid", "uid:gid", "name", "name:group": names looked up in the
+ * container's own /etc/passwd and /etc/group. */
+static int resolve_user(const char *user, const char *rootfs, json_t *process,
+                        skiff_error_t **err)
+{
+  long uid = 0, gid = 0;
+  cleanup_free char *copy = strdup(user ? user : "");
+  char *group = strchr(copy, ':');
+  if (group)
+    *group++ = '\0';
+  if (*copy) {
+    char *end;
+    uid = strtol(copy, &end, 10);
+    if (*end != '\0') {
+      cleanup_free char *path = NULL;
+      if (asprintf(&path, "%s/etc/passwd", rootfs) < 0)
+        return -1;
+      FILE *f = fopen(path, "re");
+      struct passwd *pw = NULL;
+      while (f && (pw = fgetpwent(f)) != NULL && strcmp(pw->pw_name, copy) != 0)
+        ;
+      if (pw) {
+        uid = pw->pw_uid;
+        gid = pw->pw_gid;
+      }
+      if (f)
+        fclose(f);
+      if (pw == NULL)
+        return skiff_error_invalid(err, "unable to find user %s: no matching entries in "
+                                   "passwd file", copy);
+    }
+  }
+  if (group && *group)
+    gid = strtol(group, NULL, 10);
+  json_object_set_new(process, "user", json_pack("{s:i, s:i}", "uid", (int)uid, "gid",
+                                                 (int)gid));
+  return 0;
+}
+
+static json_t *string_array(const char *const *items)
+{
+  json_t *a = json_array();
+  for (; *items; items++)
+    json_array_append_new(a, json_string(*items));
+  return a;
+}
+
+static void add_bind(json_t *spec, const char *source, const char *dest, bool ro)
+{
+  json_array_append_new(json_object_get(spec, "mounts"),
+                        json_pack("{s:s, s:s, s:s, s:[s,s,s]}", "destination", dest,
+                                  "type", "bind", "source", source, "options", "rbind",
+                                  "rprivate", ro ? "ro" : "rw"));
+}
+
+static void set_resources(json_t *spec, json_t *host)
+{
+  json_t *res = json_object_get(json_object_get(spec, "linux"), "resources");
+  json_int_t memory = json_integer_value(json_object_get(host, "Memory"));
+  json_int_t swap = json_integer_value(json_object_get(host, "MemorySwap"));
+  if (memory > 0)
+    json_object_set_new(res, "memory", swap != 0 ? json_pack("{s:I, s:I}", "limit", memory,
+                                                             "swap", swap)
+                                                 : json_pack("{s:I}", "limit", memory));
+  json_t *cpu = json_object();
+  json_int_t shares = json_integer_value(json_object_get(host, "CpuShares"));
+  json_int_t quota = json_integer_value(json_object_get(host, "CpuQuota"));
+  json_int_t period = json_integer_value(json_object_get(host, "CpuPeriod"));
+  json_int_t nano = json_integer_value(json_object_get(host, "NanoCpus"));
+  if (nano > 0) { /* --cpus: a quota over docker's 100 ms period */
+    period = 100000;
+    quota = nano * period / 1000000000;
+  }
+  if (shares > 0)
+    json_object_set_new(cpu, "shares", json_integer(shares));
+  if (quota > 0)
+    json_object_set_new(cpu, "quota", json_integer(quota));
+  if (period > 0)
+    json_object_set_new(cpu, "period", json_integer(period));
+  const char *cpus = json_string_value(json_object_get(host, "CpusetCpus"));
+  if (cpus && *cpus)
+    json_object_set_new(cpu, "cpus", json_string(cpus));
+  if (json_object_size(cpu))
+    json_object_set_new(res, "cpu", cpu);
+  else
+    json_decref(cpu);
+  json_int_t pids = json_integer_value(json_object_get(host, "PidsLimit"));
+  if (pids > 0)
+    json_object_set_new(res, "pids", json_pack("{s:I}", "limit", pids));
+  json_int_t weight = json_integer_value(json_object_get(host, "BlkioWeight"));
+  if (weight > 0)
+    json_object_set_new(res, "blockIO", json_pack("{s:I}", "weight", weight));
+}
+
+static int set_process(json_t *spec, json_t *record, const char *rootfs,
+                       skiff_error_t **err)
+{
+  json_t *config = json_object_get(record, "Config");
+  json_t *process = json_object_get(spec, "process");
+  json_t *args = json_array();
+  json_array_append(args, json_object_get(record, "Path"));
+  json_array_extend(args, json_object_get(record, "Args"));
+  json_object_set_new(process, "args", args);
+  const char *hostname = json_string_value(json_object_get(config, "Hostname"));
+  json_object_set_new(process, "env", merged_env(NULL, json_object_get(config, "Env"),
+                                                 hostname ? hostname : ""));
+  const char *cwd = json_string_value(json_object_get(config, "WorkingDir"));
+  json_object_set_new(process, "cwd", json_string(cwd && *cwd ? cwd : "/"));
+  json_object_set_new(process, "terminal", json_boolean(json_is_true(json_object_get(config, "Tty"))));
+  json_object_set_new(process, "noNewPrivileges", json_false());
+  json_object_del(process, "rlimits"); /* inherit the daemon's, as docker */
+  json_t *caps = string_array(default_caps);
+  bool privileged = json_is_true(json_object_get(json_object_get(record, "HostConfig"),
+                                                 "Privileged"));
+  if (privileged) {
+    json_decref(caps);
+    caps = json_array(); /* filled below from the full list */
+    json_t *features = runtime_features();
+    json_array_extend(caps, json_object_get(json_object_get(features, "linux"),
+                                            "capabilities"));
+    json_decref(features);
+  }
+  json_object_set_new(process, "capabilities",
+                      json_pack("{s:O, s:O, s:O}", "bounding", caps, "effective", caps,
+                                "permitted", caps));
+  json_decref(caps);
+  return resolve_user(json_string_value(json_object_get(config, "User")), rootfs, process,
+                      err);
+}
+
+json_t *ocispec_build(json_t *record, const char *rootfs, const char *dir,
+                      skiff_error_t **err)
+{
+  json_t *spec = runtime_default_spec(false);
+  json_t *config = json_object_get(record, "Config");
+  json_t *host = json_object_get(record, "HostConfig");
+  if (set_process(spec, record, rootfs, err) < 0) {
+    json_decref(spec);
+    return NULL;
+  }
+  json_object_set_new(spec, "root", json_pack("{s:s, s:b}", "path", rootfs, "readonly",
+                                              json_is_true(json_object_get(host, "ReadonlyRootfs"))));
+  json_object_set(spec, "hostname", json_object_get(config, "Hostname"));
+  json_t *linux_cfg = json_object_get(spec, "linux");
+  char cgroup[128];
+  snprintf(cgroup, sizeof cgroup, "/skiff/%s", json_string_value(json_object_get(record, "Id")));
+  json_object_set_new(linux_cfg, "cgroupsPath", json_string(cgroup));
+  /* docker's devices rule: deny all, allow the standard nodes (the runtime
+   * adds those) — the default spec's "deny all" stands. */
+  set_resources(spec, host);
+  static const char *const files[] = {"hostname", "hosts", "resolv.conf", NULL};
+  for (const char *const *f = files; *f; f++) {
+    char source[4096], dest[64];
+    snprintf(source, sizeof source, "%s/%s", dir, *f);
+    snprintf(dest, sizeof dest, "/etc/%s", *f);
+    add_bind(spec, source, dest, false);
+  }
+  const char *network = json_string_value(json_object_get(host, "NetworkMode"));
+  if (network && strcmp(network, "host") == 0) {
+    json_t *namespaces = json_object_get(linux_cfg, "namespaces");
+    size_t i;
+    json_t *ns;
+    json_array_foreach(namespaces, i, ns)
+    {
+      if (strcmp(json_string_value(json_object_get(ns, "type")), "network") == 0) {
+        json_array_remove(namespaces, i);
+        break;
+      }
+    }
+  }
+  return spec;
+}

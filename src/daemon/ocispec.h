@@ -1,0 +1,23 @@
+/* A container's OCI runtime config (config.json for skiff-oci) built from
+ * its docker record (Config, HostConfig) and its image's config, the way
+ * dockerd builds one: entrypoint + cmd, env, user, working dir, hostname,
+ * docker's default capabilities, masked paths, resources. */
+#ifndef SKIFF_DAEMON_OCISPEC_H
+#define SKIFF_DAEMON_OCISPEC_H
+
+#include <jansson.h>
+
+#include "common/error.h"
+
+/* record: the container's record (docker's inspect shape). rootfs: the
+ * mounted root file system. dir: the container's directory (hostname,
+ * hosts, resolv.conf live there). New reference. */
+json_t *ocispec_build(json_t *record, const char *rootfs, const char *dir,
+                      skiff_error_t **err);
+
+/* The command the container runs: Entrypoint + Cmd of the container
+ * config, each falling back to the image's as docker does. New array;
+ * empty when there is none ("No command specified"). */
+json_t *ocispec_command(json_t *config, json_t *image_config);
+
+#endif

@@ -1,0 +1,93 @@
+#include "shim_client.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common/cleanup.h"
+#include "common/unixsock.h"
+
+static __attribute__((noreturn)) void exec_shim(const char *shim_path,
+                                                const char *state_dir, int answer_fd)
+{
+  setsid();
+  int devnull = open("/dev/null", O_RDWR);
+  dup2(devnull, 0);
+  dup2(devnull, 1);
+  dup2(devnull, 2);
+  if (answer_fd != 3) {
+    dup2(answer_fd, 3);
+    close(answer_fd);
+  }
+  /* The shim must not die with the daemon's signals: a new session, and
+   * default dispositions. */
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  for (int fd = 4; fd < 1024; fd++)
+    close(fd);
+  execl(shim_path, "skiff-shim", state_dir, (char *)NULL);
+  _exit(127);
+}
+
+int shim_spawn(const char *shim_path, const char *state_dir, pid_t *shim_pid,
+               pid_t *init_pid, skiff_error_t **err)
+{
+  int pipefd[2];
+  if (pipe2(pipefd, O_CLOEXEC) < 0)
+    return skiff_error_errno(err, "pipe for skiff-shim");
+  pid_t pid = fork();
+  if (pid < 0) {
+    close(pipefd[0]);
+    close(pipefd[1]);
+    return skiff_error_errno(err, "fork skiff-shim");
+  }
+  if (pid == 0) {
+    close(pipefd[0]);
+    exec_shim(shim_path, state_dir, pipefd[1]);
+  }
+  close(pipefd[1]);
+  *shim_pid = pid;
+  char answer[4096];
+  size_t used = 0;
+  ssize_t n;
+  while (used < sizeof answer - 1 &&
+         ((n = read(pipefd[0], answer + used, sizeof answer - 1 - used)) > 0 ||
+          (n < 0 && errno == EINTR)))
+    if (n > 0)
+      used += (size_t)n;
+  close(pipefd[0]);
+  answer[used] = '\0';
+  answer[strcspn(answer, "\n")] = '\0';
+  if (strncmp(answer, "ok ", 3) == 0) {
+    *init_pid = (pid_t)atoi(answer + 3);
+    return 0;
+  }
+  waitpid(pid, NULL, 0);
+  if (strncmp(answer, "error ", 6) == 0)
+    return skiff_error_set(err, 0, "%s", answer + 6);
+  return skiff_error_set(err, EIO, "skiff-shim %s exited without an answer", shim_path);
+}
+
+int shim_attach(const char *state_dir, bool in, bool out, bool err_stream,
+                skiff_error_t **err)
+{
+  cleanup_free char *path = NULL;
+  if (asprintf(&path, "%s/attach.sock", state_dir) < 0)
+    return skiff_error_set(err, ENOMEM, "attach");
+  cleanup_close int fd = unixsock_connect(path, err);
+  if (fd < 0)
+    return -1;
+  char header[128];
+  int len = snprintf(header, sizeof header, "{\"stdin\":%s,\"stdout\":%s,\"stderr\":%s}\n",
+                     in ? "true" : "false", out ? "true" : "false",
+                     err_stream ? "true" : "false");
+  if (write(fd, header, (size_t)len) != len)
+    return skiff_error_errno(err, "attach to the shim");
+  return steal_fd(&fd);
+}
