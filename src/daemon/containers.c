@@ -544,7 +544,7 @@ static int prepare_start(struct container_store *s, struct container *c, char **
   image_snapshot_unmount(rootfs, NULL);
   if (image_snapshot_mount(dir, rootfs, err) < 0)
     return -1;
-  cleanup_json json_t *spec = ocispec_build(c->record, rootfs, dir, err);
+  cleanup_json json_t *spec = ocispec_build(c->record, rootfs, dir, s->init_path, err);
   cleanup_json json_t *shim = spec ? shim_config(s, c, *run_dir, attachers, err) : NULL;
   cleanup_free char *spec_path = NULL, *shim_path = NULL, *exit_path = NULL;
   if (shim == NULL || asprintf(&spec_path, "%s/config.json", *run_dir) < 0 ||
@@ -1196,6 +1196,10 @@ struct container_store *containers_open(struct daemon *d, skiff_error_t **err)
   if (asprintf(&s->root, "%s/containers", d->config.data_root) < 0 ||
       asprintf(&s->run_root, "%s/containers", d->config.exec_root) < 0 ||
       asprintf(&s->runtime_root, "%s/runtime", d->config.exec_root) < 0 ||
+      asprintf(&s->init_path, "%.*s/skiff-init",
+               (int)(strrchr(d->shim_path, '/') ? strrchr(d->shim_path, '/') - d->shim_path
+                                                : 1),
+               strrchr(d->shim_path, '/') ? d->shim_path : ".") < 0 ||
       fs_mkdir_p(s->root, 0710, err) < 0 || fs_mkdir_p(s->run_root, 0700, err) < 0) {
     containers_close(s);
     return NULL;

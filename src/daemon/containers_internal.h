@@ -27,6 +27,7 @@ struct container_store {
   char *root;      /* <data-root>/containers */
   char *run_root;  /* <exec-root>/containers */
   char *runtime_root;
+  char *init_path; /* skiff-init, beside skiff-shim */
   bool closing;
 };
 

@@ -209,8 +209,18 @@ static int set_process(json_t *spec, json_t *record, const char *rootfs,
                       err);
 }
 
+/* docker run --init: our init is PID 1 and runs the command. */
+static void add_init(json_t *spec, const char *init_path)
+{
+  add_bind(spec, init_path, "/sbin/docker-init", true);
+  json_t *process = json_object_get(spec, "process");
+  json_t *args = json_pack("[s,s]", "/sbin/docker-init", "--");
+  json_array_extend(args, json_object_get(process, "args"));
+  json_object_set_new(process, "args", args);
+}
+
 json_t *ocispec_build(json_t *record, const char *rootfs, const char *dir,
-                      skiff_error_t **err)
+                      const char *init_path, skiff_error_t **err)
 {
   json_t *spec = runtime_default_spec(false);
   json_t *config = json_object_get(record, "Config");
@@ -236,6 +246,8 @@ json_t *ocispec_build(json_t *record, const char *rootfs, const char *dir,
     snprintf(dest, sizeof dest, "/etc/%s", *f);
     add_bind(spec, source, dest, false);
   }
+  if (json_is_true(json_object_get(host, "Init")))
+    add_init(spec, init_path);
   const char *network = json_string_value(json_object_get(host, "NetworkMode"));
   if (network && strcmp(network, "host") == 0) {
     json_t *namespaces = json_object_get(linux_cfg, "namespaces");

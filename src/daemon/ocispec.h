@@ -11,9 +11,11 @@
 
 /* record: the container's record (docker's inspect shape). rootfs: the
  * mounted root file system. dir: the container's directory (hostname,
- * hosts, resolv.conf live there). New reference. */
+ * hosts, resolv.conf live there). init_path: skiff-init, bind-mounted as
+ * /sbin/docker-init in front of the command when HostConfig.Init is set.
+ * New reference. */
 json_t *ocispec_build(json_t *record, const char *rootfs, const char *dir,
-                      skiff_error_t **err);
+                      const char *init_path, skiff_error_t **err);
 
 /* The command the container runs: Entrypoint + Cmd of the container
  * config, each falling back to the image's as docker does. New array;
