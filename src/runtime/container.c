@@ -176,7 +176,8 @@ static int child_setup(struct creation *c, char **exe, char **state_json,
     return skiff_error_errno(err, "linux.personality");
   if (process_apply_limits(p, err) < 0 || process_enter_cwd(p, err) < 0)
     return -1;
-  if ((*exe = process_find_executable(p, err)) == NULL)
+  if ((*exe = process_find_executable(p, err)) == NULL ||
+      process_default_home(c->spec->process, err) < 0)
     return -1;
   if (process_load_seccomp_for_agent(p, &c->spec->seccomp, c->child_sock, err) < 0)
     return -1;

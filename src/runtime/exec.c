@@ -95,7 +95,8 @@ static int exec_child_setup(struct exec_job *job, char **exe, skiff_error_t **er
   }
   if (process_apply_limits(p, err) < 0 || process_enter_cwd(p, err) < 0)
     return -1;
-  if ((*exe = process_find_executable(p, err)) == NULL)
+  if ((*exe = process_find_executable(p, err)) == NULL ||
+      process_default_home(job->process, err) < 0)
     return -1;
   if (process_load_seccomp_for_agent(p, &job->seccomp, job->child_sock, err) < 0)
     return -1;

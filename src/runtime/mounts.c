@@ -189,6 +189,9 @@ static int create_dev_links(int rootfd, skiff_error_t **err)
   if (dirfd < 0)
     return skiff_error_errno(err, "open /dev in the container root");
   for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
+    /* /dev/core only where the kernel has /proc/kcore, as runc does. */
+    if (strcmp(links[i][1], "core") == 0 && access("/proc/kcore", F_OK) < 0)
+      continue;
     if (strcmp(links[i][1], "ptmx") == 0)
       unlinkat(dirfd, "ptmx", 0); /* a node copied from an image would shadow pts */
     if (symlinkat(links[i][0], dirfd, links[i][1]) < 0 && errno != EEXIST)
@@ -264,7 +267,11 @@ static int readonly_path(int rootfd, const char *path, skiff_error_t **err)
   if (top < 0)
     return -1;
   char buf[32];
-  return remount(fs_fd_path(top, buf), MS_RDONLY | MS_REC, err);
+  /* Keep nosuid/nodev/noexec: a bind remount that does not ask for them
+   * clears them (runc carries them over from statfs as well). */
+  const char *at = fs_fd_path(top, buf);
+  unsigned long keep = locked_flags(at) & (MS_NOSUID | MS_NODEV | MS_NOEXEC);
+  return remount(at, MS_RDONLY | MS_REC | keep, err);
 }
 
 static int write_sysctls(json_t *sysctl, skiff_error_t **err)

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <linux/close_range.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -129,8 +130,32 @@ static bool is_executable_file(const char *path)
 char *process_find_executable(const struct spec_process *p, skiff_error_t **err)
 {
   const char *name = p->args[0];
-  if (strchr(name, '/'))
+  if (strchr(name, '/')) {
+    /* Checked here, as runc's exec.LookPath does, so that a missing or
+     * non-executable path fails `create` rather than `start`. The text is
+     * Go's (lower case, no strerror): engines classify these errors by it
+     * (docker and podman map "no such file or directory" to exit status 127
+     * and "permission denied" to 126). */
+    struct stat st;
+    if (stat(name, &st) < 0) {
+      int saved = errno;
+      skiff_error_set(err, 0, "exec: \"%s\": stat %s: %s", name, name,
+                      saved == ENOENT    ? "no such file or directory"
+                      : saved == ENOTDIR ? "not a directory"
+                      : saved == EACCES  ? "permission denied"
+                                         : strerror(saved));
+      if (err && *err)
+        (*err)->status = saved;
+      return NULL;
+    }
+    if (S_ISDIR(st.st_mode) || (st.st_mode & 0111) == 0) {
+      skiff_error_set(err, 0, "exec: \"%s\": permission denied", name);
+      if (err && *err)
+        (*err)->status = EACCES;
+      return NULL;
+    }
     return strdup(name);
+  }
   cleanup_free char *dirs = strdup(env_path(p->env));
   char *save = NULL;
   for (char *dir = strtok_r(dirs, ":", &save); dir; dir = strtok_r(NULL, ":", &save)) {
@@ -143,6 +168,45 @@ char *process_find_executable(const struct spec_process *p, skiff_error_t **err)
   }
   skiff_error_set(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
   return NULL;
+}
+
+/* The home directory of uid in /etc/passwd (the container's, once we are in
+ * its root), or NULL. New string. */
+static char *passwd_home(uid_t uid)
+{
+  FILE *f = fopen("/etc/passwd", "re");
+  if (f == NULL)
+    return NULL;
+  char *home = NULL;
+  struct passwd *pw;
+  while ((pw = fgetpwent(f)) != NULL)
+    if (pw->pw_uid == uid) {
+      home = pw->pw_dir && *pw->pw_dir ? strdup(pw->pw_dir) : NULL;
+      break;
+    }
+  fclose(f);
+  return home;
+}
+
+int process_default_home(struct spec_process *p, skiff_error_t **err)
+{
+  size_t n = 0;
+  for (; p->env && p->env[n]; n++)
+    if (strncmp(p->env[n], "HOME=", 5) == 0)
+      return 0;
+  cleanup_free char *home = passwd_home(p->uid);
+  char *entry = NULL;
+  if (asprintf(&entry, "HOME=%s", home ? home : "/") < 0)
+    return skiff_error_set(err, ENOMEM, "process.env: HOME");
+  char **env = realloc(p->env, (n + 2) * sizeof *env);
+  if (env == NULL) {
+    free(entry);
+    return skiff_error_set(err, ENOMEM, "process.env: HOME");
+  }
+  env[n] = entry;
+  env[n + 1] = NULL;
+  p->env = env;
+  return 0;
 }
 
 int process_exec(const struct spec_process *p, const char *path,

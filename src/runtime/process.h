@@ -35,8 +35,15 @@ int process_load_seccomp_for_agent(const struct spec_process *p,
 /* chdir to the cwd and make sure it is inside the container's root. */
 int process_enter_cwd(const struct spec_process *p, skiff_error_t **err);
 
-/* Resolve args[0] through the PATH of the process's env. New string. */
+/* Resolve args[0] through the PATH of the process's env (a path with a slash
+ * must exist and be executable). New string. */
 char *process_find_executable(const struct spec_process *p, skiff_error_t **err);
+
+/* Add HOME to p->env when it has none, as runc and crun do (docker and
+ * containerd leave it to the runtime): the home of p->uid in the container's
+ * /etc/passwd, else "/". Call inside the container's root, before the
+ * credentials change and seccomp. */
+int process_default_home(struct spec_process *p, skiff_error_t **err);
 
 /* no_new_privs, seccomp (when it goes last), then execve. Returns only on
  * failure. */

@@ -39,6 +39,14 @@ def test_exec_missing_binary_fails(runtime, running):
     assert runtime.exec(running, "/no/such/binary").returncode != 0
 
 
+def test_exec_sets_home_from_passwd(runtime, bundle):
+    bundle.process["env"] = ["PATH=/bin:/usr/bin"]
+    cid = runtime.create_started(bundle)
+    assert runtime.exec(cid, "sh", "-c", 'echo "$HOME"').stdout == "/root\n"
+    res = runtime.exec(cid, "sh", "-c", 'echo "$HOME"', opts=("--user", "65534:65534"))
+    assert res.stdout == "/nonexistent\n", res
+
+
 def test_exec_joins_container_namespaces(runtime, running):
     init = runtime.pid(running)
     script = "for n in pid mnt net ipc uts; do readlink /proc/self/ns/$n; done"

@@ -300,3 +300,20 @@ def test_readonly_path_still_readable(runtime, bundle):
     (bundle.rootfs / "ro-dir" / "f").write_text("readable\n")
     bundle.linux["readonlyPaths"] = ["/ro-dir"]
     assert runtime.output(bundle, "cat", "/ro-dir/f") == "readable\n"
+
+
+def test_readonly_path_keeps_nosuid_nodev_noexec(runtime, bundle):
+    # The remount to read-only must not drop the flags of the mount below (proc's here,
+    # mounted as docker does); runc carries them over too.
+    for m in bundle.config["mounts"]:
+        if m["destination"] == "/proc":
+            m["options"] = ["nosuid", "noexec", "nodev"]
+    bundle.linux["readonlyPaths"] = ["/proc/sys"]
+    out = runtime.output(bundle, "cat", "/proc/self/mountinfo")
+    opts = {f[4]: set(f[5].split(",")) for f in (line.split() for line in out.splitlines())}
+    assert {"ro", "nosuid", "nodev", "noexec"} <= opts["/proc/sys"], opts["/proc/sys"]
+
+
+def test_dev_core_only_where_proc_kcore_exists(runtime, bundle):
+    out = runtime.output(bundle, "sh", "-c", "test -L /dev/core && echo link || echo none")
+    assert out.strip() == ("link" if os.path.exists("/proc/kcore") else "none")

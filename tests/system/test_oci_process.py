@@ -54,6 +54,34 @@ def test_missing_executable_fails_run(runtime, bundle):
     assert res.returncode != 0
 
 
+@pytest.mark.parametrize("path,why", [
+    ("/no/such/binary", "no such file or directory"),
+    ("/etc/passwd", "permission denied"),  # not executable
+    ("/tmp", "permission denied"),         # a directory
+])
+def test_bad_executable_path_fails_create(runtime, bundle, path, why):
+    # As runc does: checked at create, with Go's lower-case text, which docker and podman
+    # read to exit with 127 (not found) or 126 (cannot be invoked).
+    bundle.args(path)
+    res = runtime.create(bundle, check=False)
+    assert res.returncode != 0, res
+    assert why in res.stderr, res
+
+
+@pytest.mark.parametrize("user,home", [(0, "/root"), (65534, "/nonexistent"), (4444, "/")])
+def test_home_set_from_passwd_when_env_has_none(runtime, bundle, user, home):
+    # docker and containerd put no HOME in the spec and count on the runtime, as runc and
+    # crun set it: the user's home in the container's /etc/passwd, else "/".
+    bundle.process["env"] = ["PATH=/bin:/usr/bin"]
+    bundle.process["user"] = {"uid": user, "gid": user}
+    assert runtime.output(bundle, "sh", "-c", 'echo "$HOME"') == home + "\n"
+
+
+def test_home_from_env_is_kept(runtime, bundle):
+    bundle.process["env"] = ["PATH=/bin:/usr/bin", "HOME=/mine"]
+    assert runtime.output(bundle, "sh", "-c", 'echo "$HOME"') == "/mine\n"
+
+
 def test_env_is_exactly_the_configured_environment(runtime, bundle):
     bundle.process["env"] = ["PATH=/bin:/usr/bin", "FOO=bar baz", "EMPTY="]
     env = dict(os.environ, SKIFF_HOST_ONLY="leak")
