@@ -48,6 +48,15 @@ int skiff_error_set(skiff_error_t **err, int errnum, const char *fmt, ...)
   return -1;
 }
 
+int skiff_error_status(skiff_error_t **err, int errnum, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  set_error(err, errnum, false, fmt, ap);
+  va_end(ap);
+  return -1;
+}
+
 int skiff_error_invalid(skiff_error_t **err, const char *fmt, ...)
 {
   va_list ap;

@@ -22,6 +22,12 @@ int skiff_error_set(skiff_error_t **err, int errnum, const char *fmt, ...)
 int skiff_error_invalid(skiff_error_t **err, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* An error whose message is complete as written (no strerror appended)
+ * but whose status still classifies it (ENOENT → 404, EEXIST → 409 ...):
+ * for messages that must read exactly like docker's. Returns -1. */
+int skiff_error_status(skiff_error_t **err, int errnum, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* Like skiff_error_set with errno as the cause. */
 #define skiff_error_errno(err, ...) skiff_error_set((err), errno, __VA_ARGS__)
 

@@ -124,7 +124,7 @@ struct container *containers_find_locked(struct container_store *s, const char *
     }
   }
   if (prefix_match == NULL)
-    skiff_error_set(err, ENOENT, "No such container: %s", ref);
+    skiff_error_status(err, ENOENT, "No such container: %s", ref);
   return prefix_match;
 }
 
@@ -409,7 +409,7 @@ static int claim_name(struct container_store *s, const char *name, char **slashe
     return skiff_error_set(err, ENOMEM, "name");
   struct container *other = containers_find_locked(s, *slashed, NULL);
   if (other && strcmp(json_string_value(json_object_get(other->record, "Name")), *slashed) == 0)
-    return skiff_error_set(err, EEXIST, "Conflict. The container name \"%s\" is already in "
+    return skiff_error_status(err, EEXIST, "Conflict. The container name \"%s\" is already in "
                            "use by container \"%s\". You have to remove (or rename) that "
                            "container to be able to reuse that name.", *slashed, other->id);
   return 0;
@@ -528,7 +528,7 @@ static json_t *shim_config(struct container_store *s, struct container *c,
                    json_is_true(json_object_get(config, "OpenStdin")), "stdinOnce",
                    json_is_true(json_object_get(config, "StdinOnce")), "logPath",
                    logs ? json_string_value(json_object_get(c->record, "LogPath")) : NULL,
-                   (json_int_t)max_size, "logMaxFiles", max_file ? atoi(max_file) : 1,
+                   "logMaxSize", (json_int_t)max_size, "logMaxFiles", max_file ? atoi(max_file) : 1,
                    "waitForAttach", (int)attachers);
 }
 
@@ -658,7 +658,7 @@ int containers_start(struct container_store *s, const char *id, bool *was_runnin
     *was_running = true;
     ret = 0;
   } else if (c->removing) {
-    skiff_error_set(err, EBUSY, "container is marked for removal and cannot be started");
+    skiff_error_status(err, EBUSY, "container is marked for removal and cannot be started");
   } else {
     ret = start_locked(s, c, err);
   }
@@ -909,7 +909,7 @@ int containers_kill(struct container_store *s, const char *id, const char *signa
     goto out;
   }
   if (!json_is_true(json_object_get(state_of(c), "Running"))) {
-    skiff_error_set(err, EBUSY, "Container %s is not running", c->id);
+    skiff_error_status(err, EBUSY, "Container %s is not running", c->id);
     goto out;
   }
   ret = signal_locked(s, c, sig, err);
@@ -928,13 +928,13 @@ int containers_pause(struct container_store *s, const char *id, bool pause,
     goto out;
   const char *st = container_status(c);
   if (pause && strcmp(st, "running") != 0) {
-    skiff_error_set(err, EBUSY, strcmp(st, "paused") == 0 ? "Container %s is already paused"
+    skiff_error_status(err, EBUSY, strcmp(st, "paused") == 0 ? "Container %s is already paused"
                                                           : "Container %s is not running",
                     c->id);
     goto out;
   }
   if (!pause && strcmp(st, "paused") != 0) {
-    skiff_error_set(err, EBUSY, "Container %s is not paused", c->id);
+    skiff_error_status(err, EBUSY, "Container %s is not paused", c->id);
     goto out;
   }
   ret = pause ? runtime_pause(s->runtime_root, c->id, err)
@@ -966,10 +966,12 @@ int containers_wait(struct container_store *s, const char *id, const char *condi
   unsigned exits = c->exits;
   for (;;) {
     c = containers_find_locked(s, want_id, NULL);
-    if (c == NULL) { /* removed: the last code was kept in *status */
-      if (strcmp(cond, "removed") == 0)
+    if (c == NULL) {
+      if (strcmp(cond, "removed") == 0) {
+        *status = (int)json_integer_value(json_object_get(s->last_exit, want_id));
         break;
-      skiff_error_set(err, ENOENT, "No such container: %s", want_id);
+      }
+      skiff_error_status(err, ENOENT, "No such container: %s", want_id);
       free(want_id);
       pthread_mutex_unlock(&s->lock);
       return -1;
@@ -1008,6 +1010,11 @@ static int remove_locked(struct container_store *s, struct container *c, bool vo
   }
   fs_remove_tree(run_dir, NULL);
   publish(s, c, "destroy", NULL);
+  /* A waiter for "removed" may wake only now, after exit and removal in one
+   * step (AutoRemove): leave it the exit code. Bounded: oldest dropped. */
+  if (json_object_size(s->last_exit) >= 256)
+    json_object_clear(s->last_exit);
+  json_object_set(s->last_exit, c->id, json_object_get(state_of(c), "ExitCode"));
   drop_item(s, c);
   free_container(c);
   pthread_cond_broadcast(&s->changed);
@@ -1023,13 +1030,13 @@ int containers_remove(struct container_store *s, const char *id, bool force, boo
   if (c == NULL)
     goto out;
   if (c->removing) {
-    skiff_error_set(err, EBUSY, "removal of container %s is already in progress", c->id);
+    skiff_error_status(err, EBUSY, "removal of container %s is already in progress", c->id);
     goto out;
   }
   if (json_is_true(json_object_get(state_of(c), "Running")) ||
       strcmp(container_status(c), "restarting") == 0) {
     if (!force) {
-      skiff_error_set(err, EBUSY, "cannot remove container \"%s\": container is running: "
+      skiff_error_status(err, EBUSY, "cannot remove container \"%s\": container is running: "
                       "stop the container before removing or force remove",
                       json_string_value(json_object_get(c->record, "Name")));
       goto out;
@@ -1115,7 +1122,7 @@ int containers_attach(struct container_store *s, const char *id, bool in, bool o
     pthread_cond_wait(&s->changed, &s->lock);
   pthread_mutex_unlock(&s->lock);
   if (c == NULL)
-    return skiff_error_set(err, ENOENT, "No such container: %s", id);
+    return skiff_error_status(err, ENOENT, "No such container: %s", id);
   int fd = -1;
   for (int attempt = 0; attempt < 200 && fd < 0; attempt++) {
     skiff_error_free(err);
@@ -1191,6 +1198,7 @@ struct container_store *containers_open(struct daemon *d, skiff_error_t **err)
   if (s == NULL)
     return NULL;
   s->d = d;
+  s->last_exit = json_object();
   pthread_mutex_init(&s->lock, NULL);
   pthread_cond_init(&s->changed, NULL);
   if (asprintf(&s->root, "%s/containers", d->config.data_root) < 0 ||

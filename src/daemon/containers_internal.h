@@ -29,6 +29,7 @@ struct container_store {
   char *runtime_root;
   char *init_path; /* skiff-init, beside skiff-shim */
   bool closing;
+  json_t *last_exit; /* id → exit code of removed containers, for wait "removed" */
 };
 
 /* With the lock held. */

@@ -24,4 +24,17 @@ void events_publish(struct event_bus *bus, const char *type, const char *action,
 int events_stream(struct event_bus *bus, int64_t since_ns, int64_t until_ns,
                   json_t *filters, int (*emit)(json_t *event, void *arg), void *arg);
 
+/* Like events_stream; while waiting for new events, idle(arg) is called
+ * about once a second and a negative return ends the stream (a handler
+ * uses it to notice that its client has gone). idle may be NULL. */
+int events_stream_idle(struct event_bus *bus, int64_t since_ns, int64_t until_ns,
+                       json_t *filters, int (*emit)(json_t *event, void *arg),
+                       int (*idle)(void *arg), void *arg);
+
+/* Wake every follower and end their streams (daemon shutdown). */
+void events_close(struct event_bus *bus);
+
+/* How many streams are following (NEventsListener in /info). */
+unsigned events_listeners(struct event_bus *bus);
+
 #endif

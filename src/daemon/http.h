@@ -12,6 +12,11 @@
 
 #include "common/error.h"
 
+/* The API versions served: docker CLI 28 negotiates down to the maximum
+ * (min(client, server)); requests below the minimum are refused. */
+#define HTTP_API_VERSION "1.47"
+#define HTTP_MIN_API_VERSION "1.24"
+
 struct http_request;
 
 /* The method ("GET", "POST", "HEAD", "DELETE", "PUT"). */
@@ -49,7 +54,9 @@ const char *http_request_body(const struct http_request *req, size_t *len);
 json_t *http_request_json(const struct http_request *req, skiff_error_t **err);
 
 /* For streaming routes: an fd from which the body can be read as it
- * arrives (chunked or not); EOF at its end. Owned by the request. */
+ * arrives (chunked or not); EOF at its end. Owned by the request. If the
+ * client goes away mid-body the fd gives an early EOF and http_client_gone
+ * is already true: check it after EOF before keeping what was read. */
 int http_request_body_fd(struct http_request *req);
 
 /* The path parameters captured by the route ("{id}", "{name}"): index 0 is
@@ -92,5 +99,20 @@ int http_stream_json(struct http_response *resp, json_t *obj);
  * for raw bidirectional use. The caller owns and closes it. -1 on error. */
 int http_hijack(struct http_request *req, struct http_response *resp,
                 const char *content_type);
+
+/* The index-th value of a repeated query parameter ("changes=a&changes=b"),
+ * or NULL past the last. http_request_query gives the first. */
+const char *http_request_query_at(const struct http_request *req, const char *name,
+                                  unsigned index);
+
+/* Respond with status and len bytes of data (copied) of content_type. */
+void http_respond_data(struct http_response *resp, unsigned status,
+                       const char *content_type, const void *data, size_t len);
+
+/* True once the client has gone away (connection closed or hung up): for
+ * handlers that wait a long time before answering or between stream writes
+ * (wait, events, logs -f) so that they can stop. Checked about once a
+ * second while a handler runs. */
+bool http_client_gone(const struct http_response *resp);
 
 #endif

@@ -1,1 +1,0 @@
-/* placeholder: the image store is being written */
