@@ -1,0 +1,164 @@
+"""The container lifecycle through skiffd, driven by the real docker CLI (version 28)."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from conftest import wait_for
+from engine import DOCKER, SKIFFD, new_engine
+
+pytestmark = pytest.mark.skipif(not os.path.exists(SKIFFD) or DOCKER is None,
+                                reason="needs build/skiffd and the docker CLI")
+
+
+@pytest.fixture(scope="module")
+def engine(rootfs_cache):
+    e = new_engine()
+    try:
+        e.start()
+        e.import_busybox(rootfs_cache)
+        yield e
+    finally:
+        e.cleanup()
+
+
+def inspect(engine, cid):
+    return json.loads(engine.docker("inspect", cid).stdout)[0]
+
+
+def test_run_prints_output_and_returns_exit_code(engine):
+    res = engine.docker("run", "--rm", "busybox", "sh", "-c", "echo hi; echo oops >&2; exit 3",
+                        check=False)
+    assert res.returncode == 3
+    assert res.stdout == "hi\n"
+    assert "oops" in res.stderr
+
+
+def test_run_rm_removes_container(engine):
+    engine.docker("run", "--rm", "--name", "gone", "busybox", "true")
+    assert engine.docker("ps", "-aq", "--filter", "name=gone").stdout.strip() == ""
+
+
+def test_run_detached_logs_and_stop(engine):
+    cid = engine.docker("run", "-d", "busybox", "sh", "-c",
+                        "echo started; exec sleep 1000").stdout.strip()
+    assert len(cid) == 64
+    wait_for(lambda: "started" in engine.docker("logs", cid).stdout, what="log line")
+    assert inspect(engine, cid)["State"]["Running"] is True
+    assert cid[:12] in engine.docker("ps", "-q").stdout
+    t0 = time.monotonic()
+    engine.docker("stop", "-t", "1", cid)
+    # sleep as PID 1 ignores SIGTERM: the kill comes after the 1 s timeout
+    assert time.monotonic() - t0 >= 1.0
+    state = inspect(engine, cid)["State"]
+    assert state["Status"] == "exited" and state["ExitCode"] == 137
+    engine.docker("rm", cid)
+
+
+def test_stop_signal_reaches_a_process_that_handles_it(engine):
+    cid = engine.docker("run", "-d", "busybox", "sh", "-c",
+                        "trap 'exit 42' TERM; while true; do sleep 0.1; done").stdout.strip()
+    wait_for(lambda: inspect(engine, cid)["State"]["Running"], what="running")
+    time.sleep(0.3)
+    engine.docker("stop", cid)
+    assert inspect(engine, cid)["State"]["ExitCode"] == 42
+    engine.docker("rm", cid)
+
+
+def test_ps_columns_and_status_text(engine):
+    cid = engine.docker("run", "-d", "--name", "lister", "busybox", "sleep", "1000").stdout.strip()
+    out = engine.docker("ps").stdout.splitlines()
+    assert out[0].split() == ["CONTAINER", "ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
+                              "PORTS", "NAMES"]
+    row = next(line for line in out if cid[:12] in line)
+    assert "Up " in row and "lister" in row and "busybox" in row
+    engine.docker("rm", "-f", cid)
+
+
+def test_exited_container_shows_exit_code_in_ps(engine):
+    cid = engine.docker("run", "-d", "busybox", "sh", "-c", "exit 5").stdout.strip()
+    engine.docker("wait", cid)
+    status = engine.docker("ps", "-a", "--filter", f"id={cid}", "--format",
+                           "{{.Status}}").stdout
+    assert status.startswith("Exited (5)")
+    engine.docker("rm", cid)
+
+
+def test_restart_policy_on_failure_retries(engine):
+    cid = engine.docker("run", "-d", "--restart", "on-failure:2", "busybox", "sh", "-c",
+                        "exit 1").stdout.strip()
+    wait_for(lambda: inspect(engine, cid)["RestartCount"] == 2 and
+             inspect(engine, cid)["State"]["Status"] == "exited", timeout=15,
+             what="two restarts")
+    engine.docker("rm", cid)
+
+
+def test_init_reaps_orphaned_zombies(engine):
+    script = "sh -c 'sleep 0.2 &' ; sleep 1; ps -o stat,comm | grep -c '^Z' || true"
+    out = engine.docker("run", "--rm", "--init", "busybox", "sh", "-c", script).stdout
+    assert out.strip() == "0"
+
+
+def test_kill_with_signal_name(engine):
+    cid = engine.docker("run", "-d", "busybox", "sleep", "1000").stdout.strip()
+    engine.docker("kill", "-s", "KILL", cid)
+    wait_for(lambda: not inspect(engine, cid)["State"]["Running"], what="killed")
+    assert inspect(engine, cid)["State"]["ExitCode"] == 137
+    engine.docker("rm", cid)
+
+
+def test_rename_and_name_conflict(engine):
+    a = engine.docker("create", "--name", "first", "busybox", "true").stdout.strip()
+    res = engine.docker("create", "--name", "first", "busybox", "true", check=False)
+    assert res.returncode != 0 and "already in use" in res.stderr
+    assert "File exists" not in res.stderr  # docker's text, nothing appended
+    engine.docker("rename", "first", "second")
+    assert inspect(engine, a)["Name"] == "/second"
+    engine.docker("rm", a)
+
+
+def test_create_with_unknown_image_fails_cleanly(engine):
+    before = engine.docker("ps", "-aq").stdout
+    res = engine.docker("create", "--pull", "never", "nosuchimage:1", "true", check=False)
+    assert res.returncode != 0
+    assert "No such image" in res.stderr or "nosuchimage" in res.stderr
+    assert engine.docker("ps", "-aq").stdout == before
+
+
+def test_rm_of_running_container_needs_force(engine):
+    cid = engine.docker("run", "-d", "busybox", "sleep", "1000").stdout.strip()
+    res = engine.docker("rm", cid, check=False)
+    assert res.returncode != 0 and "force" in res.stderr
+    engine.docker("rm", "-f", cid)
+    assert engine.docker("ps", "-aq", "--filter", f"id={cid}").stdout.strip() == ""
+
+
+def test_logs_tail_and_timestamps(engine):
+    cid = engine.docker("run", "-d", "busybox", "sh", "-c", "for i in 1 2 3 4; do echo $i; done"
+                        ).stdout.strip()
+    engine.docker("wait", cid)
+    assert engine.docker("logs", "--tail", "2", cid).stdout == "3\n4\n"
+    stamped = engine.docker("logs", "-t", cid).stdout.splitlines()
+    assert stamped[0].endswith(" 1") and "T" in stamped[0].split()[0]
+    engine.docker("rm", cid)
+
+
+def test_daemon_killed_and_restarted_keeps_containers(engine):
+    running = engine.docker("run", "-d", "busybox", "sh", "-c",
+                            "i=0; while true; do echo tick $i; i=$((i+1)); sleep 0.2; done"
+                            ).stdout.strip()
+    ending = engine.docker("run", "-d", "busybox", "sh", "-c", "sleep 1; exit 7").stdout.strip()
+    engine.kill(signal.SIGKILL)
+    time.sleep(1.5)  # "ending" exits while the daemon is away; the log keeps growing
+    engine.start()
+    assert inspect(engine, running)["State"]["Running"] is True
+    assert running[:12] in engine.docker("ps", "-q").stdout
+    wait_for(lambda: inspect(engine, ending)["State"]["Status"] == "exited", what="exit seen")
+    assert inspect(engine, ending)["State"]["ExitCode"] == 7
+    lines = engine.docker("logs", running).stdout.splitlines()
+    assert len(lines) >= 5
+    engine.docker("rm", "-f", running, ending)
