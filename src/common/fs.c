@@ -51,7 +51,7 @@ char *fs_read_file(const char *path, size_t *len, skiff_error_t **err)
   return NULL;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int fs_write_all(int fd, const void *data, size_t len)
 {
   const char *p = data;
   while (len > 0) {
@@ -60,6 +60,8 @@ static int write_all(int fd, const void *data, size_t len)
       continue;
     if (n < 0)
       return -1;
+    if (n == 0)
+      return errno = EIO, -1;
     p += n;
     len -= (size_t)n;
   }
@@ -93,7 +95,7 @@ int fs_write_file_atomic(const char *path, const void *data, size_t len,
   if (fd < 0)
     return skiff_error_errno(err, "create %s", tmp);
   bool durable = flags & FS_WRITE_DURABLE;
-  if (write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
+  if (fs_write_all(fd, data, len) < 0 || (durable && fsync(fd) < 0)) {
     int saved = errno;
     unlink(tmp);
     return skiff_error_set(err, saved, "write %s", tmp);
@@ -114,7 +116,7 @@ int fs_write_string_at(int dirfd, const char *name, const char *value,
   cleanup_close int fd = openat(dirfd, name, O_WRONLY | O_CLOEXEC);
   if (fd < 0)
     return skiff_error_errno(err, "open %s", name);
-  if (write_all(fd, value, strlen(value)) < 0)
+  if (fs_write_all(fd, value, strlen(value)) < 0)
     return skiff_error_errno(err, "write %s to %s", value, name);
   return 0;
 }

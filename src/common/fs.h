@@ -25,6 +25,10 @@ enum fs_write_flags {
 int fs_write_file_atomic(const char *path, const void *data, size_t len,
                          mode_t mode, unsigned flags, skiff_error_t **err);
 
+/* Write all len bytes to fd, retrying short writes and EINTR. Returns -1
+ * with errno set on failure. */
+int fs_write_all(int fd, const void *data, size_t len);
+
 /* Open path O_WRONLY (no create) and write the string: for /proc and cgroup
  * files, where a short write or an EINVAL is the kernel's answer. */
 int fs_write_string(const char *path, const char *value, skiff_error_t **err);

@@ -16,23 +16,6 @@
 #include "daemon.h"
 #include "router.h"
 
-static json_t *query_filters(struct http_request *req, struct http_response *resp,
-                             bool *bad)
-{
-  const char *text = http_request_query(req, "filters");
-  *bad = false;
-  if (text == NULL || *text == '\0')
-    return NULL;
-  json_error_t jerr;
-  json_t *filters = json_loads(text, 0, &jerr);
-  if (!json_is_object(filters)) {
-    json_decref(filters);
-    http_respond_error(resp, 400, "invalid filter: %s", text);
-    *bad = true;
-  }
-  return filters;
-}
-
 /* The container named in the path, resolved; answers 404 itself. */
 static char *path_container(struct daemon *d, struct http_request *req,
                             struct http_response *resp)
@@ -80,7 +63,7 @@ static void h_create(struct daemon *d, struct http_request *req, struct http_res
 static void h_list(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
   bool bad;
-  cleanup_json json_t *filters = query_filters(req, resp, &bad);
+  cleanup_json json_t *filters = http_request_filters(req, resp, &bad);
   int64_t limit = -1;
   skiff_error_t *err = NULL;
   if (bad)
@@ -230,7 +213,7 @@ static void h_rename(struct daemon *d, struct http_request *req, struct http_res
 static void h_prune(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
   bool bad;
-  cleanup_json json_t *filters = query_filters(req, resp, &bad);
+  cleanup_json json_t *filters = http_request_filters(req, resp, &bad);
   if (bad)
     return;
   http_respond_json(resp, 200, containers_prune(d->containers, filters, NULL));

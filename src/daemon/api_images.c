@@ -62,27 +62,6 @@ static const char **query_values(struct http_request *req, const char *name)
   return v;
 }
 
-/* The filters query parameter as JSON; NULL when absent. *bad is set (and
- * the 400 sent) when it does not parse. */
-static json_t *query_filters(struct http_request *req, struct http_response *resp,
-                             bool *bad)
-{
-  const char *text = http_request_query(req, "filters");
-  *bad = false;
-  if (text == NULL || *text == '\0')
-    return NULL;
-  json_error_t jerr;
-  json_t *filters = json_loads(text, 0, &jerr);
-  if (!json_is_object(filters)) {
-    json_decref(filters);
-    http_respond_error(resp, 400, "invalid filter: %s",
-                       filters ? "expected an object" : jerr.text);
-    *bad = true;
-    return NULL;
-  }
-  return filters;
-}
-
 static void respond_error(struct http_response *resp, skiff_error_t **err)
 {
   http_respond_skiff_error(resp, *err);
@@ -155,7 +134,7 @@ static void handle_list(struct daemon *d, struct http_request *req,
                         struct http_response *resp)
 {
   bool bad;
-  cleanup_json json_t *filters = query_filters(req, resp, &bad);
+  cleanup_json json_t *filters = http_request_filters(req, resp, &bad);
   if (bad)
     return;
   skiff_error_t *err = NULL;
@@ -349,7 +328,7 @@ static void handle_prune(struct daemon *d, struct http_request *req,
                          struct http_response *resp)
 {
   bool bad;
-  cleanup_json json_t *filters = query_filters(req, resp, &bad);
+  cleanup_json json_t *filters = http_request_filters(req, resp, &bad);
   if (bad)
     return;
   bool all_unused = false;

@@ -66,6 +66,12 @@ const char *http_request_param(const struct http_request *req, unsigned index);
 
 struct http_response;
 
+/* The "filters" query parameter (docker's JSON object) parsed; NULL when
+ * absent. When it does not parse, answers 400 on resp and sets *bad.
+ * New reference. */
+json_t *http_request_filters(struct http_request *req, struct http_response *resp,
+                             bool *bad);
+
 /* Respond with status and a JSON body (takes the reference). */
 void http_respond_json(struct http_response *resp, unsigned status, json_t *body);
 

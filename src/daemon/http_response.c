@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/log.h"
 #include "http_internal.h"
 
@@ -283,20 +284,6 @@ static int dup_blocking(int fd)
   return copy;
 }
 
-static int write_all(int fd, const char *p, size_t len)
-{
-  while (len > 0) {
-    ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 /* docker's pre-1.x form: "200 OK" with the raw-stream type, then the
  * socket. The connection thread is parked in the access callback, so
  * nothing else touches the socket until the handler returns. */
@@ -321,7 +308,7 @@ static int hijack_raw(struct http_request *req, struct http_response *resp,
     return -1;
   http_hijacked_add(req, req->conn_fd);
   int fd = dup_blocking(req->conn_fd);
-  if (fd >= 0 && write_all(fd, head, strlen(head)) < 0) {
+  if (fd >= 0 && fs_write_all(fd, head, strlen(head)) < 0) {
     close(fd);
     fd = -1;
   }
@@ -349,7 +336,7 @@ static void *splice_main(void *arg)
       if (p[i].fd < 0 || !(p[i].revents & (POLLIN | POLLHUP | POLLERR)))
         continue;
       ssize_t n = read(fds[i], buf, sizeof buf);
-      if (n > 0 && write_all(fds[1 - i], buf, (size_t)n) == 0)
+      if (n > 0 && fs_write_all(fds[1 - i], buf, (size_t)n) == 0)
         continue;
       shutdown(fds[1 - i], SHUT_WR);
       p[i].fd = -1;
@@ -368,7 +355,7 @@ static int splice_with_prefix(int sock, const char *prefix, size_t len)
     return -1;
   struct splice_args *s = malloc(sizeof *s);
   pthread_t thread;
-  if (s == NULL || write_all(pair[1], prefix, len) < 0) {
+  if (s == NULL || fs_write_all(pair[1], prefix, len) < 0) {
     free(s);
     close(pair[0]);
     close(pair[1]);
@@ -419,3 +406,23 @@ int http_hijack(struct http_request *req, struct http_response *resp,
   }
   return hijack_raw(req, resp, content_type);
 }
+
+json_t *http_request_filters(struct http_request *req, struct http_response *resp,
+                             bool *bad)
+{
+  const char *text = http_request_query(req, "filters");
+  *bad = false;
+  if (text == NULL || *text == '\0')
+    return NULL;
+  json_error_t jerr;
+  json_t *filters = json_loads(text, 0, &jerr);
+  if (!json_is_object(filters)) {
+    json_decref(filters);
+    http_respond_error(resp, 400, "invalid filter: %s",
+                       filters ? "expected an object" : jerr.text);
+    *bad = true;
+    return NULL;
+  }
+  return filters;
+}
+

@@ -59,21 +59,6 @@ struct unpack {
   bool root_user;
 };
 
-static int write_all(int fd, const void *data, size_t len)
-{
-  const char *p = data;
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 static la_ssize_t tee_read(struct archive *a, void *arg, const void **buf)
 {
   struct tee *t = arg;
@@ -84,7 +69,7 @@ static la_ssize_t tee_read(struct archive *a, void *arg, const void **buf)
   }
   if (n > 0) {
     EVP_DigestUpdate(t->sha, t->buf, (size_t)n);
-    if (write_all(t->out_fd, t->buf, (size_t)n) < 0) {
+    if (fs_write_all(t->out_fd, t->buf, (size_t)n) < 0) {
       t->saved_errno = errno;
       archive_set_error(a, errno, "write layer blob");
       return -1;
@@ -478,7 +463,7 @@ static int drain(struct tee *t, skiff_error_t **err)
   la_ssize_t n;
   while ((n = archive_read_data(t->raw, t->buf, TEE_BUF)) > 0) {
     EVP_DigestUpdate(t->sha, t->buf, (size_t)n);
-    if (write_all(t->out_fd, t->buf, (size_t)n) < 0)
+    if (fs_write_all(t->out_fd, t->buf, (size_t)n) < 0)
       return skiff_error_errno(err, "write layer blob");
   }
   if (n < 0)

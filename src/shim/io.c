@@ -17,24 +17,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "common/fs.h"
 #include "shim.h"
 
 enum { STREAM_STDIN = 0, STREAM_STDOUT = 1, STREAM_STDERR = 2 };
-
-static int write_all(int fd, const void *data, size_t len)
-{
-  const char *p = data;
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
 
 static void drop_client(struct shim_io *io, size_t i)
 {
@@ -45,13 +31,13 @@ static void drop_client(struct shim_io *io, size_t i)
 static int send_frame(struct shim_io *io, int fd, int stream, const char *data, size_t len)
 {
   if (io->tty)
-    return write_all(fd, data, len);
+    return fs_write_all(fd, data, len);
   unsigned char header[8] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(len >> 24),
                              (unsigned char)(len >> 16), (unsigned char)(len >> 8),
                              (unsigned char)len};
-  if (write_all(fd, header, sizeof header) < 0)
+  if (fs_write_all(fd, header, sizeof header) < 0)
     return -1;
-  return write_all(fd, data, len);
+  return fs_write_all(fd, data, len);
 }
 
 static void fan_out(struct shim_io *io, int stream, const char *data, size_t len)
@@ -131,7 +117,7 @@ static void client_input(struct shim_io *io, size_t i)
   struct shim_client *c = &io->clients[i];
   ssize_t n = read(c->fd, buf, sizeof buf);
   if (n > 0) {
-    if (c->stdin && io->in >= 0 && write_all(io->in, buf, (size_t)n) < 0)
+    if (c->stdin && io->in >= 0 && fs_write_all(io->in, buf, (size_t)n) < 0)
       close_stdin(io);
     return;
   }
