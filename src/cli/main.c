@@ -1,0 +1,258 @@
+/* skiff: the command line. Global flags, the command table, and the one
+ * place where a command's error is printed and turned into an exit status. */
+#include <curl/curl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "common/cleanup.h"
+
+struct command {
+  const char *name;
+  cli_command_fn fn;
+  const char *summary; /* NULL: an alias, not listed */
+};
+
+static const struct command container_commands[] = {
+    {"attach", cmd_attach,
+     "Attach local standard input, output, and error streams to a running container"},
+    {"create", cmd_create, "Create a new container"},
+    {"exec", cmd_exec, "Execute a command in a running container"},
+    {"inspect", cmd_container_inspect,
+     "Display detailed information on one or more containers"},
+    {"kill", cmd_kill, "Kill one or more running containers"},
+    {"logs", cmd_logs, "Fetch the logs of a container"},
+    {"ls", cmd_ps, "List containers"},
+    {"list", cmd_ps, NULL},
+    {"ps", cmd_ps, NULL},
+    {"prune", cmd_container_prune, "Remove all stopped containers"},
+    {"rename", cmd_rename, "Rename a container"},
+    {"restart", cmd_restart, "Restart one or more containers"},
+    {"rm", cmd_rm, "Remove one or more containers"},
+    {"remove", cmd_rm, NULL},
+    {"run", cmd_run, "Create and run a new container from an image"},
+    {"start", cmd_start, "Start one or more stopped containers"},
+    {"stop", cmd_stop, "Stop one or more running containers"},
+    {"wait", cmd_wait,
+     "Block until one or more containers stop, then print their exit codes"},
+    {NULL, NULL, NULL}};
+
+static const struct command image_commands[] = {
+    {"import", cmd_import,
+     "Import the contents from a tarball to create a filesystem image"},
+    {"inspect", cmd_image_inspect,
+     "Display detailed information on one or more images"},
+    {"load", cmd_load, "Load an image from a tar archive or STDIN"},
+    {"ls", cmd_images, "List images"},
+    {"list", cmd_images, NULL},
+    {"prune", cmd_image_prune, "Remove unused images"},
+    {"pull", cmd_pull, "Download an image from a registry"},
+    {"rm", cmd_rmi, "Remove one or more images"},
+    {"remove", cmd_rmi, NULL},
+    {"save", cmd_save,
+     "Save one or more images to a tar archive (streamed to STDOUT by default)"},
+    {"tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
+    {NULL, NULL, NULL}};
+
+static const struct command system_commands[] = {
+    {"df", cmd_system_df, "Show skiff disk usage"},
+    {"events", cmd_events, "Get real time events from the server"},
+    {"info", cmd_info, "Display system-wide information"},
+    {"prune", cmd_system_prune, "Remove unused data"},
+    {NULL, NULL, NULL}};
+
+static const struct command top_commands[] = {
+    {"run", cmd_run, "Create and run a new container from an image"},
+    {"exec", cmd_exec, "Execute a command in a running container"},
+    {"ps", cmd_ps, "List containers"},
+    {"images", cmd_images, "List images"},
+    {"pull", cmd_pull, "Download an image from a registry"},
+    {"version", cmd_version, "Show the skiff version information"},
+    {"info", cmd_info, "Display system-wide information"},
+    {"attach", cmd_attach,
+     "Attach local standard input, output, and error streams to a running container"},
+    {"create", cmd_create, "Create a new container"},
+    {"events", cmd_events, "Get real time events from the server"},
+    {"import", cmd_import,
+     "Import the contents from a tarball to create a filesystem image"},
+    {"inspect", cmd_inspect, "Return low-level information on skiff objects"},
+    {"kill", cmd_kill, "Kill one or more running containers"},
+    {"load", cmd_load, "Load an image from a tar archive or STDIN"},
+    {"logs", cmd_logs, "Fetch the logs of a container"},
+    {"rename", cmd_rename, "Rename a container"},
+    {"restart", cmd_restart, "Restart one or more containers"},
+    {"rm", cmd_rm, "Remove one or more containers"},
+    {"rmi", cmd_rmi, "Remove one or more images"},
+    {"save", cmd_save,
+     "Save one or more images to a tar archive (streamed to STDOUT by default)"},
+    {"start", cmd_start, "Start one or more stopped containers"},
+    {"stop", cmd_stop, "Stop one or more running containers"},
+    {"tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
+    {"wait", cmd_wait,
+     "Block until one or more containers stop, then print their exit codes"},
+    {NULL, NULL, NULL}};
+
+static const struct {
+  const char *name;
+  const struct command *commands;
+  const char *summary;
+} groups[] = {
+    {"container", container_commands, "Manage containers"},
+    {"image", image_commands, "Manage images"},
+    {"system", system_commands, "Manage skiff"},
+};
+
+static const struct command *find(const struct command *table, const char *name)
+{
+  for (const struct command *c = table; c->name; c++)
+    if (strcmp(c->name, name) == 0)
+      return c;
+  return NULL;
+}
+
+static void print_commands(const char *title, const struct command *table)
+{
+  printf("\n%s:\n", title);
+  for (const struct command *c = table; c->name; c++)
+    if (c->summary)
+      printf("  %-10s  %s\n", c->name, c->summary);
+}
+
+static void print_usage(void)
+{
+  printf("\nUsage:  skiff [OPTIONS] COMMAND\n\nA self-sufficient runtime for "
+         "containers\n");
+  print_commands("Commands", top_commands);
+  printf("\nManagement Commands:\n");
+  for (size_t i = 0; i < sizeof(groups) / sizeof(*groups); i++)
+    printf("  %-10s  %s\n", groups[i].name, groups[i].summary);
+  printf("\nGlobal Options:\n"
+         "  -D, --debug            Enable debug mode\n"
+         "  -H, --host string      Daemon socket to connect to (default $SKIFF_HOST,\n"
+         "                         $DOCKER_HOST, " CLIENT_DEFAULT_HOST ")\n"
+         "  -l, --log-level string Set the logging level (default \"info\")\n"
+         "  -v, --version          Print version information and quit\n"
+         "\nRun 'skiff COMMAND --help' for more information on a command.\n");
+}
+
+static void print_group_usage(const char *group, const struct command *table)
+{
+  printf("\nUsage:  skiff %s COMMAND\n", group);
+  print_commands("Commands", table);
+  printf("\nRun 'skiff %s COMMAND --help' for more information on a command.\n", group);
+}
+
+/* Global flags end at the command name. Returns the index of the command,
+ * argc when there is none, or -1 with *err. */
+static int parse_globals(struct cli *cli, int argc, char **argv, bool *version,
+                         skiff_error_t **err)
+{
+  const char *host = NULL;
+  int i = 1;
+  for (; i < argc && argv[i][0] == '-'; i++) {
+    const char *a = argv[i];
+    if (strcmp(a, "-H") == 0 || strcmp(a, "--host") == 0 || strcmp(a, "-l") == 0 ||
+        strcmp(a, "--log-level") == 0 || strcmp(a, "--config") == 0 ||
+        strcmp(a, "-c") == 0 || strcmp(a, "--context") == 0) {
+      if (i + 1 >= argc)
+        return skiff_error_invalid(err, "flag needs an argument: %s", a);
+      if (a[1] == 'H' || strcmp(a, "--host") == 0)
+        host = argv[i + 1];
+      i++;
+    } else if (strncmp(a, "--host=", 7) == 0) {
+      host = a + 7;
+    } else if (strncmp(a, "-H", 2) == 0) {
+      host = a + 2;
+    } else if (strcmp(a, "-D") == 0 || strcmp(a, "--debug") == 0) {
+      cli->debug = true;
+    } else if (strcmp(a, "-v") == 0 || strcmp(a, "--version") == 0) {
+      *version = true;
+    } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+      return argc;
+    } else if (strncmp(a, "--log-level=", 12) != 0 && strncmp(a, "--config=", 9) != 0) {
+      return skiff_error_invalid(err, "unknown flag: %s", a);
+    }
+  }
+  cli->host = client_pick_host(host);
+  return i;
+}
+
+/* Resolve "container ls" or "ps" to its function; sets cli->name. */
+static cli_command_fn resolve(struct cli *cli, int argc, char **argv, int *consumed,
+                              char *name, size_t name_len)
+{
+  for (size_t g = 0; g < sizeof(groups) / sizeof(*groups); g++) {
+    if (strcmp(argv[0], groups[g].name) != 0)
+      continue;
+    const struct command *c = argc > 1 ? find(groups[g].commands, argv[1]) : NULL;
+    if (c == NULL) {
+      print_group_usage(groups[g].name, groups[g].commands);
+      *consumed = 0;
+      return NULL;
+    }
+    snprintf(name, name_len, "%s %s", argv[0], argv[1]);
+    *consumed = 2;
+    return c->fn;
+  }
+  const struct command *c = find(top_commands, argv[0]);
+  snprintf(name, name_len, "%s", argv[0]);
+  *consumed = c ? 1 : -1;
+  return c ? c->fn : NULL;
+}
+
+static int finish(struct cli *cli, int status, skiff_error_t *err)
+{
+  if (status < 0) {
+    cli_report(err);
+    if (cli->show_usage_hint)
+      fprintf(stderr, "See 'skiff %s --help'.\n", cli->name ? cli->name : "");
+    status = cli->fail_status;
+  }
+  skiff_error_free(&err);
+  client_free(cli->client);
+  curl_global_cleanup();
+  fflush(stdout);
+  return status;
+}
+
+int main(int argc, char **argv)
+{
+  struct cli cli = {.fail_status = 1};
+  skiff_error_t *err = NULL;
+  bool version = false;
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+  int at = parse_globals(&cli, argc, argv, &version, &err);
+  if (at < 0) {
+    cli.fail_status = 125;
+    return finish(&cli, -1, err);
+  }
+  if (version) {
+    printf("skiff version %s\n", SKIFF_VERSION);
+    return finish(&cli, 0, NULL);
+  }
+  if (at >= argc) {
+    print_usage();
+    return finish(&cli, 0, NULL);
+  }
+  char name[64];
+  int consumed = 0;
+  cli_command_fn fn = resolve(&cli, argc - at, argv + at, &consumed, name, sizeof name);
+  if (fn == NULL) {
+    if (consumed == 0)
+      return finish(&cli, 0, NULL);
+    skiff_error_invalid(&err, "skiff: '%s' is not a skiff command.\nSee 'skiff --help'",
+                        argv[at]);
+    return finish(&cli, -1, err);
+  }
+  cli.name = name;
+  cli.client = client_new(cli.host, &err);
+  if (cli.client == NULL)
+    return finish(&cli, -1, err);
+  /* argv[0] of the command is its (last) name, as opts_parse expects. */
+  int cmd_argc = argc - at - consumed + 1;
+  char **cmd_argv = argv + at + consumed - 1;
+  int status = fn(&cli, cmd_argc, cmd_argv, &err);
+  return finish(&cli, status, err);
+}

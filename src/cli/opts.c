@@ -1,0 +1,259 @@
+#include "opts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "common/cleanup.h"
+
+int strlist_add(struct strlist *l, const char *s)
+{
+  const char **items = realloc(l->items, (l->n + 2) * sizeof(*items));
+  if (items == NULL)
+    return -1;
+  items[l->n++] = s;
+  items[l->n] = NULL;
+  l->items = items;
+  return 0;
+}
+
+void strlist_free(struct strlist *l)
+{
+  free(l->items);
+  l->items = NULL;
+  l->n = 0;
+}
+
+int opts_parse_bool(const char *text)
+{
+  static const char *yes[] = {"1", "t", "T", "true", "TRUE", "True"};
+  static const char *no[] = {"0", "f", "F", "false", "FALSE", "False"};
+  for (size_t i = 0; i < sizeof(yes) / sizeof(*yes); i++) {
+    if (strcmp(text, yes[i]) == 0)
+      return 1;
+    if (strcmp(text, no[i]) == 0)
+      return 0;
+  }
+  return -1;
+}
+
+static const struct opt *find_long(const struct opt *opts, const char *name, size_t len)
+{
+  for (const struct opt *o = opts; o->name; o++)
+    if (strlen(o->name) == len && strncmp(o->name, name, len) == 0)
+      return o;
+  return NULL;
+}
+
+static const struct opt *find_short(const struct opt *opts, char c)
+{
+  for (const struct opt *o = opts; o->name; o++)
+    if (o->shorthand == c)
+      return o;
+  return NULL;
+}
+
+static int set_value(const struct opt *o, const char *value, const char *shown,
+                     skiff_error_t **err)
+{
+  if (o->given)
+    *o->given = true;
+  switch (o->type) {
+  case OPT_BOOL: {
+    int b = value ? opts_parse_bool(value) : 1;
+    if (b < 0)
+      return skiff_error_invalid(err,
+                                 "invalid argument \"%s\" for \"%s\" flag: "
+                                 "strconv.ParseBool: parsing \"%s\": invalid syntax",
+                                 value, shown, value);
+    *(bool *)o->value = b;
+    return 0;
+  }
+  case OPT_STRING: *(const char **)o->value = value; return 0;
+  case OPT_LIST:
+    if (strlist_add(o->value, value) < 0)
+      return skiff_error_errno(err, "flag %s", shown);
+    return 0;
+  case OPT_INT: {
+    char *end = NULL;
+    errno = 0;
+    long long v = strtoll(value, &end, 10);
+    if (errno != 0 || end == value || *end != '\0')
+      return skiff_error_invalid(err,
+                                 "invalid argument \"%s\" for \"%s\" flag: "
+                                 "strconv.ParseInt: parsing \"%s\": invalid syntax",
+                                 value, shown, value);
+    *(long long *)o->value = v;
+    return 0;
+  }
+  }
+  return 0;
+}
+
+/* One "--name[=value]" at argv[*i]; may consume argv[*i + 1]. */
+static int parse_long(const struct opt *opts, int argc, char **argv, int *i, bool *help,
+                      skiff_error_t **err)
+{
+  const char *name = argv[*i] + 2;
+  const char *eq = strchr(name, '=');
+  size_t len = eq ? (size_t)(eq - name) : strlen(name);
+  if (len == 4 && strncmp(name, "help", 4) == 0) {
+    *help = true;
+    return 0;
+  }
+  const struct opt *o = find_long(opts, name, len);
+  if (o == NULL)
+    return skiff_error_invalid(err, "unknown flag: --%.*s", (int)len, name);
+  char shown[128];
+  snprintf(shown, sizeof shown, "--%s", o->name);
+  if (eq)
+    return set_value(o, eq + 1, shown, err);
+  if (o->type == OPT_BOOL)
+    return set_value(o, NULL, shown, err);
+  if (*i + 1 >= argc)
+    return skiff_error_invalid(err, "flag needs an argument: --%s", o->name);
+  return set_value(o, argv[++*i], shown, err);
+}
+
+/* A cluster of shorthands "-abc", "-nVALUE", "-n=VALUE" or "-n VALUE". */
+static int parse_short(const struct opt *opts, int argc, char **argv, int *i,
+                       bool *help, skiff_error_t **err)
+{
+  const char *p = argv[*i] + 1;
+  for (; *p; p++) {
+    if (*p == 'h' && find_short(opts, 'h') == NULL) {
+      *help = true;
+      return 0;
+    }
+    const struct opt *o = find_short(opts, *p);
+    if (o == NULL)
+      return skiff_error_invalid(err, "unknown shorthand flag: '%c' in %s", *p,
+                                 argv[*i]);
+    char shown[8];
+    snprintf(shown, sizeof shown, "-%c", *p);
+    if (p[1] == '=')
+      return set_value(o, p + 2, shown, err);
+    if (o->type == OPT_BOOL) {
+      if (set_value(o, NULL, shown, err) < 0)
+        return -1;
+      continue;
+    }
+    if (p[1] != '\0')
+      return set_value(o, p + 1, shown, err);
+    if (*i + 1 >= argc)
+      return skiff_error_invalid(err, "flag needs an argument: '%c' in -%c", *p, *p);
+    return set_value(o, argv[++*i], shown, err);
+  }
+  return 0;
+}
+
+static int check_arg_count(const struct command_spec *spec, int n, skiff_error_t **err)
+{
+  if (n < spec->min_args) {
+    if (spec->min_args == 1 && spec->max_args == 1)
+      return skiff_error_invalid(err, "\"skiff %s\" requires exactly 1 argument.",
+                                 spec->name);
+    return skiff_error_invalid(err, "\"skiff %s\" requires at least %d argument%s.",
+                               spec->name, spec->min_args,
+                               spec->min_args == 1 ? "" : "s");
+  }
+  if (spec->max_args >= 0 && n > spec->max_args) {
+    if (spec->max_args == 0)
+      return skiff_error_invalid(err, "\"skiff %s\" accepts no arguments.", spec->name);
+    if (spec->max_args == spec->min_args)
+      return skiff_error_invalid(err, "\"skiff %s\" requires exactly %d argument%s.",
+                                 spec->name, spec->max_args,
+                                 spec->max_args == 1 ? "" : "s");
+    return skiff_error_invalid(err, "\"skiff %s\" requires at most %d argument%s.",
+                               spec->name, spec->max_args,
+                               spec->max_args == 1 ? "" : "s");
+  }
+  return 0;
+}
+
+int opts_parse(const struct command_spec *spec, const struct opt *opts, int argc,
+               char **argv, char ***args, int *nargs, bool *usage_error,
+               skiff_error_t **err)
+{
+  cleanup_free char **pos = calloc((size_t)argc + 1, sizeof(*pos));
+  if (pos == NULL)
+    return skiff_error_errno(err, "parse flags");
+  int n = 0;
+  bool help = false, flags_done = false;
+  *usage_error = true;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+    int r = 0;
+    if (flags_done || a[0] != '-' || a[1] == '\0') {
+      pos[n++] = argv[i];
+      if (spec->stop_at_arg)
+        flags_done = true;
+      continue;
+    }
+    if (strcmp(a, "--") == 0) {
+      flags_done = true;
+      continue;
+    }
+    if (a[1] == '-')
+      r = parse_long(opts, argc, argv, &i, &help, err);
+    else
+      r = parse_short(opts, argc, argv, &i, &help, err);
+    if (r < 0)
+      return -1;
+    if (help) {
+      opts_print_help(spec, opts);
+      return OPTS_HELP;
+    }
+  }
+  if (check_arg_count(spec, n, err) < 0)
+    return -1;
+  *usage_error = false;
+  *nargs = n;
+  *args = steal_pointer(&pos);
+  return OPTS_OK;
+}
+
+static void print_wrapped(const char *text, int indent)
+{
+  /* Continuation lines of a help text line up under its first line. */
+  for (const char *p = text; *p; p++) {
+    putchar(*p);
+    if (*p == '\n')
+      printf("%*s", indent, "");
+  }
+}
+
+void opts_print_help(const struct command_spec *spec, const struct opt *opts)
+{
+  printf("\nUsage:  skiff %s %s\n\n%s\n", spec->name, spec->usage, spec->summary);
+  if (spec->aliases)
+    printf("\nAliases:\n  %s\n", spec->aliases);
+  printf("\nOptions:\n");
+  int width = 0;
+  char left[128];
+  for (int pass = 0; pass < 2; pass++) {
+    for (const struct opt *o = opts;; o++) {
+      const char *name = o->name ? o->name : "help";
+      if (o->shorthand)
+        snprintf(left, sizeof left, "  -%c, --%s", o->shorthand, name);
+      else
+        snprintf(left, sizeof left, "      --%s", name);
+      if (o->name && o->type != OPT_BOOL) {
+        size_t l = strlen(left);
+        snprintf(left + l, sizeof left - l, " %s", o->metavar ? o->metavar : "string");
+      }
+      int len = (int)strlen(left);
+      if (pass == 0 && len > width)
+        width = len;
+      if (pass == 1) {
+        printf("%-*s   ", width, left);
+        print_wrapped(o->name ? (o->help ? o->help : "") : "Print usage", width + 3);
+        putchar('\n');
+      }
+      if (o->name == NULL)
+        break;
+    }
+  }
+}

@@ -1,0 +1,113 @@
+/* Helpers shared by the command files. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "common/cleanup.h"
+#include "common/jsonutil.h"
+
+int cli_parse(struct cli *cli, struct command_spec *spec, const struct opt *opts,
+              int argc, char **argv, char ***args, int *nargs, skiff_error_t **err)
+{
+  bool usage_error = false;
+  spec->name = cli->name;
+  int r = opts_parse(spec, opts, argc, argv, args, nargs, &usage_error, err);
+  if (r < 0 && usage_error) {
+    /* docker: a bad flag is 125, a bad argument count 1. */
+    cli->fail_status = strstr((*err)->msg, "flag") ? 125 : 1;
+    cli->show_usage_hint = true;
+  }
+  return r;
+}
+
+char *cli_path(const char *fmt, const char *name)
+{
+  cleanup_free char *escaped = client_escape(name, true);
+  char *out = NULL;
+  if (escaped == NULL || asprintf(&out, fmt, escaped) < 0)
+    return NULL;
+  return out;
+}
+
+char *cli_filters_json(const struct strlist *filters, skiff_error_t **err)
+{
+  if (filters->n == 0)
+    return NULL;
+  cleanup_json json_t *obj = json_object();
+  for (size_t i = 0; i < filters->n; i++) {
+    const char *f = filters->items[i];
+    const char *eq = strchr(f, '=');
+    if (eq == NULL || eq == f) {
+      skiff_error_invalid(err, "bad format of filter (expected name=value)");
+      return NULL;
+    }
+    cleanup_free char *key = strndup(f, (size_t)(eq - f));
+    for (char *k = key; k && *k; k++)
+      *k = (char)tolower((unsigned char)*k);
+    json_t *values = json_object_get(obj, key);
+    if (values == NULL) {
+      values = json_object();
+      json_object_set_new(obj, key, values);
+    }
+    json_object_set_new(values, eq + 1, json_true());
+  }
+  return json_dumps(obj, JSON_COMPACT);
+}
+
+bool cli_confirm(const char *message)
+{
+  fprintf(stderr, "%s\nAre you sure you want to continue? [y/N] ", message);
+  fflush(stderr);
+  char line[64];
+  if (fgets(line, sizeof line, stdin) == NULL)
+    return false;
+  line[strcspn(line, "\r\n")] = '\0';
+  return strcasecmp(line, "y") == 0 || strcasecmp(line, "yes") == 0;
+}
+
+void cli_report(const skiff_error_t *err)
+{
+  fflush(stdout);
+  fprintf(stderr, "%s\n", err && err->msg ? err->msg : "unknown error");
+}
+
+void cli_print_warnings(json_t *answer)
+{
+  json_t *warnings =
+      json_is_object(answer) ? json_object_get(answer, "Warnings") : NULL;
+  size_t i;
+  json_t *w;
+  json_array_foreach(warnings, i, w) if (json_is_string(w))
+      fprintf(stderr, "WARNING: %s\n", json_string_value(w));
+}
+
+int cli_for_each(struct cli *cli, char **args, int nargs,
+                 int (*fn)(struct cli *cli, const char *name, void *arg,
+                           skiff_error_t **err),
+                 void *arg)
+{
+  int status = 0;
+  for (int i = 0; i < nargs; i++) {
+    skiff_error_t *e = NULL;
+    if (fn(cli, args[i], arg, &e) < 0) {
+      cli_report(e);
+      skiff_error_free(&e);
+      status = 1;
+      continue;
+    }
+    printf("%s\n", args[i]);
+    fflush(stdout);
+  }
+  return status;
+}
+
+void cli_short_id(const char *id, char *buf, size_t len)
+{
+  const char *colon = strchr(id, ':');
+  if (colon)
+    id = colon + 1;
+  snprintf(buf, len, "%.12s", id);
+}
