@@ -18,8 +18,11 @@ install: all
 check-unit: all
 	meson test -C $(BUILD) --print-errorlogs
 
+# The CLI's comparison tests run twice: against dockerd (in the main run)
+# and against skiffd.
 check-system: all
 	$(PYTEST) -q -ra tests/system
+	tests/system/with-skiffd $(PYTEST) -q -ra $(wildcard tests/system/test_cli_*.py)
 
 test: check-unit check-system check-cgroup2
 

@@ -426,7 +426,35 @@ static void handle_events(struct daemon *d, struct http_request *req,
                      resp);
 }
 
+/* GET /system/df: what images and containers use (volumes and the build
+ * cache come with their issues). */
+static void handle_df(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  skiff_error_t *err = NULL;
+  json_t *images = image_store_df(d->images, &err);
+  if (images == NULL) {
+    http_respond_skiff_error(resp, err);
+    skiff_error_free(&err);
+    return;
+  }
+  json_int_t layers = 0;
+  size_t i;
+  json_t *image;
+  json_array_foreach(images, i, image)
+  {
+    const char *id = json_string_value(json_object_get(image, "Id"));
+    int users = id && containers_image_in_use(d->containers, id) ? 1 : 0;
+    json_object_set_new(image, "Containers", json_integer(users));
+    layers += json_integer_value(json_object_get(image, "Size"));
+  }
+  http_respond_json(resp, 200,
+                    json_pack("{s:I, s:o, s:o, s:[], s:[]}", "LayersSize", layers, "Images",
+                              images, "Containers", containers_df(d->containers),
+                              "Volumes", "BuildCache"));
+}
+
 const struct api_route api_system_routes[] = {
+    {"GET", "/system/df", handle_df, false},
     {"GET", "/_ping", handle_ping, false},      {"HEAD", "/_ping", handle_ping, false},
     {"GET", "/version", handle_version, false}, {"GET", "/info", handle_info, false},
     {"GET", "/events", handle_events, false},   {NULL, NULL, NULL, false},
