@@ -29,6 +29,9 @@ static char *path_container(struct daemon *d, struct http_request *req,
   return id;
 }
 
+/* Call it with ret computed beforehand: in answer(resp, f(&err), err, ...) the
+ * order in which C evaluates the arguments is unspecified, and GCC reads err
+ * (still NULL) before calling f, which turned every error into a 500. */
 static void answer(struct http_response *resp, int ret, skiff_error_t *err, unsigned ok)
 {
   if (ret < 0)
@@ -140,7 +143,8 @@ static void h_restart(struct daemon *d, struct http_request *req, struct http_re
   if (id == NULL || timeout_param(req, resp, &t) < 0)
     return;
   skiff_error_t *err = NULL;
-  answer(resp, containers_restart(d->containers, id, t, &err), err, 204);
+  int ret = containers_restart(d->containers, id, t, &err);
+  answer(resp, ret, err, 204);
   skiff_error_free(&err);
 }
 
@@ -150,8 +154,8 @@ static void h_kill(struct daemon *d, struct http_request *req, struct http_respo
   if (id == NULL)
     return;
   skiff_error_t *err = NULL;
-  answer(resp, containers_kill(d->containers, id, http_request_query(req, "signal"), &err),
-         err, 204);
+  int ret = containers_kill(d->containers, id, http_request_query(req, "signal"), &err);
+  answer(resp, ret, err, 204);
   skiff_error_free(&err);
 }
 
@@ -162,7 +166,8 @@ static void h_pause(struct daemon *d, struct http_request *req, struct http_resp
     return;
   skiff_error_t *err = NULL;
   bool pause = strstr(http_request_path(req), "/unpause") == NULL;
-  answer(resp, containers_pause(d->containers, id, pause, &err), err, 204);
+  int ret = containers_pause(d->containers, id, pause, &err);
+  answer(resp, ret, err, 204);
   skiff_error_free(&err);
 }
 
@@ -205,8 +210,8 @@ static void h_rename(struct daemon *d, struct http_request *req, struct http_res
   if (id == NULL)
     return;
   skiff_error_t *err = NULL;
-  answer(resp, containers_rename(d->containers, id, http_request_query(req, "name"), &err),
-         err, 204);
+  int ret = containers_rename(d->containers, id, http_request_query(req, "name"), &err);
+  answer(resp, ret, err, 204);
   skiff_error_free(&err);
 }
 

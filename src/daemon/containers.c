@@ -415,6 +415,32 @@ static int claim_name(struct container_store *s, const char *name, char **slashe
   return 0;
 }
 
+/* Docker's mergeAndVerifyLogConfig at create: an empty LogConfig.Type takes the
+ * daemon's log driver, whose daemon-wide options fill in the ones not given, and
+ * inspect shows the result (docker-py's containers.run() reads
+ * HostConfig.LogConfig.Type to decide how to collect the output). */
+static void default_log_config(struct container_store *s, json_t *host)
+{
+  const char *def = s->d->config.log_driver ? s->d->config.log_driver : "json-file";
+  json_t *lc = json_object_get(host, "LogConfig");
+  if (!json_is_object(lc)) {
+    lc = json_object();
+    json_object_set_new(host, "LogConfig", lc);
+  }
+  const char *type = json_string_value(json_object_get(lc, "Type"));
+  if (type == NULL || *type == '\0') {
+    json_object_set_new(lc, "Type", json_string(def));
+    type = def;
+  }
+  json_t *opts = json_object_get(lc, "Config");
+  if (!json_is_object(opts)) {
+    opts = json_object();
+    json_object_set_new(lc, "Config", opts);
+  }
+  if (strcmp(type, def) == 0 && json_is_object(s->d->config.log_opts))
+    json_object_update_missing(opts, s->d->config.log_opts);
+}
+
 char *containers_create(struct container_store *s, const char *name, json_t *body,
                         json_t **warnings, skiff_error_t **err)
 {
@@ -427,6 +453,7 @@ char *containers_create(struct container_store *s, const char *name, json_t *bod
   cleanup_json json_t *host = json_deep_copy(json_object_get(body, "HostConfig"));
   if (host == NULL)
     host = json_object();
+  default_log_config(s, host);
   cleanup_free char *image_id = NULL;
   cleanup_json json_t *image_config = NULL;
   if (resolve_image(s, config, &image_id, &image_config, err) < 0)
