@@ -190,12 +190,12 @@ static bool match_action(json_t *filters, const char *action)
   return match_key(filters, "event", test_exact, action);
 }
 
-/* container=, network=, volume=...: the actor's id or its name, by prefix,
- * applied only to events of that type. */
+/* container=, network=, volume=...: the actor's id or its name, by prefix.
+ * Like dockerd, the filter applies to every event, so an image event has no
+ * container's name and is dropped by container=. */
 static bool match_named(json_t *filters, json_t *ev, const char *type)
 {
-  const char *ev_type = json_string_value(json_object_get(ev, "Type"));
-  if (!filter_has(filters, type) || strcmp(ev_type, type) != 0)
+  if (!filter_has(filters, type))
     return true;
   const char *id =
       json_string_value(json_object_get(json_object_get(ev, "Actor"), "ID"));

@@ -290,9 +290,6 @@ def test_events_of_a_run(client):
     assert len({e["id"] for e in mine}) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="skiffd applies a container= events filter only to "
-                   "container events and lets other types through; dockerd drops them "
-                   "(src/daemon/events.c match_named)")
 def test_events_container_filter_drops_other_types(client):
     since = time.time() - 1
     name = unique("dockerpy-filter")
