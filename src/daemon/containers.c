@@ -497,6 +497,8 @@ fail:
 /* ---- start, exit, restart policy ------------------------------------- */
 
 static void *monitor_main(void *arg);
+static int remove_locked(struct container_store *s, struct container *c, bool volumes,
+                         skiff_error_t **err);
 
 struct monitor_arg {
   struct container_store *s;
@@ -688,6 +690,11 @@ int containers_start(struct container_store *s, const char *id, bool *was_runnin
     skiff_error_status(err, EBUSY, "container is marked for removal and cannot be started");
   } else {
     ret = start_locked(s, c, err);
+    /* Like dockerd: an AutoRemove container that cannot start is removed,
+     * so that a client waiting for "removed" is answered. */
+    if (ret < 0 && json_is_true(json_object_get(json_object_get(c->record, "HostConfig"),
+                                                "AutoRemove")))
+      remove_locked(s, c, true, NULL);
   }
 out:
   pthread_mutex_unlock(&s->lock);
@@ -763,8 +770,6 @@ static void wait_for_shim(pid_t shim, uint64_t start_time)
 }
 
 static void handle_exit(struct container_store *s, struct container *c);
-static int remove_locked(struct container_store *s, struct container *c, bool volumes,
-                         skiff_error_t **err);
 
 /* One per shim: waits for it to end, then records the exit (and maybe
  * restarts the container, which starts a new monitor). */

@@ -162,3 +162,11 @@ def test_daemon_killed_and_restarted_keeps_containers(engine):
     lines = engine.docker("logs", running).stdout.splitlines()
     assert len(lines) >= 5
     engine.docker("rm", "-f", running, ending)
+
+
+def test_run_rm_of_missing_command_exits_127_and_leaves_nothing(engine):
+    before = engine.docker("ps", "-aq").stdout
+    res = engine.docker("run", "--rm", "busybox", "nosuchcommand", check=False, timeout=30)
+    assert res.returncode == 127
+    assert "executable file not found" in res.stderr
+    assert engine.docker("ps", "-aq").stdout == before
