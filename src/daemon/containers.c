@@ -1155,12 +1155,14 @@ int containers_attach(struct container_store *s, const char *id, bool in, bool o
   pthread_mutex_unlock(&s->lock);
   if (c == NULL)
     return skiff_error_status(err, ENOENT, "No such container: %s", id);
+  /* The shim binds its socket just after it starts: poll finely, since
+   * the process does not start until we are connected (2 s at most). */
   int fd = -1;
-  for (int attempt = 0; attempt < 200 && fd < 0; attempt++) {
+  for (int attempt = 0; attempt < 2000 && fd < 0; attempt++) {
     skiff_error_free(err);
     fd = shim_attach(run_dir, in, out, err_stream, err);
     if (fd < 0)
-      sleep_ms(10);
+      sleep_ms(1);
   }
   return fd;
 }
