@@ -551,14 +551,14 @@ static json_t *shim_config(struct container_store *s, struct container *c,
     return NULL;
   }
   bool logs = strcmp(driver, "json-file") == 0;
-  return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:s?, s:I, s:i, s:i}", "id", c->id,
+  return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:s?, s:I, s:i, s:i, s:i}", "id", c->id,
                    "bundle", run_dir, "runtimeRoot", s->runtime_root, "tty",
                    json_is_true(json_object_get(config, "Tty")), "openStdin",
                    json_is_true(json_object_get(config, "OpenStdin")), "stdinOnce",
                    json_is_true(json_object_get(config, "StdinOnce")), "logPath",
                    logs ? json_string_value(json_object_get(c->record, "LogPath")) : NULL,
                    "logMaxSize", (json_int_t)max_size, "logMaxFiles", max_file ? atoi(max_file) : 1,
-                   "waitForAttach", (int)attachers);
+                   "waitForAttach", (int)attachers, "listenFd", SHIM_LISTEN_FD);
 }
 
 /* Everything a start needs on disk: rootfs mounted, config.json, shim.json. */
@@ -646,16 +646,19 @@ static int start_locked(struct container_store *s, struct container *c, skiff_er
 {
   cleanup_free char *run_dir = NULL;
   unsigned attachers = (unsigned)json_integer_value(json_object_get(skiff_of(c), "Attachers"));
-  if (prepare_start(s, c, &run_dir, attachers, err) < 0) {
+  int listen_fd = -1;
+  if (prepare_start(s, c, &run_dir, attachers, err) < 0 ||
+      (listen_fd = shim_listen(run_dir, err)) < 0) {
     record_start_failure(s, c, (*err)->msg);
     return -1;
   }
-  set_state(c, "running"); /* "starting": attachers may connect now */
+  set_state(c, "running"); /* "starting": attachers may connect (and queue) now */
   c->shim_ready = true;
   pthread_cond_broadcast(&s->changed);
   pthread_mutex_unlock(&s->lock);
   pid_t shim = 0, init = 0;
-  int ret = shim_spawn(s->d->shim_path, run_dir, &shim, &init, err);
+  int ret = shim_spawn(s->d->shim_path, run_dir, listen_fd, &shim, &init, err);
+  close(listen_fd);
   pthread_mutex_lock(&s->lock);
   c->shim_ready = false;
   json_object_set_new(skiff_of(c), "Attachers", json_integer(0));

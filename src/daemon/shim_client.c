@@ -12,31 +12,43 @@
 #include "common/cleanup.h"
 #include "common/unixsock.h"
 
+int shim_listen(const char *state_dir, skiff_error_t **err)
+{
+  cleanup_free char *path = NULL;
+  if (asprintf(&path, "%s/attach.sock", state_dir) < 0)
+    return skiff_error_set(err, ENOMEM, "attach socket");
+  unlink(path);
+  return unixsock_listen(path, 16, err);
+}
+
 static __attribute__((noreturn)) void exec_shim(const char *shim_path,
-                                                const char *state_dir, int answer_fd)
+                                                const char *state_dir, int answer_fd,
+                                                int listen_fd)
 {
   setsid();
   int devnull = open("/dev/null", O_RDWR);
   dup2(devnull, 0);
   dup2(devnull, 1);
   dup2(devnull, 2);
-  if (answer_fd != 3) {
-    dup2(answer_fd, 3);
-    close(answer_fd);
-  }
+  /* fds 3 and 4 are the shim's: move ours out of the way first. */
+  int answer = fcntl(answer_fd, F_DUPFD, 10);
+  int listener = listen_fd >= 0 ? fcntl(listen_fd, F_DUPFD, 10) : -1;
+  dup2(answer, 3);
+  if (listener >= 0)
+    dup2(listener, SHIM_LISTEN_FD);
   /* The shim must not die with the daemon's signals: a new session, and
    * default dispositions. */
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  for (int fd = 4; fd < 1024; fd++)
+  for (int fd = listener >= 0 ? SHIM_LISTEN_FD + 1 : 4; fd < 1024; fd++)
     close(fd);
   execl(shim_path, "skiff-shim", state_dir, (char *)NULL);
   _exit(127);
 }
 
-int shim_spawn(const char *shim_path, const char *state_dir, pid_t *shim_pid,
-               pid_t *init_pid, skiff_error_t **err)
+int shim_spawn(const char *shim_path, const char *state_dir, int listen_fd,
+               pid_t *shim_pid, pid_t *init_pid, skiff_error_t **err)
 {
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) < 0)
@@ -49,7 +61,7 @@ int shim_spawn(const char *shim_path, const char *state_dir, pid_t *shim_pid,
   }
   if (pid == 0) {
     close(pipefd[0]);
-    exec_shim(shim_path, state_dir, pipefd[1]);
+    exec_shim(shim_path, state_dir, pipefd[1], listen_fd);
   }
   close(pipefd[1]);
   *shim_pid = pid;

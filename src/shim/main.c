@@ -30,7 +30,7 @@ int shim_config_load(const char *dir, struct shim_config *cfg, skiff_error_t **e
     return skiff_error_set(err, ENOMEM, "shim.json");
   cleanup_json json_t *j = jsonutil_load_file(path, err);
   const char *id = NULL, *bundle = NULL, *root = NULL, *log = NULL;
-  int64_t max_size = 0, max_files = 1, wait_attach = 0;
+  int64_t max_size = 0, max_files = 1, wait_attach = 0, listen_fd = -1;
   if (j == NULL || jsonutil_req_string(j, "id", &id, "shim", err) < 0 ||
       jsonutil_req_string(j, "bundle", &bundle, "shim", err) < 0 ||
       jsonutil_req_string(j, "runtimeRoot", &root, "shim", err) < 0 ||
@@ -40,7 +40,8 @@ int shim_config_load(const char *dir, struct shim_config *cfg, skiff_error_t **e
       jsonutil_opt_bool(j, "stdinOnce", &cfg->stdin_once, "shim", err) < 0 ||
       jsonutil_opt_int64(j, "logMaxSize", &max_size, "shim", err) < 0 ||
       jsonutil_opt_int64(j, "logMaxFiles", &max_files, "shim", err) < 0 ||
-      jsonutil_opt_int64(j, "waitForAttach", &wait_attach, "shim", err) < 0)
+      jsonutil_opt_int64(j, "waitForAttach", &wait_attach, "shim", err) < 0 ||
+      jsonutil_opt_int64(j, "listenFd", &listen_fd, "shim", err) < 0)
     return -1;
   cfg->dir = strdup(dir);
   cfg->id = strdup(id);
@@ -50,6 +51,7 @@ int shim_config_load(const char *dir, struct shim_config *cfg, skiff_error_t **e
   cfg->log_max_size = max_size > 0 ? (uint64_t)max_size : 0;
   cfg->log_max_files = max_files > 0 ? (unsigned)max_files : 1;
   cfg->wait_for_attach = wait_attach > 0 ? (unsigned)wait_attach : 0;
+  cfg->listen_fd = listen_fd >= 3 ? (int)listen_fd : -1;
   return 0;
 }
 
@@ -149,9 +151,16 @@ static int shim_main(const char *dir)
   cleanup_free char *sock_path = NULL;
   if (asprintf(&sock_path, "%s/attach.sock", dir) < 0)
     goto fail;
-  unlink(sock_path);
-  if ((io.listener = unixsock_listen(sock_path, 16, &err)) < 0)
-    goto fail;
+  if (cfg.listen_fd >= 0) {
+    /* skiffd bound it before starting us, so that its attach clients could
+     * connect (and queue) at once. */
+    io.listener = cfg.listen_fd;
+    fcntl(io.listener, F_SETFD, FD_CLOEXEC);
+  } else {
+    unlink(sock_path);
+    if ((io.listener = unixsock_listen(sock_path, 16, &err)) < 0)
+      goto fail;
+  }
   /* Orphans of the container's processes are ours to reap. */
   prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
   sigset_t mask;

@@ -23,6 +23,7 @@ struct shim_config {
   bool tty, open_stdin, stdin_once;
   char *log_path;     /* NULL: log driver "none" */
   unsigned wait_for_attach; /* clients to await before starting (docker run) */
+  int listen_fd;      /* attach.sock already bound by skiffd (inherited), or -1 */
   uint64_t log_max_size;
   unsigned log_max_files;
 };
