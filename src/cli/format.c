@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/humanize.h"
 #include "common/cleanup.h"
 #include "template.h"
 
@@ -184,34 +185,6 @@ char *format_tabwriter(const char *text, int minwidth, int padding)
 
 /* ------------------------------------------------------------ units */
 
-void format_human_duration(int64_t ns, char *buf, size_t len)
-{
-  const int64_t second = 1000000000LL, minute = 60 * second, hour = 60 * minute;
-  int64_t seconds = ns / second, minutes = ns / minute;
-  int64_t hours = (ns + hour / 2) / hour; /* Duration.Round(time.Hour) */
-  if (seconds < 1)
-    snprintf(buf, len, "Less than a second");
-  else if (seconds == 1)
-    snprintf(buf, len, "1 second");
-  else if (seconds < 60)
-    snprintf(buf, len, "%lld seconds", (long long)seconds);
-  else if (minutes == 1)
-    snprintf(buf, len, "About a minute");
-  else if (minutes < 60)
-    snprintf(buf, len, "%lld minutes", (long long)minutes);
-  else if (hours == 1)
-    snprintf(buf, len, "About an hour");
-  else if (hours < 48)
-    snprintf(buf, len, "%lld hours", (long long)hours);
-  else if (hours < 24 * 7 * 2)
-    snprintf(buf, len, "%lld days", (long long)(hours / 24));
-  else if (hours < 24 * 30 * 2)
-    snprintf(buf, len, "%lld weeks", (long long)(hours / 24 / 7));
-  else if (hours < 24 * 365 * 2)
-    snprintf(buf, len, "%lld months", (long long)(hours / 24 / 30));
-  else
-    snprintf(buf, len, "%lld years", (long long)(ns / hour / 24 / 365));
-}
 
 void format_since(int64_t unix_seconds, char *buf, size_t len)
 {
@@ -219,7 +192,7 @@ void format_since(int64_t unix_seconds, char *buf, size_t len)
   clock_gettime(CLOCK_REALTIME, &now);
   int64_t ns = ((int64_t)now.tv_sec - unix_seconds) * 1000000000LL + now.tv_nsec;
   char d[64];
-  format_human_duration(ns, d, sizeof d);
+  humanize_duration(ns, d, sizeof d);
   snprintf(buf, len, "%s ago", d);
 }
 

@@ -33,9 +33,6 @@ void strbuf_free(struct strbuf *b);
  * Returns a new string. */
 char *format_tabwriter(const char *text, int minwidth, int padding);
 
-/* units.HumanDuration: "Less than a second", "1 second", "About a minute",
- * "3 hours", "2 weeks"... for a duration in nanoseconds. */
-void format_human_duration(int64_t ns, char *buf, size_t len);
 
 /* HumanDuration(now - unix_seconds) + " ago", as docker's CREATED columns. */
 void format_since(int64_t unix_seconds, char *buf, size_t len);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "common/cleanup.h"
+#include "common/humanize.h"
 #include "common/jsonlog.h"
 #include "common/jsonutil.h"
 #include "containers_internal.h"
@@ -100,35 +101,6 @@ static int64_t created_ns(struct container *c)
   return jsonlog_parse_time(json_string_value(json_object_get(c->record, "Created")));
 }
 
-/* Go's units.HumanDuration, which docker's Status text uses. */
-static void human_duration(int64_t ns, char *buf, size_t len)
-{
-  int64_t seconds = ns / 1000000000, minutes = seconds / 60;
-  int64_t hours = (ns + 1800LL * 1000000000) / 3600 / 1000000000;
-  if (seconds < 1)
-    snprintf(buf, len, "Less than a second");
-  else if (seconds == 1)
-    snprintf(buf, len, "1 second");
-  else if (seconds < 60)
-    snprintf(buf, len, "%lld seconds", (long long)seconds);
-  else if (minutes == 1)
-    snprintf(buf, len, "About a minute");
-  else if (minutes < 60)
-    snprintf(buf, len, "%lld minutes", (long long)minutes);
-  else if (hours == 1)
-    snprintf(buf, len, "About an hour");
-  else if (hours < 48)
-    snprintf(buf, len, "%lld hours", (long long)hours);
-  else if (hours < 24 * 7 * 2)
-    snprintf(buf, len, "%lld days", (long long)(hours / 24));
-  else if (hours < 24 * 30 * 2)
-    snprintf(buf, len, "%lld weeks", (long long)(hours / 24 / 7));
-  else if (hours < 24 * 365 * 2)
-    snprintf(buf, len, "%lld months", (long long)(hours / 24 / 30));
-  else
-    snprintf(buf, len, "%lld years", (long long)(seconds / 3600 / 24 / 365));
-}
-
 static int64_t now_ns(void)
 {
   struct timespec ts;
@@ -145,11 +117,11 @@ static void status_text(struct container *c, char *buf, size_t len)
   long long code = (long long)json_integer_value(json_object_get(state, "ExitCode"));
   if (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0) {
     int64_t started = jsonlog_parse_time(json_string_value(json_object_get(state, "StartedAt")));
-    human_duration(now_ns() - started, ago, sizeof ago);
+    humanize_duration(now_ns() - started, ago, sizeof ago);
     snprintf(buf, len, "Up %s%s", ago, strcmp(st, "paused") == 0 ? " (Paused)" : "");
   } else if (strcmp(st, "exited") == 0 || strcmp(st, "restarting") == 0) {
     int64_t finished = jsonlog_parse_time(json_string_value(json_object_get(state, "FinishedAt")));
-    human_duration(now_ns() - finished, ago, sizeof ago);
+    humanize_duration(now_ns() - finished, ago, sizeof ago);
     snprintf(buf, len, "%s (%lld) %s ago", st[0] == 'e' ? "Exited" : "Restarting", code, ago);
   } else if (strcmp(st, "dead") == 0) {
     snprintf(buf, len, "Dead");

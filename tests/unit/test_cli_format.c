@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "cli/format.h"
+#include "common/humanize.h"
 
 static void test_tabwriter_aligns_like_docker_tables(void **state)
 {
@@ -70,7 +71,7 @@ static void test_human_duration_matches_go_units(void **state)
   (void)h;
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     char buf[64];
-    format_human_duration(cases[i].ns, buf, sizeof buf);
+    humanize_duration(cases[i].ns, buf, sizeof buf);
     if (strcmp(buf, cases[i].want) != 0)
       fail_msg("%lld ns: got %s, want %s", cases[i].ns, buf, cases[i].want);
   }
