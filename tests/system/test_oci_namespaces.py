@@ -139,3 +139,12 @@ def test_join_nonexistent_namespace_path_fails(runtime, bundle, workdir):
     bundle.set_namespace("network", workdir / "no-such-ns")
     bundle.args("true")
     assert runtime.run_container(bundle).returncode != 0
+
+
+@pytest.mark.skiff_only  # runc 1.1 has no time namespaces (1.2 added them)
+def test_time_namespace_applies_boottime_offset(runtime, bundle):
+    bundle.set_namespace("time")
+    bundle.linux["timeOffsets"] = {"boottime": {"secs": 86400, "nanosecs": 0}}
+    host_uptime = float(open("/proc/uptime").read().split()[0])
+    inside = float(runtime.output(bundle, "cat", "/proc/uptime").split()[0])
+    assert inside - host_uptime >= 86400 - 5
