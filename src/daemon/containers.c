@@ -453,6 +453,8 @@ char *containers_create(struct container_store *s, const char *name, json_t *bod
   cleanup_json json_t *host = json_deep_copy(json_object_get(body, "HostConfig"));
   if (host == NULL)
     host = json_object();
+  if (ocispec_check_binds(host, err) < 0)
+    return NULL;
   default_log_config(s, host);
   cleanup_free char *image_id = NULL;
   cleanup_json json_t *image_config = NULL;

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
@@ -209,6 +210,90 @@ static int set_process(json_t *spec, json_t *record, const char *rootfs,
                       err);
 }
 
+/* HostConfig.Binds ("/host:/ctr[:ro|rw][,...]"): host paths bound into
+ * the container. Named volumes belong to the volumes issue and are refused
+ * at create (ocispec_check_binds), never silently ignored. */
+static void add_binds(json_t *spec, json_t *binds)
+{
+  size_t i;
+  json_t *item;
+  json_array_foreach(binds, i, item)
+  {
+    cleanup_free char *copy = strdup(json_string_value(item));
+    char *dest = strchr(copy, ':');
+    *dest++ = '\0';
+    char *mode = strchr(dest, ':');
+    if (mode)
+      *mode++ = '\0';
+    bool ro = mode && (strstr(mode, "ro") != NULL) && strstr(mode, "rw") == NULL;
+    add_bind(spec, copy, dest, ro);
+  }
+}
+
+/* HostConfig.Mounts (--mount): type=bind only until volumes and tmpfs
+ * mounts have their issue. */
+static int check_mounts(json_t *mounts, skiff_error_t **err)
+{
+  size_t i;
+  json_t *m;
+  json_array_foreach(mounts, i, m)
+  {
+    const char *type = json_string_value(json_object_get(m, "Type"));
+    const char *source = json_string_value(json_object_get(m, "Source"));
+    const char *target = json_string_value(json_object_get(m, "Target"));
+    if (type == NULL || strcmp(type, "bind") != 0)
+      return skiff_error_invalid(err, "mount type \"%s\" is not supported yet",
+                                 type ? type : "");
+    if (source == NULL || source[0] != '/' || target == NULL || target[0] != '/')
+      return skiff_error_invalid(err, "invalid mount config for type \"bind\": source "
+                                 "and target must be absolute paths");
+    if (access(source, F_OK) < 0)
+      return skiff_error_invalid(err, "invalid mount config for type \"bind\": bind "
+                                 "source path does not exist: %s", source);
+  }
+  return 0;
+}
+
+static void add_mounts(json_t *spec, json_t *mounts)
+{
+  size_t i;
+  json_t *m;
+  json_array_foreach(mounts, i, m)
+    add_bind(spec, json_string_value(json_object_get(m, "Source")),
+             json_string_value(json_object_get(m, "Target")),
+             json_is_true(json_object_get(m, "ReadOnly")));
+}
+
+int ocispec_check_binds(json_t *host, skiff_error_t **err)
+{
+  json_t *mounts = json_object_get(host, "Mounts");
+  if (json_is_array(mounts) && check_mounts(mounts, err) < 0)
+    return -1;
+  json_t *binds = json_object_get(host, "Binds");
+  if (binds == NULL || json_is_null(binds))
+    return 0;
+  if (!json_is_array(binds))
+    return skiff_error_invalid(err, "HostConfig.Binds: expected an array of strings");
+  size_t i;
+  json_t *item;
+  json_array_foreach(binds, i, item)
+  {
+    const char *bind = json_string_value(item);
+    const char *colon = bind ? strchr(bind, ':') : NULL;
+    if (bind == NULL || colon == NULL || colon == bind || colon[1] != '/')
+      return skiff_error_invalid(err, "invalid volume specification: '%s'",
+                                 bind ? bind : "(not a string)");
+    if (bind[0] != '/')
+      return skiff_error_invalid(err, "named volumes are not supported yet: '%s' (bind "
+                                 "an absolute host path)", bind);
+    cleanup_free char *source = strndup(bind, (size_t)(colon - bind));
+    if (access(source, F_OK) < 0)
+      return skiff_error_invalid(err, "invalid mount config for type \"bind\": bind "
+                                 "source path does not exist: %s", source);
+  }
+  return 0;
+}
+
 /* docker run --init: our init is PID 1 and runs the command. */
 static void add_init(json_t *spec, const char *init_path)
 {
@@ -246,6 +331,8 @@ json_t *ocispec_build(json_t *record, const char *rootfs, const char *dir,
     snprintf(dest, sizeof dest, "/etc/%s", *f);
     add_bind(spec, source, dest, false);
   }
+  add_binds(spec, json_object_get(host, "Binds"));
+  add_mounts(spec, json_object_get(host, "Mounts"));
   if (json_is_true(json_object_get(host, "Init")))
     add_init(spec, init_path);
   const char *network = json_string_value(json_object_get(host, "NetworkMode"));

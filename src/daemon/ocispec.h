@@ -17,6 +17,11 @@
 json_t *ocispec_build(json_t *record, const char *rootfs, const char *dir,
                       const char *init_path, skiff_error_t **err);
 
+/* Check HostConfig.Binds ("SRC:DST[:MODE]") and Mounts: absolute host
+ * paths that exist. Named volumes and non-bind mounts are refused until
+ * volumes exist. */
+int ocispec_check_binds(json_t *host, skiff_error_t **err);
+
 /* The command the container runs: Entrypoint + Cmd of the container
  * config, each falling back to the image's as docker does. New array;
  * empty when there is none ("No command specified"). */

@@ -170,3 +170,35 @@ def test_run_rm_of_missing_command_exits_127_and_leaves_nothing(engine):
     assert res.returncode == 127
     assert "executable file not found" in res.stderr
     assert engine.docker("ps", "-aq").stdout == before
+
+
+def test_bind_mount_of_host_directory(engine, tmp_path):
+    (tmp_path / "in.txt").write_text("from the host\n")
+    out = engine.docker("run", "--rm", "-v", f"{tmp_path}:/data", "busybox", "sh", "-c",
+                        "cat /data/in.txt; echo back > /data/out.txt").stdout
+    assert out == "from the host\n"
+    assert (tmp_path / "out.txt").read_text() == "back\n"
+
+
+def test_read_only_bind_refuses_writes(engine, tmp_path):
+    res = engine.docker("run", "--rm", "-v", f"{tmp_path}:/data:ro", "busybox", "touch",
+                        "/data/x", check=False)
+    assert res.returncode != 0
+    assert not (tmp_path / "x").exists()
+
+
+def test_bind_of_missing_path_and_named_volume_are_refused_cleanly(engine):
+    before = engine.docker("ps", "-aq").stdout
+    missing = engine.docker("create", "-v", "/no/such/dir:/data", "busybox", "true",
+                            check=False)
+    assert missing.returncode != 0 and "does not exist" in missing.stderr
+    named = engine.docker("create", "-v", "myvolume:/data", "busybox", "true", check=False)
+    assert named.returncode != 0 and "named volumes" in named.stderr
+    assert engine.docker("ps", "-aq").stdout == before
+
+
+def test_mount_flag_type_bind(engine, tmp_path):
+    (tmp_path / "f").write_text("mounted\n")
+    out = engine.docker("run", "--rm", "--mount", f"type=bind,source={tmp_path},target=/m,readonly",
+                        "busybox", "sh", "-c", "cat /m/f; touch /m/g 2>/dev/null || echo ro").stdout
+    assert out == "mounted\nro\n"
