@@ -171,6 +171,11 @@ static void h_pause(struct daemon *d, struct http_request *req, struct http_resp
   skiff_error_free(&err);
 }
 
+static bool client_gone(void *resp)
+{
+  return http_client_gone(resp);
+}
+
 static void h_wait(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
   cleanup_free char *id = path_container(d, req, resp);
@@ -183,7 +188,7 @@ static void h_wait(struct daemon *d, struct http_request *req, struct http_respo
   if (http_stream_begin(resp, 200, "application/json") < 0)
     return;
   if (containers_wait(d->containers, id, http_request_query(req, "condition"), &status,
-                      &err) < 0) {
+                      client_gone, resp, &err) < 0) {
     cleanup_json json_t *body = json_pack("{s:i, s:{s:s}}", "StatusCode", 0, "Error",
                                           "Message", err->msg);
     http_stream_json(resp, body);

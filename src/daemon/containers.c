@@ -987,7 +987,7 @@ out:
 }
 
 int containers_wait(struct container_store *s, const char *id, const char *condition,
-                    int *status, skiff_error_t **err)
+                    int *status, bool (*gone)(void *arg), void *arg, skiff_error_t **err)
 {
   const char *cond = condition && *condition ? condition : "not-running";
   if (strcmp(cond, "not-running") != 0 && strcmp(cond, "next-exit") != 0 &&
@@ -1020,7 +1020,15 @@ int containers_wait(struct container_store *s, const char *id, const char *condi
     if ((strcmp(cond, "not-running") == 0 && stopped) ||
         (strcmp(cond, "next-exit") == 0 && c->exits != exits))
       break;
-    pthread_cond_wait(&s->changed, &s->lock);
+    if (gone && gone(arg)) {
+      free(want_id);
+      pthread_mutex_unlock(&s->lock);
+      return skiff_error_status(err, ECONNRESET, "the waiting client has gone");
+    }
+    struct timespec tick;
+    clock_gettime(CLOCK_REALTIME, &tick);
+    tick.tv_sec += 1;
+    pthread_cond_timedwait(&s->changed, &s->lock, &tick);
   }
   free(want_id);
   pthread_mutex_unlock(&s->lock);

@@ -55,9 +55,10 @@ int containers_pause(struct container_store *store, const char *id, bool pause,
                      skiff_error_t **err);
 
 /* Wait for condition "not-running" (default), "next-exit" or "removed";
- * *status is the exit code. Blocks. */
+ * *status is the exit code. Blocks; gone(arg), when given, is asked about
+ * once a second whether the waiting client has left (then ECONNRESET). */
 int containers_wait(struct container_store *store, const char *id, const char *condition,
-                    int *status, skiff_error_t **err);
+                    int *status, bool (*gone)(void *arg), void *arg, skiff_error_t **err);
 
 int containers_remove(struct container_store *store, const char *id, bool force,
                       bool volumes, skiff_error_t **err);

@@ -202,3 +202,16 @@ def test_mount_flag_type_bind(engine, tmp_path):
     out = engine.docker("run", "--rm", "--mount", f"type=bind,source={tmp_path},target=/m,readonly",
                         "busybox", "sh", "-c", "cat /m/f; touch /m/g 2>/dev/null || echo ro").stdout
     assert out == "mounted\nro\n"
+
+
+def test_wait_ends_when_its_client_goes_away(engine):
+    cid = engine.docker("run", "-d", "busybox", "sleep", "1000").stdout.strip()
+    threads = lambda: len(os.listdir(f"/proc/{engine.proc.pid}/task"))  # noqa: E731
+    idle = threads()
+    waiter = subprocess.Popen([DOCKER, "wait", cid], env=engine.env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_for(lambda: threads() > idle, what="the wait to be served")
+    waiter.kill()
+    waiter.wait()
+    wait_for(lambda: threads() <= idle, timeout=5, what="the wait's thread to end")
+    engine.docker("rm", "-f", cid)
