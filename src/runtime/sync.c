@@ -7,6 +7,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/unixsock.h"
+
 #define SYNC_MAX_PAYLOAD 8192
 
 struct sync_header {
@@ -24,25 +26,14 @@ int sync_send(int sock, enum sync_msg type, const void *payload, size_t len, int
   memcpy(buf, &h, sizeof h);
   if (len)
     memcpy(buf + sizeof h, payload, len);
-  struct iovec iov = {buf, sizeof h + len};
-  union {
-    char data[CMSG_SPACE(sizeof(int))];
-    struct cmsghdr align;
-  } control;
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1};
-  if (fd >= 0) {
-    memset(&control, 0, sizeof control);
-    msg.msg_control = control.data;
-    msg.msg_controllen = sizeof control.data;
-    struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-    c->cmsg_level = SOL_SOCKET;
-    c->cmsg_type = SCM_RIGHTS;
-    c->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(c), &fd, sizeof fd);
-  }
+  size_t total = sizeof h + len;
+  if (fd >= 0)
+    return unixsock_send_fd(sock, buf, total, fd, err) < 0
+               ? skiff_error_wrap(err, "send to the container process")
+               : 0;
   ssize_t n;
   do
-    n = sendmsg(sock, &msg, MSG_NOSIGNAL);
+    n = send(sock, buf, total, MSG_NOSIGNAL);
   while (n < 0 && errno == EINTR);
   if (n < 0)
     return skiff_error_errno(err, "send to the container process");
