@@ -51,8 +51,10 @@ void cli_report(const skiff_error_t *err);
 /* Print each "Warnings" string of a daemon answer as "WARNING: ..." on stderr. */
 void cli_print_warnings(json_t *answer);
 
-/* Run fn on every name in args, printing successes (the name) and errors as
- * docker's multi-object commands do; returns 0 or 1. */
+/* Run fn on every name in args, reporting errors as docker's multi-object
+ * commands do; returns 0 or 1. fn returns < 0 on error, 0 for a success
+ * whose name is printed, > 0 for a success that printed its own output
+ * (or deliberately nothing). */
 int cli_for_each(struct cli *cli, char **args, int nargs,
                  int (*fn)(struct cli *cli, const char *name, void *arg,
                            skiff_error_t **err),

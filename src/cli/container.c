@@ -507,7 +507,7 @@ static int do_wait(struct cli *cli, const char *name, void *arg, skiff_error_t *
   printf("%lld\n",
          (long long)json_integer_value(json_object_get(answer, "StatusCode")));
   fflush(stdout);
-  return 0;
+  return 1; /* printed its own line */
 }
 
 int cmd_wait(struct cli *cli, int argc, char **argv, skiff_error_t **err)
@@ -524,16 +524,7 @@ int cmd_wait(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
   if (r != OPTS_OK)
     return r == OPTS_HELP ? 0 : r;
-  int status = 0;
-  for (int i = 0; i < nargs; i++) {
-    skiff_error_t *e = NULL;
-    if (do_wait(cli, args[i], NULL, &e) < 0) {
-      cli_report(e);
-      skiff_error_free(&e);
-      status = 1;
-    }
-  }
-  return status;
+  return cli_for_each(cli, args, nargs, do_wait, NULL);
 }
 
 struct rm_arg {
@@ -548,7 +539,14 @@ static int do_rm(struct cli *cli, const char *name, void *arg, skiff_error_t **e
   if (base == NULL || asprintf(&path, "%s?force=%d&v=%d&link=%d", base, o->force,
                                o->volumes, o->link) < 0)
     return skiff_error_errno(err, "rm");
-  return client_simple(cli->client, "DELETE", path, NULL, NULL, err);
+  if (client_simple(cli->client, "DELETE", path, NULL, NULL, err) == 0)
+    return 0;
+  /* docker rm -f is quiet about containers that do not exist. */
+  if (o->force && (*err)->status == 404) {
+    skiff_error_free(err);
+    return 1;
+  }
+  return -1;
 }
 
 int cmd_rm(struct cli *cli, int argc, char **argv, skiff_error_t **err)
@@ -572,20 +570,7 @@ int cmd_rm(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
   if (r != OPTS_OK)
     return r == OPTS_HELP ? 0 : r;
-  int status = 0;
-  for (int i = 0; i < nargs; i++) {
-    skiff_error_t *e = NULL;
-    if (do_rm(cli, args[i], &o, &e) == 0) {
-      printf("%s\n", args[i]);
-      fflush(stdout);
-    } else if (!(o.force && e->status == 404)) {
-      /* docker rm -f is quiet about containers that do not exist. */
-      cli_report(e);
-      status = 1;
-    }
-    skiff_error_free(&e);
-  }
-  return status;
+  return cli_for_each(cli, args, nargs, do_rm, &o);
 }
 
 int cmd_rename(struct cli *cli, int argc, char **argv, skiff_error_t **err)

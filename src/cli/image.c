@@ -341,7 +341,7 @@ static int do_rmi(struct cli *cli, const char *name, void *arg, skiff_error_t **
       printf("Deleted: %s\n", deleted);
   }
   fflush(stdout);
-  return 0;
+  return 1; /* printed its own lines */
 }
 
 int cmd_rmi(struct cli *cli, int argc, char **argv, skiff_error_t **err)
@@ -363,16 +363,7 @@ int cmd_rmi(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
   if (r != OPTS_OK)
     return r == OPTS_HELP ? 0 : r;
-  int status = 0;
-  for (int i = 0; i < nargs; i++) {
-    skiff_error_t *e = NULL;
-    if (do_rmi(cli, args[i], &o, &e) < 0) {
-      cli_report(e);
-      status = 1;
-    }
-    skiff_error_free(&e);
-  }
-  return status;
+  return cli_for_each(cli, args, nargs, do_rmi, &o);
 }
 
 /* ------------------------------------------------------------ import, load, save */

@@ -92,12 +92,15 @@ int cli_for_each(struct cli *cli, char **args, int nargs,
   int status = 0;
   for (int i = 0; i < nargs; i++) {
     skiff_error_t *e = NULL;
-    if (fn(cli, args[i], arg, &e) < 0) {
+    int r = fn(cli, args[i], arg, &e);
+    if (r < 0) {
       cli_report(e);
       skiff_error_free(&e);
       status = 1;
       continue;
     }
+    if (r > 0)
+      continue;
     printf("%s\n", args[i]);
     fflush(stdout);
   }
