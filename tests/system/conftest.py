@@ -226,23 +226,23 @@ def cgroup_dirs_containing(token, exact=False):
 
 @pytest.fixture(scope="session")
 def rootfs_cache():
-    """A busybox rootfs built once per session from Debian's busybox-static."""
+    """A busybox rootfs built once per session by scripts/make-busybox-rootfs (Debian's
+    busybox-static), the same one the README's main job uses."""
     if not os.path.exists(BUSYBOX):
         pytest.skip(f"{BUSYBOX} missing (apt-get install busybox-static)")
     top = Path(tempfile.mkdtemp(prefix="skiff-rootfs-"))
     r = top / "rootfs"
-    for d in ("bin", "sbin", "usr/bin", "usr/sbin", "etc", "proc", "sys", "dev", "tmp", "root"):
-        (r / d).mkdir(parents=True)
-    os.chmod(r / "tmp", 0o1777)
-    shutil.copy2(BUSYBOX, r / "bin" / "busybox")
-    subprocess.run(["chroot", str(r), "/bin/busybox", "--install", "-s"], check=True)
-    (r / "etc" / "passwd").write_text(
-        "root:x:0:0:root:/root:/bin/sh\n"
-        "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
-    )
-    (r / "etc" / "group").write_text("root:x:0:\ntty:x:5:\nnogroup:x:65534:\n")
+    subprocess.run([str(REPO / "scripts" / "make-busybox-rootfs"), str(r)], check=True)
     yield r
     shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def busybox_tar(rootfs_cache, tmp_path_factory):
+    """rootfs_cache as a tar, for imports."""
+    tar = tmp_path_factory.mktemp("bb") / "busybox.tar"
+    subprocess.run(["tar", "-C", str(rootfs_cache), "-cf", str(tar), "."], check=True)
+    return tar
 
 
 @pytest.fixture(scope="session")

@@ -7,25 +7,12 @@ import json
 import os
 import subprocess
 import tarfile
-from pathlib import Path
 
 import pytest
 
-from daemon import DOCKER, REPO, Skiffd
+from daemon import DOCKER, Skiffd
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="needs root (chroot, overlayfs)")
-
-
-@pytest.fixture(scope="module")
-def busybox_tar(tmp_path_factory):
-    """A busybox rootfs tar from scripts/make-busybox-rootfs."""
-    if not os.path.exists("/bin/busybox"):
-        pytest.skip("/bin/busybox missing (apt-get install busybox-static)")
-    top = tmp_path_factory.mktemp("bb")
-    subprocess.run([str(REPO / "scripts" / "make-busybox-rootfs"), str(top / "r")], check=True)
-    tar = top / "busybox.tar"
-    subprocess.run(["tar", "-C", str(top / "r"), "-cf", str(tar), "."], check=True)
-    return tar
 
 
 @pytest.fixture

@@ -14,24 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from daemon import DOCKER, REPO, Skiffd
+from daemon import DOCKER, Skiffd
 
 pytestmark = [pytest.mark.peer,
               pytest.mark.skipif(os.geteuid() != 0, reason="needs root")]
 
 DOCKERD = shutil.which("dockerd")
 PODMAN = shutil.which("podman")
-
-
-@pytest.fixture(scope="module")
-def busybox_tar(tmp_path_factory):
-    if not os.path.exists("/bin/busybox"):
-        pytest.skip("/bin/busybox missing (apt-get install busybox-static)")
-    top = tmp_path_factory.mktemp("bb")
-    subprocess.run([str(REPO / "scripts" / "make-busybox-rootfs"), str(top / "r")], check=True)
-    tar = top / "busybox.tar"
-    subprocess.run(["tar", "-C", str(top / "r"), "-cf", str(tar), "."], check=True)
-    return tar
 
 
 @pytest.fixture
