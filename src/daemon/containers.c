@@ -659,7 +659,7 @@ static int start_locked(struct container_store *s, struct container *c, skiff_er
   pthread_cond_broadcast(&s->changed);
   pthread_mutex_unlock(&s->lock);
   pid_t shim = 0, init = 0;
-  int ret = shim_spawn(s->d->shim_path, run_dir, listen_fd, &shim, &init, err);
+  int ret = shim_spawn(s->d->shim_fd, run_dir, listen_fd, &shim, &init, err);
   close(listen_fd);
   pthread_mutex_lock(&s->lock);
   c->shim_ready = false;

@@ -27,6 +27,7 @@ struct daemon {
   struct container_store *containers; /* containers.c */
   struct event_bus *events;           /* events.c */
   const char *shim_path;              /* skiff-shim beside skiffd */
+  int shim_fd; /* a sealed in-memory copy of it, which every shim runs from */
 };
 
 #endif

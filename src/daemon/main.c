@@ -26,6 +26,7 @@
 #include "http_server.h"
 #include "image/image.h"
 #include "listeners.h"
+#include "runtime/runtime.h"
 
 /* How long shutdown waits for connections and handlers to end before it
  * exits anyway (hijacked attach sessions can last for ever). */
@@ -190,6 +191,11 @@ static int open_stores(struct skiffd *s, skiff_error_t **err)
   s->d.shim_path = s->shim_path;
   if (s->d.events == NULL || s->shim_path == NULL)
     return skiff_error_set(err, ENOMEM, "daemon state");
+  /* One copy for all shims: each starts protected (CVE-2019-5736) without
+   * copying and re-executing itself, and they share its pages. */
+  s->d.shim_fd = runtime_sealed_copy(s->shim_path, "skiff-shim", err);
+  if (s->d.shim_fd < 0)
+    return -1;
   s->d.images = image_store_open(s->d.config.data_root, err);
   if (s->d.images == NULL)
     return skiff_error_wrap(err, "open the image store in %s", s->d.config.data_root);
@@ -333,6 +339,8 @@ static void shutdown_daemon(struct skiffd *s)
     unlink(s->d.config.pidfile);
   if (s->lock_fd >= 0)
     close(s->lock_fd);
+  if (s->d.shim_fd >= 0)
+    close(s->d.shim_fd);
   free(s->listeners);
   free(s->servers);
   free(s->shim_path);
@@ -366,7 +374,7 @@ static int run(struct skiffd *s, skiff_error_t **err)
 
 int main(int argc, char **argv)
 {
-  struct skiffd s = {.lock_fd = -1};
+  struct skiffd s = {.lock_fd = -1, .d.shim_fd = -1};
   skiff_error_t *err = NULL;
   int status = 0;
   if (config_load(argc, argv, &s.d.config, &s.opts, &err) < 0) {

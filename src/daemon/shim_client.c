@@ -6,11 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/close_range.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/unixsock.h"
+
+extern char **environ;
 
 int shim_listen(const char *state_dir, skiff_error_t **err)
 {
@@ -21,48 +25,52 @@ int shim_listen(const char *state_dir, skiff_error_t **err)
   return unixsock_listen(path, 16, err);
 }
 
-static __attribute__((noreturn)) void exec_shim(const char *shim_path,
-                                                const char *state_dir, int answer_fd,
-                                                int listen_fd)
+/* The child of vfork(): it shares the daemon's memory until execveat, so it
+ * makes system calls only (no allocation, no locks). */
+static __attribute__((noreturn)) void exec_shim(int shim_fd, const char *state_dir,
+                                                int answer_fd, int listen_fd)
 {
   setsid();
-  int devnull = open("/dev/null", O_RDWR);
+  int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
   dup2(devnull, 0);
   dup2(devnull, 1);
   dup2(devnull, 2);
   /* fds 3 and 4 are the shim's: move ours out of the way first. */
-  int answer = fcntl(answer_fd, F_DUPFD, 10);
-  int listener = listen_fd >= 0 ? fcntl(listen_fd, F_DUPFD, 10) : -1;
+  int answer = fcntl(answer_fd, F_DUPFD_CLOEXEC, 10);
+  int listener = listen_fd >= 0 ? fcntl(listen_fd, F_DUPFD_CLOEXEC, 10) : -1;
   dup2(answer, 3);
   if (listener >= 0)
     dup2(listener, SHIM_LISTEN_FD);
   /* The shim must not die with the daemon's signals: a new session, and
-   * default dispositions. */
+   * default dispositions (vfork children keep the mask; exec resets the
+   * handlers). */
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
-  for (int fd = listener >= 0 ? SHIM_LISTEN_FD + 1 : 4; fd < 1024; fd++)
-    close(fd);
-  execl(shim_path, "skiff-shim", state_dir, (char *)NULL);
+  /* Everything else closes at exec; shim_fd must live until then. */
+  syscall(SYS_close_range, listener >= 0 ? SHIM_LISTEN_FD + 1 : 4, ~0U,
+          CLOSE_RANGE_CLOEXEC);
+  char *const argv[] = {"skiff-shim", (char *)state_dir, NULL};
+  syscall(SYS_execveat, shim_fd, "", argv, environ, AT_EMPTY_PATH);
   _exit(127);
 }
 
-int shim_spawn(const char *shim_path, const char *state_dir, int listen_fd,
-               pid_t *shim_pid, pid_t *init_pid, skiff_error_t **err)
+int shim_spawn(int shim_fd, const char *state_dir, int listen_fd, pid_t *shim_pid,
+               pid_t *init_pid, skiff_error_t **err)
 {
   int pipefd[2];
   if (pipe2(pipefd, O_CLOEXEC) < 0)
     return skiff_error_errno(err, "pipe for skiff-shim");
-  pid_t pid = fork();
+  /* vfork: the daemon is large, and copying its page tables for a child
+   * that only execs cost more than the rest of the spawn. */
+  pid_t pid = vfork();
   if (pid < 0) {
     close(pipefd[0]);
     close(pipefd[1]);
     return skiff_error_errno(err, "fork skiff-shim");
   }
-  if (pid == 0) {
-    close(pipefd[0]);
-    exec_shim(shim_path, state_dir, pipefd[1], listen_fd);
-  }
+  if (pid == 0)
+    exec_shim(shim_fd, state_dir, pipefd[1], listen_fd);
   close(pipefd[1]);
   *shim_pid = pid;
   char answer[4096];
@@ -83,7 +91,7 @@ int shim_spawn(const char *shim_path, const char *state_dir, int listen_fd,
   waitpid(pid, NULL, 0);
   if (strncmp(answer, "error ", 6) == 0)
     return skiff_error_set(err, 0, "%s", answer + 6);
-  return skiff_error_set(err, EIO, "skiff-shim %s exited without an answer", shim_path);
+  return skiff_error_set(err, EIO, "skiff-shim exited without an answer");
 }
 
 int shim_attach(const char *state_dir, bool in, bool out, bool err_stream,

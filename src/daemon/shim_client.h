@@ -12,11 +12,12 @@
 #define SHIM_LISTEN_FD 4
 int shim_listen(const char *state_dir, skiff_error_t **err);
 
-/* Start `shim_path state_dir` in its own session, with listen_fd (or -1) as
- * its fd SHIM_LISTEN_FD, and wait for its answer: the container runs (init
- * pid in *init_pid) or the shim's error. */
-int shim_spawn(const char *shim_path, const char *state_dir, int listen_fd,
-               pid_t *shim_pid, pid_t *init_pid, skiff_error_t **err);
+/* Start `skiff-shim state_dir` from shim_fd (the daemon's sealed copy of
+ * it) in its own session, with listen_fd (or -1) as its fd SHIM_LISTEN_FD,
+ * and wait for its answer: the container runs (init pid in *init_pid) or
+ * the shim's error. */
+int shim_spawn(int shim_fd, const char *state_dir, int listen_fd, pid_t *shim_pid,
+               pid_t *init_pid, skiff_error_t **err);
 
 /* Connect to the shim's attach socket asking for the given streams. */
 int shim_attach(const char *state_dir, bool in, bool out, bool err_stream,

@@ -41,21 +41,29 @@ static int copy_all(int from, int to, off_t size)
   return 0;
 }
 
+int runtime_sealed_copy(const char *path, const char *name, skiff_error_t **err)
+{
+  cleanup_close int exe = open(path, O_RDONLY | O_CLOEXEC);
+  struct stat st;
+  if (exe < 0 || fstat(exe, &st) < 0)
+    return skiff_error_errno(err, "open %s", path);
+  cleanup_close int copy = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (copy < 0)
+    return skiff_error_errno(err, "memfd_create for a sealed copy of %s", path);
+  if (copy_all(exe, copy, st.st_size) < 0)
+    return skiff_error_errno(err, "copy %s into memory", path);
+  if (fcntl(copy, F_ADD_SEALS, REQUIRED_SEALS) < 0)
+    return skiff_error_errno(err, "seal the copy of %s", path);
+  return steal_fd(&copy);
+}
+
 int runtime_ensure_cloned_binary(char **argv, skiff_error_t **err)
 {
   if (running_from_sealed_copy())
     return 0;
-  cleanup_close int exe = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
-  struct stat st;
-  if (exe < 0 || fstat(exe, &st) < 0)
-    return skiff_error_errno(err, "open /proc/self/exe");
-  cleanup_close int copy = memfd_create("skiff-oci", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  cleanup_close int copy = runtime_sealed_copy("/proc/self/exe", "skiff-oci", err);
   if (copy < 0)
-    return skiff_error_errno(err, "memfd_create for the runtime's own copy");
-  if (copy_all(exe, copy, st.st_size) < 0)
-    return skiff_error_errno(err, "copy the runtime binary into memory");
-  if (fcntl(copy, F_ADD_SEALS, REQUIRED_SEALS) < 0)
-    return skiff_error_errno(err, "seal the runtime's own copy");
+    return -1;
   fexecve(copy, argv, environ);
   return skiff_error_errno(err, "re-execute the runtime from its sealed copy");
 }

@@ -99,6 +99,11 @@ int runtime_exec(const struct runtime_options *opts, json_t *process,
  * or when already protected (0). */
 int runtime_ensure_cloned_binary(char **argv, skiff_error_t **err);
 
+/* A sealed memfd (close-on-exec) holding a copy of the binary at path,
+ * named name: a program started from it with execveat(AT_EMPTY_PATH) is
+ * protected as above without copying itself again. Returns the fd. */
+int runtime_sealed_copy(const char *path, const char *name, skiff_error_t **err);
+
 /* The default config.json that `spec` writes (rootless: with a user
  * namespace mapping the caller). New reference. */
 json_t *runtime_default_spec(bool rootless);

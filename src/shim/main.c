@@ -179,6 +179,7 @@ static int shim_main(const char *dir)
   if (sigchld < 0 || start_container(&cfg, &io, &pid, &err) < 0)
     goto fail;
   answer("ok %d\n", (int)pid);
+  shim_trim_startup_memory();
   int status = shim_io_run(&io, pid, sigchld);
   jsonlog_close(io.log);
   bool oom = runtime_oom_killed(cfg.runtime_root, cfg.id);
@@ -197,13 +198,15 @@ int main(int argc, char **argv)
     fprintf(stderr, "usage: skiff-shim STATE-DIR (started by skiffd)\n");
     return 2;
   }
-  /* The container's init runs our image until its execve: re-execute from
-   * a sealed copy first (CVE-2019-5736). */
+  /* The container's init runs our image until its execve: skiffd starts us
+   * from a sealed copy (CVE-2019-5736); started otherwise, re-execute from
+   * one first. */
   skiff_error_t *err = NULL;
   if (runtime_ensure_cloned_binary(argv, &err) < 0) {
     answer("error %s\n", err->msg);
     return 1;
   }
+  prctl(PR_SET_NAME, "skiff-shim", 0, 0, 0); /* not "memfd:skiff-shim" */
   signal(SIGPIPE, SIG_IGN);
   return shim_main(argv[1]);
 }

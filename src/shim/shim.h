@@ -54,4 +54,7 @@ int shim_config_load(const char *dir, struct shim_config *cfg, skiff_error_t **e
  * wait status of init. */
 int shim_io_run(struct shim_io *io, pid_t init_pid, int sigchld_fd);
 
+/* Once the container runs: drop the pages only start-up needed (trim.c). */
+void shim_trim_startup_memory(void);
+
 #endif
