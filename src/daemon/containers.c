@@ -68,13 +68,37 @@ char *container_run_dir(struct container_store *s, const struct container *c)
   return asprintf(&p, "%s/%s", s->run_root, c->id) < 0 ? NULL : p;
 }
 
-static int persist(struct container_store *s, struct container *c, skiff_error_t **err)
+static int save_record(struct container_store *s, struct container *c, unsigned flags,
+                       skiff_error_t **err)
 {
   cleanup_free char *dir = container_dir(s, c);
   cleanup_free char *path = NULL;
   if (dir == NULL || asprintf(&path, "%s/container.json", dir) < 0)
     return skiff_error_set(err, ENOMEM, "save container");
-  return jsonutil_save_file(path, c->record, FS_WRITE_DURABLE, err);
+  return jsonutil_save_file(path, c->record, flags, err);
+}
+
+static bool auto_remove(struct container *c)
+{
+  return json_is_true(json_object_get(json_object_get(c->record, "HostConfig"), "AutoRemove"));
+}
+
+/* What the user made (the container, its name, its settings) survives a
+ * crash of the machine: written durably. An AutoRemove container is the
+ * exception; the daemon removes it on its next start anyway. */
+static int persist(struct container_store *s, struct container *c, skiff_error_t **err)
+{
+  return save_record(s, c, auto_remove(c) ? 0 : FS_WRITE_DURABLE, err);
+}
+
+/* Run state (running, exited, paused, ...) is atomic but not synced: a
+ * crash of skiffd loses nothing (the page cache outlives it) and a crash of
+ * the machine ends every container anyway; the next start reconciles the
+ * record with the shims (reconnect). It saves fsyncs on every start and
+ * exit. */
+static void persist_state(struct container_store *s, struct container *c)
+{
+  save_record(s, c, 0, NULL);
 }
 
 static void set_state(struct container *c, const char *status)
@@ -610,7 +634,7 @@ static void record_start_failure(struct container_store *s, struct container *c,
                                                                  : container_status(c));
   cleanup_free char *rootfs = rootfs_of(s, c);
   image_snapshot_unmount(rootfs, NULL);
-  persist(s, c, NULL);
+  persist_state(s, c);
 }
 
 static void record_running(struct container_store *s, struct container *c, pid_t shim,
@@ -629,7 +653,7 @@ static void record_running(struct container_store *s, struct container *c, pid_t
   json_object_set_new(sk, "ShimPid", json_integer(shim));
   json_object_set_new(sk, "ShimStart", json_integer((json_int_t)proc_start_time(shim)));
   json_object_set_new(sk, "ManuallyStopped", json_false());
-  persist(s, c, NULL);
+  persist_state(s, c);
 }
 
 static void start_monitor(struct container_store *s, struct container *c)
@@ -697,8 +721,7 @@ int containers_start(struct container_store *s, const char *id, bool *was_runnin
     ret = start_locked(s, c, err);
     /* Like dockerd: an AutoRemove container that cannot start is removed,
      * so that a client waiting for "removed" is answered. */
-    if (ret < 0 && json_is_true(json_object_get(json_object_get(c->record, "HostConfig"),
-                                                "AutoRemove")))
+    if (ret < 0 && auto_remove(c))
       remove_locked(s, c, true, NULL);
   }
 out:
@@ -731,7 +754,7 @@ static void record_exit(struct container_store *s, struct container *c)
   json_object_set_new(skiff_of(c), "ShimPid", json_integer(0));
   cleanup_free char *rootfs = rootfs_of(s, c);
   image_snapshot_unmount(rootfs, NULL);
-  persist(s, c, NULL);
+  persist_state(s, c);
 }
 
 /* Docker's restart decision (the delay is computed by the caller). */
@@ -826,7 +849,7 @@ static void handle_exit(struct container_store *s, struct container *c)
                         json_integer(json_integer_value(json_object_get(c->record,
                                                                         "RestartCount")) + 1));
     long delay = next_restart_delay(c);
-    persist(s, c, NULL);
+    persist_state(s, c);
     pthread_mutex_unlock(&s->lock);
     sleep_ms(delay);
     pthread_mutex_lock(&s->lock);
@@ -840,7 +863,7 @@ static void handle_exit(struct container_store *s, struct container *c)
     if (started == 0)
       return;
   }
-  if (json_is_true(json_object_get(json_object_get(c->record, "HostConfig"), "AutoRemove")))
+  if (auto_remove(c))
     remove_locked(s, c, true, NULL);
 }
 
@@ -978,7 +1001,7 @@ int containers_pause(struct container_store *s, const char *id, bool pause,
               : runtime_resume(s->runtime_root, c->id, err);
   if (ret == 0) {
     set_state(c, pause ? "paused" : "running");
-    persist(s, c, NULL);
+    persist_state(s, c);
     publish(s, c, pause ? "pause" : "unpause", NULL);
   }
 out:
@@ -1050,7 +1073,7 @@ static int remove_locked(struct container_store *s, struct container *c, bool vo
   runtime_delete(s->runtime_root, c->id, true, NULL);
   if (fs_remove_tree(dir, err) < 0) {
     set_state(c, "dead");
-    persist(s, c, NULL);
+    persist_state(s, c);
     return skiff_error_wrap(err, "unable to remove filesystem for %s", c->id);
   }
   fs_remove_tree(run_dir, NULL);

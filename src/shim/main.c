@@ -132,7 +132,9 @@ static int record_exit(const struct shim_config *cfg, int status, bool oom)
   cleanup_free char *path = NULL;
   if (asprintf(&path, "%s/exit.json", cfg->dir) < 0)
     return -1;
-  return jsonutil_save_file(path, exit_info, FS_WRITE_DURABLE, NULL);
+  /* Atomic, not synced: it must outlive skiffd, not the machine (after a
+   * reboot the container is stopped whatever the file says). */
+  return jsonutil_save_file(path, exit_info, 0, NULL);
 }
 
 static int shim_main(const char *dir)
