@@ -1,7 +1,6 @@
 #include "client.h"
 
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -14,24 +13,12 @@
 
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
+#include "http.h"
 
 struct client {
   struct client_host host;
   char *version; /* negotiated, NULL until asked */
 };
-
-static void cleanup_curl_fn(CURL **c)
-{
-  if (*c)
-    curl_easy_cleanup(*c);
-}
-static void cleanup_slist_fn(struct curl_slist **l)
-{
-  if (*l)
-    curl_slist_free_all(*l);
-}
-#define cleanup_curl __attribute__((cleanup(cleanup_curl_fn)))
-#define cleanup_slist __attribute__((cleanup(cleanup_slist_fn)))
 
 /* ------------------------------------------------------------ addresses */
 
@@ -40,6 +27,8 @@ void client_host_clear(struct client_host *h)
   free(h->canonical);
   free(h->socket);
   free(h->base_url);
+  free(h->tcp_host);
+  free(h->tcp_port);
   memset(h, 0, sizeof(*h));
 }
 
@@ -124,7 +113,10 @@ static int parse_tcp(const char *addr, struct client_host *out, skiff_error_t **
   if (asprintf(&out->base_url, "http://%s%s%s:%ld%s", v6 ? "[" : "", h, v6 ? "]" : "",
                pn, path) < 0)
     out->base_url = NULL;
-  if (!out->canonical || !out->base_url)
+  out->tcp_host = strdup(h);
+  if (asprintf(&out->tcp_port, "%ld", pn) < 0)
+    out->tcp_port = NULL;
+  if (!out->canonical || !out->base_url || !out->tcp_host || !out->tcp_port)
     return skiff_error_errno(err, "parse host");
   /* A trailing "/" adds nothing to request paths. */
   size_t l = strlen(out->base_url);
@@ -249,10 +241,7 @@ void client_reply_clear(struct client_reply *r)
 struct transfer {
   const struct client_call *call;
   struct client_reply *reply;
-  CURL *curl;
   char *api_version; /* from the API-Version header */
-  bool headers_done;
-  bool collect_failed;
 };
 
 static int append_body(struct client_reply *r, const char *buf, size_t len)
@@ -267,145 +256,109 @@ static int append_body(struct client_reply *r, const char *buf, size_t len)
   return 0;
 }
 
-static size_t on_body(char *ptr, size_t size, size_t nmemb, void *userdata)
+static int on_header(const char *name, const char *value, void *arg)
 {
-  struct transfer *t = userdata;
-  size_t len = size * nmemb;
-  long status = 0;
-  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
-  if (status < 400 && t->call->on_data) {
-    if (t->call->on_data(ptr, len, t->call->arg) < 0) {
-      t->reply->aborted = true;
-      return 0;
-    }
-    return len;
+  struct transfer *t = arg;
+  if (strcasecmp(name, "API-Version") == 0) {
+    free(t->api_version);
+    t->api_version = strdup(value);
   }
-  if (append_body(t->reply, ptr, len) < 0) {
-    t->collect_failed = true;
+  return 0;
+}
+
+static int on_headers_done(int status, void *arg)
+{
+  struct transfer *t = arg;
+  t->reply->status = status;
+  if (status < 400 && t->call->on_headers)
+    t->call->on_headers(t->call->arg);
+  return 0;
+}
+
+static int on_body(const char *buf, size_t len, void *arg)
+{
+  struct transfer *t = arg;
+  if (t->reply->status < 400 && t->call->on_data) {
+    if (t->call->on_data(buf, len, t->call->arg) < 0) {
+      t->reply->aborted = true;
+      return -1;
+    }
     return 0;
   }
-  return len;
+  return append_body(t->reply, buf, len);
 }
 
-static size_t on_header(char *buf, size_t size, size_t nitems, void *userdata)
+/* Where requests go: the socket or host:port, the Host header, and for
+ * tcp://HOST:PORT/PREFIX the prefix of every request path. */
+struct route {
+  struct http_endpoint endpoint;
+  char host_header[256];
+  const char *prefix;
+};
+
+static void route_of(const struct client *c, struct route *r)
 {
-  struct transfer *t = userdata;
-  size_t len = size * nitems;
-  if (len >= 12 && strncasecmp(buf, "API-Version:", 12) == 0) {
-    const char *v = buf + 12;
-    while (*v == ' ' || *v == '\t')
-      v++;
-    size_t vl = strcspn(v, "\r\n");
-    free(t->api_version);
-    t->api_version = strndup(v, vl);
-  }
-  if ((len == 2 && buf[0] == '\r') || (len == 1 && buf[0] == '\n')) {
-    long status = 0;
-    curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
-    if (status >= 200 && !t->headers_done) {
-      t->headers_done = true;
-      if (status < 400 && t->call->on_headers)
-        t->call->on_headers(t->call->arg);
-    }
-  }
-  return len;
+  r->endpoint = (struct http_endpoint){c->host.socket, c->host.tcp_host, c->host.tcp_port};
+  const char *authority = c->host.socket ? "localhost" : c->host.base_url + strlen("http://");
+  const char *slash = c->host.socket ? NULL : strchr(authority, '/');
+  int len = slash ? (int)(slash - authority) : (int)strlen(authority);
+  snprintf(r->host_header, sizeof r->host_header, "%.*s", len, authority);
+  r->prefix = slash ? slash : "";
 }
 
-static size_t on_read(char *buf, size_t size, size_t nitems, void *userdata)
-{
-  int fd = *(int *)userdata;
-  for (;;) {
-    ssize_t n = read(fd, buf, size * nitems);
-    if (n >= 0)
-      return (size_t)n;
-    if (errno != EINTR)
-      return CURL_READFUNC_ABORT;
-  }
-}
-
-static int on_progress(void *userdata, curl_off_t dltotal, curl_off_t dlnow,
-                       curl_off_t ultotal, curl_off_t ulnow)
-{
-  const struct transfer *t = userdata;
-  return *t->call->cancel ? 1 : 0;
-}
-
-static char *build_url(struct client *c, const char *path, bool raw,
-                       skiff_error_t **err)
+static char *request_target(struct client *c, const struct route *r, const char *path,
+                            bool raw, skiff_error_t **err)
 {
   const char *version = NULL;
   if (!raw && (version = client_api_version(c, err)) == NULL)
     return NULL;
-  char *url = NULL;
-  if (asprintf(&url, "%s%s%s%s", c->host.base_url, raw ? "" : "/v", raw ? "" : version,
+  char *target = NULL;
+  if (asprintf(&target, "%s%s%s%s", r->prefix, raw ? "" : "/v", raw ? "" : version,
                path) < 0) {
     skiff_error_errno(err, "request");
     return NULL;
   }
-  return url;
+  return target;
 }
 
-static int connect_error(struct client *c, CURLcode code, const char *detail,
-                         skiff_error_t **err)
+/* Connect, mapping "nothing listens there" to docker's message. */
+static int connect_daemon(struct client *c, const struct route *r, skiff_error_t **err)
 {
-  if (code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST) {
-    skiff_error_invalid(
-        err, "Cannot connect to the skiff daemon at %s. Is the daemon running?",
-        c->host.canonical);
-    if (err && *err)
-      (*err)->status = ECONNREFUSED;
+  skiff_error_t *why = NULL;
+  int fd = http_connect(&r->endpoint, &why);
+  if (fd >= 0)
+    return fd;
+  bool refused = why->status == ECONNREFUSED;
+  if (!refused) {
+    skiff_error_invalid(err, "error during connect: %s", why->msg);
+    skiff_error_free(&why);
     return -1;
   }
-  return skiff_error_invalid(err, "error during connect: %s",
-                             *detail ? detail : curl_easy_strerror(code));
+  skiff_error_free(&why);
+  skiff_error_invalid(err, "Cannot connect to the skiff daemon at %s. Is the daemon running?",
+                      c->host.canonical);
+  (*err)->status = ECONNREFUSED;
+  return -1;
 }
 
-static void setup_common(CURL *curl, struct client *c, const char *url, char *errbuf)
+/* The request body of a call: JSON text, a stream, or none. */
+static int fill_body(const struct client_call *call, struct http_request *req,
+                     char **json_text, skiff_error_t **err)
 {
-  curl_easy_setopt(curl, CURLOPT_URL, url);
-  if (c->host.socket)
-    curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, c->host.socket);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, "skiff/" SKIFF_VERSION " (linux)");
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
-  /* Docker's API needs no proxy and a unix socket must never go through one. */
-  curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
-}
-
-static int setup_body(CURL *curl, const struct client_call *call, char **json_text,
-                      struct curl_slist **headers, skiff_error_t **err)
-{
-  if (strcmp(call->method, "HEAD") == 0) {
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
-    return 0;
-  }
-  if (strcmp(call->method, "GET") != 0)
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, call->method);
+  req->body_fd = -1;
   if (strcmp(call->method, "POST") != 0 && strcmp(call->method, "PUT") != 0)
     return 0;
-  curl_easy_setopt(curl, CURLOPT_POST, 1L);
-  *headers = curl_slist_append(*headers, "Expect:");
   if (call->json) {
     *json_text = json_dumps(call->json, JSON_COMPACT | JSON_ENCODE_ANY);
     if (*json_text == NULL)
       return skiff_error_invalid(err, "cannot encode the request body");
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, *json_text);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(*json_text));
-    *headers = curl_slist_append(*headers, "Content-Type: application/json");
+    req->body = *json_text;
+    req->body_len = strlen(*json_text);
+    req->content_type = "application/json";
   } else if (call->body_fd >= 0) {
-    curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(curl, CURLOPT_READDATA, &call->body_fd);
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)call->body_size);
-    if (call->body_size < 0)
-      *headers = curl_slist_append(*headers, "Transfer-Encoding: chunked");
-    char ct[128];
-    snprintf(ct, sizeof ct, "Content-Type: %s",
-             call->content_type ? call->content_type : "application/x-tar");
-    *headers = curl_slist_append(*headers, ct);
-  } else {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, "");
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)0);
+    req->body_fd = call->body_fd;
+    req->body_size = call->body_size;
+    req->content_type = call->content_type ? call->content_type : "application/x-tar";
   }
   return 0;
 }
@@ -415,43 +368,36 @@ static int perform(struct client *c, const struct client_call *call,
                    struct client_reply *reply, char **api_version, skiff_error_t **err)
 {
   memset(reply, 0, sizeof(*reply));
-  cleanup_free char *url = build_url(c, call->path, call->raw_path, err);
-  if (url == NULL)
-    return -1;
-  cleanup_curl CURL *curl = curl_easy_init();
-  cleanup_slist struct curl_slist *headers = NULL;
+  struct route route;
+  route_of(c, &route);
+  cleanup_free char *target = request_target(c, &route, call->path, call->raw_path, err);
   cleanup_free char *json_text = NULL;
-  if (curl == NULL)
-    return skiff_error_invalid(err, "cannot initialise libcurl");
-  char errbuf[CURL_ERROR_SIZE] = "";
-  struct transfer t = {.call = call, .reply = reply, .curl = curl};
-  setup_common(curl, c, url, errbuf);
-  if (setup_body(curl, call, &json_text, &headers, err) < 0)
+  struct http_request req = {.method = call->method, .target = target,
+                             .host = route.host_header};
+  if (target == NULL || fill_body(call, &req, &json_text, err) < 0)
     return -1;
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
-  if (call->cancel) {
-    curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_progress);
-    curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
-  }
-  CURLcode code = curl_easy_perform(curl);
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
+  cleanup_close int fd = connect_daemon(c, &route, err);
+  if (fd < 0)
+    return -1;
+  /* A daemon may answer before it has read the whole body (an error): its
+   * answer then counts more than our failed write. */
+  skiff_error_t *send_err = NULL;
+  http_send(fd, &req, &send_err);
+  struct transfer t = {.call = call, .reply = reply};
+  struct http_sink sink = {on_header, on_headers_done, on_body, &t};
+  int r = http_receive(fd, strcmp(call->method, "HEAD") == 0, &sink, call->cancel, err);
   if (api_version)
     *api_version = t.api_version;
   else
     free(t.api_version);
-  if (code == CURLE_OK || (code == CURLE_WRITE_ERROR && reply->aborted))
-    return 0;
-  if (code == CURLE_ABORTED_BY_CALLBACK)
-    return skiff_error_invalid(err, "request canceled");
-  /* A stream the daemon ends abruptly after a good start is still an answer. */
-  if (reply->status > 0 && code == CURLE_PARTIAL_FILE)
-    return 0;
-  return connect_error(c, code, errbuf, err);
+  if (r < 0 && send_err && reply->status == 0 && err) {
+    skiff_error_free(err);
+    *err = steal_pointer(&send_err);
+  }
+  skiff_error_free(&send_err);
+  if (r == 1 && !reply->aborted)
+    return skiff_error_invalid(err, "out of memory reading the daemon's answer");
+  return r < 0 ? -1 : 0;
 }
 
 const char *client_api_version(struct client *c, skiff_error_t **err)
@@ -564,70 +510,22 @@ int client_simple(struct client *c, const char *method, const char *path, json_t
 
 void client_conn_close(struct client_conn *conn)
 {
-  if (conn->curl)
-    curl_easy_cleanup(conn->curl);
+  if (conn->fd >= 0)
+    close(conn->fd);
   free(conn->early);
   memset(conn, 0, sizeof(*conn));
   conn->fd = -1;
 }
 
-static int write_all(int fd, const char *buf, size_t len)
-{
-  while (len > 0) {
-    ssize_t n = send(fd, buf, len, MSG_NOSIGNAL);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0)
-      return -1;
-    buf += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
-/* Read until the end of the response headers; what follows them stays in
- * *buf after *head_len bytes. */
-static int read_head(int fd, char **buf, size_t *len, size_t *head_len,
-                     skiff_error_t **err)
-{
-  size_t cap = 0;
-  for (;;) {
-    if (*len + 4096 + 1 > cap) {
-      cap = cap ? cap * 2 : 8192;
-      char *grown = realloc(*buf, cap);
-      if (grown == NULL)
-        return skiff_error_errno(err, "attach");
-      *buf = grown;
-    }
-    ssize_t n = read(fd, *buf + *len, 4096);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return skiff_error_errno(err, "attach: read the response");
-    if (n == 0)
-      return skiff_error_invalid(err, "attach: the daemon closed the connection");
-    *len += (size_t)n;
-    (*buf)[*len] = '\0';
-    char *end = strstr(*buf, "\r\n\r\n");
-    if (end) {
-      *head_len = (size_t)(end - *buf) + 4;
-      return 0;
-    }
-    if (*len > 1 << 20)
-      return skiff_error_invalid(err, "attach: response headers too long");
-  }
-}
-
-/* The error body of a refused upgrade: Content-Length bytes, or up to EOF. */
-static int hijack_refused(int fd, long status, char *buf, size_t len, size_t head_len,
-                          skiff_error_t **err)
+/* The error body of a refused upgrade: what came with the head, then the
+ * rest up to Content-Length or EOF. */
+static int hijack_refused(int fd, int status, long long length, char *rest,
+                          size_t rest_len, skiff_error_t **err)
 {
   struct client_reply r = {.status = status};
-  const char *cl = strcasestr(buf, "\r\nContent-Length:");
-  long want = cl ? strtol(cl + 17, NULL, 10) : -1;
-  if (append_body(&r, buf + head_len, len - head_len) == 0) {
+  if (append_body(&r, rest, rest_len) == 0) {
     char chunk[4096];
-    while (want < 0 || (long)r.len < want) {
+    while (length < 0 || (long long)r.len < length) {
       ssize_t n = read(fd, chunk, sizeof chunk);
       if (n <= 0 || append_body(&r, chunk, (size_t)n) < 0)
         break;
@@ -638,32 +536,10 @@ static int hijack_refused(int fd, long status, char *buf, size_t len, size_t hea
   return -1;
 }
 
-static int send_upgrade(int fd, struct client *c, const char *method, const char *path,
-                        const char *json_text, skiff_error_t **err)
+static int on_length_header(const char *name, const char *value, void *arg)
 {
-  const char *version = client_api_version(c, err);
-  if (version == NULL)
-    return -1;
-  /* For tcp://HOST:PORT/PREFIX the Host header is HOST:PORT and the
-   * request path starts with PREFIX. */
-  const char *authority =
-      c->host.socket ? "localhost" : c->host.base_url + strlen("http://");
-  const char *prefix = c->host.socket ? "" : strchr(authority, '/');
-  int host_len = prefix ? (int)(prefix - authority) : (int)strlen(authority);
-  cleanup_free char *req = NULL;
-  size_t body_len = json_text ? strlen(json_text) : 0;
-  int n =
-      asprintf(&req,
-               "%s %s/v%s%s HTTP/1.1\r\nHost: %.*s\r\nUser-Agent: skiff/%s (linux)\r\n"
-               "Content-Type: %s\r\nContent-Length: %zu\r\n"
-               "Connection: Upgrade\r\nUpgrade: tcp\r\n\r\n%s",
-               method, prefix ? prefix : "", version, path, host_len, authority,
-               SKIFF_VERSION, json_text ? "application/json" : "text/plain", body_len,
-               json_text ? json_text : "");
-  if (n < 0)
-    return skiff_error_errno(err, "attach");
-  if (write_all(fd, req, (size_t)n) < 0)
-    return skiff_error_errno(err, "attach: send the request");
+  if (strcasecmp(name, "Content-Length") == 0)
+    *(long long *)arg = strtoll(value, NULL, 10);
   return 0;
 }
 
@@ -672,45 +548,33 @@ int client_hijack(struct client *c, const char *method, const char *path, json_t
 {
   memset(conn, 0, sizeof(*conn));
   conn->fd = -1;
-  if (client_api_version(c, err) == NULL)
-    return -1;
-  cleanup_curl CURL *curl = curl_easy_init();
-  if (curl == NULL)
-    return skiff_error_invalid(err, "cannot initialise libcurl");
-  char errbuf[CURL_ERROR_SIZE] = "";
-  /* libcurl connects (unix or tcp); the upgraded stream is ours to speak:
-   * libcurl has no API for a hijacked HTTP/1.1 connection. */
-  setup_common(curl, c, c->host.base_url, errbuf);
-  curl_easy_setopt(curl, CURLOPT_CONNECT_ONLY, 1L);
-  CURLcode code = curl_easy_perform(curl);
-  if (code != CURLE_OK)
-    return connect_error(c, code, errbuf, err);
-  curl_socket_t fd = CURL_SOCKET_BAD;
-  if (curl_easy_getinfo(curl, CURLINFO_ACTIVESOCKET, &fd) != CURLE_OK ||
-      fd == CURL_SOCKET_BAD)
-    return skiff_error_invalid(err, "attach: no connection");
-  /* libcurl leaves its sockets non-blocking; the stream loop polls anyway. */
-  int fl = fcntl(fd, F_GETFL);
-  if (fl < 0 || fcntl(fd, F_SETFL, fl & ~O_NONBLOCK) < 0)
-    return skiff_error_errno(err, "attach: socket flags");
+  struct route route;
+  route_of(c, &route);
+  cleanup_free char *target = request_target(c, &route, path, false, err);
   cleanup_free char *json_text = body ? json_dumps(body, JSON_COMPACT) : NULL;
-  if (send_upgrade(fd, c, method, path, json_text, err) < 0)
+  if (target == NULL)
     return -1;
-  cleanup_free char *buf = NULL;
-  size_t len = 0, head_len = 0;
-  if (read_head(fd, &buf, &len, &head_len, err) < 0)
+  /* The upgraded stream is ours to speak: after the head, the socket
+   * carries the raw stream both ways. */
+  struct http_request req = {.method = method, .target = target, .host = route.host_header,
+                             .content_type = json_text ? "application/json" : "text/plain",
+                             .body = json_text ? json_text : "",
+                             .body_len = json_text ? strlen(json_text) : 0,
+                             .body_fd = -1, .upgrade = true};
+  cleanup_close int fd = connect_daemon(c, &route, err);
+  if (fd < 0 || http_send(fd, &req, err) < 0)
     return -1;
-  long status = 0;
-  if (sscanf(buf, "HTTP/%*s %ld", &status) != 1)
-    return skiff_error_invalid(err, "attach: malformed response from the daemon");
+  long long length = -1;
+  struct http_sink sink = {.on_header = on_length_header, .arg = &length};
+  int status = 0;
+  cleanup_free char *rest = NULL;
+  size_t rest_len = 0;
+  if (http_receive_head(fd, &status, &sink, &rest, &rest_len, err) < 0)
+    return -1;
   if (status != 101 && status != 200)
-    return hijack_refused(fd, status, buf, len, head_len, err);
-  conn->early_len = len - head_len;
-  conn->early = malloc(conn->early_len + 1);
-  if (conn->early == NULL)
-    return skiff_error_errno(err, "attach");
-  memcpy(conn->early, buf + head_len, conn->early_len);
-  conn->fd = fd;
-  conn->curl = steal_pointer(&curl);
+    return hijack_refused(fd, status, length, rest, rest_len, err);
+  conn->early_len = rest_len;
+  conn->early = steal_pointer(&rest);
+  conn->fd = steal_fd(&fd);
   return 0;
 }

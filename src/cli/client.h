@@ -1,6 +1,6 @@
 /* The CLI's side of the Docker Engine API: daemon address parsing (docker's
  * -H / DOCKER_HOST rules), API version negotiation, plain requests with
- * libcurl, and the hijacked connection of attach (HTTP Upgrade: tcp). */
+ * http.c, and the hijacked connection of attach (HTTP Upgrade: tcp). */
 #ifndef SKIFF_CLI_CLIENT_H
 #define SKIFF_CLI_CLIENT_H
 
@@ -19,6 +19,8 @@ struct client_host {
   char *canonical; /* "unix:///run/skiff/skiff.sock", "tcp://localhost:2375" */
   char *socket;    /* unix: the socket path; NULL for tcp */
   char *base_url;  /* "http://localhost" (unix) or "http://HOST:PORT[/path]" */
+  char *tcp_host;  /* tcp: HOST and PORT to connect to; NULL for unix */
+  char *tcp_port;
 };
 
 /* Parse a daemon address with docker's rules (opts.ParseHost): empty means
@@ -101,7 +103,6 @@ int client_simple(struct client *c, const char *method, const char *path, json_t
 /* A hijacked connection: after the 101 (or 200) response the socket carries
  * the raw stream both ways. early holds stream bytes read with the headers. */
 struct client_conn {
-  void *curl; /* owns the socket */
   int fd;
   char *early;
   size_t early_len;

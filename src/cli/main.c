@@ -1,6 +1,5 @@
 /* skiff: the command line. Global flags, the command table, and the one
  * place where a command's error is printed and turned into an exit status. */
-#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -212,7 +211,6 @@ static int finish(struct cli *cli, int status, skiff_error_t *err)
   }
   skiff_error_free(&err);
   client_free(cli->client);
-  curl_global_cleanup();
   fflush(stdout);
   return status;
 }
@@ -222,7 +220,6 @@ int main(int argc, char **argv)
   struct cli cli = {.fail_status = 1};
   skiff_error_t *err = NULL;
   bool version = false;
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   int at = parse_globals(&cli, argc, argv, &version, &err);
   if (at < 0) {
     cli.fail_status = 125;

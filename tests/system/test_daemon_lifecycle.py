@@ -134,6 +134,15 @@ def test_insecure_tcp_serves_with_a_warning(new_skiffd):
     res = subprocess.run([CURL, "-s", f"http://127.0.0.1:{port}/_ping"], capture_output=True,
                          text=True, timeout=10)
     assert res.stdout == "OK"
+    # skiff's own CLI over tcp, with docker's address forms.
+    skiff = os.path.join(os.path.dirname(SKIFFD), "skiff")
+    for host in (f"tcp://127.0.0.1:{port}", f"127.0.0.1:{port}", f"tcp://127.0.0.1:{port}/"):
+        res = subprocess.run([skiff, "-H", host, "version", "--format", "{{.Server.Os}}"],
+                             capture_output=True, text=True, timeout=10)
+        assert (res.returncode, res.stdout) == (0, "linux\n"), (host, res.stderr)
+    res = subprocess.run([skiff, "-H", f"tcp://127.0.0.1:{free_port()}", "ps"],
+                         capture_output=True, text=True, timeout=10)
+    assert res.returncode == 1 and "Cannot connect to the skiff daemon" in res.stderr
 
 
 @pytest.fixture
