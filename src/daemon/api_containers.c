@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -357,55 +358,74 @@ static int send_entry(struct http_response *resp, const struct log_request *lr,
   return http_stream_write(resp, payload, len);
 }
 
-/* Every line of the log (rotated files first), for --tail. */
-static json_t *read_lines(const char *path)
+static void append_lines(json_t *lines, FILE *f)
+{
+  char *line = NULL;
+  size_t cap = 0;
+  while (getline(&line, &cap, f) > 0)
+    json_array_append_new(lines, json_string(line));
+  free(line);
+}
+
+/* Every line of the log, for --tail: the rotated files, then current (the
+ * open log file, which following goes on reading). */
+static json_t *read_lines(const char *path, FILE *current)
 {
   json_t *lines = json_array();
-  for (int i = 9; i >= 0; i--) {
+  for (int i = 9; i >= 1; i--) {
     char name[4200];
-    if (i == 0)
-      snprintf(name, sizeof name, "%s", path);
-    else
-      snprintf(name, sizeof name, "%s.%d", path, i);
+    snprintf(name, sizeof name, "%s.%d", path, i);
     FILE *f = fopen(name, "re");
     if (f == NULL)
       continue;
-    char *line = NULL;
-    size_t cap = 0;
-    while (getline(&line, &cap, f) > 0)
-      json_array_append_new(lines, json_string(line));
-    free(line);
+    append_lines(lines, f);
     fclose(f);
   }
+  if (current)
+    append_lines(lines, current);
   return lines;
 }
 
-static void follow(struct daemon *d, const char *id, const char *path,
-                   struct http_response *resp, const struct log_request *lr, long offset)
+/* Whether path now names another file than f (the log was rotated). */
+static bool rotated(FILE *f, const char *path)
 {
+  struct stat open_st, path_st;
+  return stat(path, &path_st) == 0 && fstat(fileno(f), &open_st) == 0 &&
+         (open_st.st_ino != path_st.st_ino || open_st.st_dev != path_st.st_dev);
+}
+
+/* Send what is appended to the log until the container stops. The file
+ * stays open: a client that reads the stream late (docker-py's run reads
+ * it after removing the container) still gets every line. */
+static void follow(struct daemon *d, const char *id, const char *path,
+                   struct http_response *resp, const struct log_request *lr, FILE *f)
+{
+  char *line = NULL;
+  size_t cap = 0;
   for (;;) {
     bool running = containers_is_running(d->containers, id);
-    FILE *f = fopen(path, "re");
-    if (f && fseek(f, offset, SEEK_SET) == 0) {
-      char *line = NULL;
-      size_t cap = 0;
-      while (getline(&line, &cap, f) > 0) {
-        if (send_entry(resp, lr, line) < 0) {
-          free(line);
-          fclose(f);
-          return;
-        }
-      }
-      offset = ftell(f);
-      free(line);
+    if (f == NULL)
+      f = fopen(path, "re");
+    while (f && getline(&line, &cap, f) > 0) {
+      if (send_entry(resp, lr, line) < 0)
+        goto out;
     }
-    if (f)
+    if (f && rotated(f, path)) { /* drained: go on with the new file */
       fclose(f);
+      f = NULL;
+      continue;
+    }
     if (!running)
-      return;
+      break;
+    if (f)
+      clearerr(f);
     struct timespec ts = {0, 100 * 1000 * 1000};
     nanosleep(&ts, NULL);
   }
+out:
+  free(line);
+  if (f)
+    fclose(f);
 }
 
 static void h_logs(struct daemon *d, struct http_request *req, struct http_response *resp)
@@ -429,21 +449,19 @@ static void h_logs(struct daemon *d, struct http_request *req, struct http_respo
   if (http_stream_begin(resp, 200, lr.tty ? "application/vnd.docker.raw-stream"
                                           : "application/vnd.docker.multiplexed-stream") < 0)
     return;
-  cleanup_json json_t *lines = read_lines(path);
+  FILE *current = fopen(path, "re");
+  cleanup_json json_t *lines = read_lines(path, current);
   size_t n = json_array_size(lines);
   size_t first = keep >= 0 && (size_t)keep < n ? n - (size_t)keep : 0;
-  for (size_t i = first; i < n; i++)
-    if (send_entry(resp, &lr, json_string_value(json_array_get(lines, i))) < 0)
-      return;
-  if (!http_request_query_bool(req, "follow", false))
+  bool client_there = true;
+  for (size_t i = first; i < n && client_there; i++)
+    client_there = send_entry(resp, &lr, json_string_value(json_array_get(lines, i))) == 0;
+  if (client_there && http_request_query_bool(req, "follow", false)) {
+    follow(d, id, path, resp, &lr, current); /* closes it */
     return;
-  FILE *f = fopen(path, "re");
-  long offset = 0;
-  if (f && fseek(f, 0, SEEK_END) == 0)
-    offset = ftell(f);
-  if (f)
-    fclose(f);
-  follow(d, id, path, resp, &lr, offset);
+  }
+  if (current)
+    fclose(current);
 }
 
 const struct api_route api_containers_routes[] = {

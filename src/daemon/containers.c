@@ -391,13 +391,14 @@ static int write_etc_files(const char *dir, const char *hostname, skiff_error_t 
 }
 
 static int prepare_dir(struct container_store *s, const char *id, const char *image_id,
-                       json_t *config, char **dir_out, skiff_error_t **err)
+                       json_t *config, bool durable, char **dir_out, skiff_error_t **err)
 {
   if (asprintf(dir_out, "%s/%s", s->root, id) < 0)
     return skiff_error_set(err, ENOMEM, "create");
   if (mkdir(*dir_out, 0710) < 0)
     return skiff_error_errno(err, "mkdir %s", *dir_out);
-  if (image_snapshot_prepare(s->d->images, image_id, *dir_out, err) < 0)
+  if (image_snapshot_prepare(s->d->images, image_id, *dir_out,
+                             durable ? FS_WRITE_DURABLE : 0, err) < 0)
     return -1;
   const char *hostname = json_string_value(json_object_get(config, "Hostname"));
   return write_etc_files(*dir_out, hostname, err);
@@ -502,7 +503,8 @@ char *containers_create(struct container_store *s, const char *name, json_t *bod
   cleanup_free char *slashed = NULL, *dir = NULL;
   struct container *c = NULL;
   if (claim_name(s, name, &slashed, err) < 0 ||
-      prepare_dir(s, id, image_id, config, &dir, err) < 0)
+      prepare_dir(s, id, image_id, config,
+                  !json_is_true(json_object_get(host, "AutoRemove")), &dir, err) < 0)
     goto fail;
   c = calloc(1, sizeof *c);
   c->id = strdup(id);

@@ -89,9 +89,11 @@ json_t *image_store_prune(struct image_store *store, bool all_unused,
 json_t *image_store_df(struct image_store *store, skiff_error_t **err);
 
 /* A container's root file system: make <dir>/diff and <dir>/work and record
- * the image's layers (lowest first) in <dir>/lower. */
+ * the image's layers (lowest first) in <dir>/lower, written with
+ * write_flags (FS_WRITE_DURABLE, or 0 for a container that is thrown away
+ * with its daemon's next start anyway). */
 int image_snapshot_prepare(struct image_store *store, const char *image_id,
-                           const char *dir, skiff_error_t **err);
+                           const char *dir, unsigned write_flags, skiff_error_t **err);
 
 /* Mount the snapshot in dir (overlayfs: lower layers + dir/diff) on target. */
 int image_snapshot_mount(const char *dir, const char *target, skiff_error_t **err);

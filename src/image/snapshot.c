@@ -33,7 +33,7 @@ static char *path_join(const char *a, const char *b)
 }
 
 int image_snapshot_prepare(struct image_store *store, const char *image_id,
-                           const char *dir, skiff_error_t **err)
+                           const char *dir, unsigned write_flags, skiff_error_t **err)
 {
   cleanup_free char *lower = NULL;
   size_t len = 0;
@@ -57,7 +57,7 @@ int image_snapshot_prepare(struct image_store *store, const char *image_id,
   if (fs_mkdir_p(diff, 0755, err) < 0 || fs_mkdir_p(work, 0700, err) < 0 ||
       (empty && fs_mkdir_p(empty_dir, 0755, err) < 0))
     return skiff_error_wrap(err, "snapshot %s", dir);
-  return fs_write_file_atomic(list, lower, len, 0600, FS_WRITE_DURABLE, err);
+  return fs_write_file_atomic(list, lower, len, 0600, write_flags, err);
 }
 
 /* The lower directories of a snapshot, lowest first. */

@@ -300,3 +300,15 @@ def test_events_container_filter_drops_other_types(client):
     events = list(client.events(decode=True, since=int(since), until=int(time.time()) + 1,
                                 filters={"container": name}))
     assert events and {e["Type"] for e in events} == {"container"}
+
+
+def test_followed_logs_survive_the_removal_of_the_container(client):
+    """docker-py's run() reads the followed log stream only after it removed the
+    container: every line must still come."""
+    c = client.containers.create("busybox", ["sh", "-c", "sleep 0.3; echo one; echo two"],
+                                 network_mode="none")
+    c.start()
+    stream = c.logs(stream=True, follow=True)
+    assert c.wait()["StatusCode"] == 0
+    c.remove()
+    assert b"".join(stream) == b"one\ntwo\n"

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/jsonutil.h"
 #include "image/image.h"
 #include "image/image_internal.h"
@@ -541,7 +542,7 @@ static void test_snapshot_mounts_layers_and_reports_changes(void **state)
   snprintf(target, sizeof target, "%s/containers/c1/rootfs", f->root);
   skiff_error_t *err = NULL;
   assert_int_equal(fs_mkdir_p(target, 0755, NULL), 0);
-  if (image_snapshot_prepare(f->store, id, dir, &err) < 0)
+  if (image_snapshot_prepare(f->store, id, dir, FS_WRITE_DURABLE, &err) < 0)
     fail_msg("prepare: %s", err->msg);
   if (image_snapshot_mount(dir, target, &err) < 0)
     fail_msg("mount: %s", err->msg);
