@@ -78,6 +78,12 @@ int cmd_container_inspect(struct cli *cli, int argc, char **argv, skiff_error_t 
 int cmd_container_prune(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_attach(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 
+/* cp.c, diffcommit.c: a container's files */
+int cmd_cp(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+int cmd_export(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+int cmd_diff(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+int cmd_commit(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+
 /* run.c */
 int cmd_run(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_create(struct cli *cli, int argc, char **argv, skiff_error_t **err);

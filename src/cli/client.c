@@ -235,6 +235,7 @@ const char *client_host_name(const struct client *c)
 void client_reply_clear(struct client_reply *r)
 {
   free(r->body);
+  free(r->header);
   memset(r, 0, sizeof(*r));
 }
 
@@ -262,6 +263,10 @@ static int on_header(const char *name, const char *value, void *arg)
   if (strcasecmp(name, "API-Version") == 0) {
     free(t->api_version);
     t->api_version = strdup(value);
+  }
+  if (t->call->want_header && strcasecmp(name, t->call->want_header) == 0) {
+    free(t->reply->header);
+    t->reply->header = strdup(value);
   }
   return 0;
 }

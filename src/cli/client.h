@@ -71,6 +71,8 @@ struct client_call {
   void *arg;
   /* When set, the transfer is abandoned soon after *cancel becomes true. */
   const volatile bool *cancel;
+  /* A response header whose value goes to reply->header ("X-Docker-..."). */
+  const char *want_header;
 };
 
 struct client_reply {
@@ -78,6 +80,7 @@ struct client_reply {
   char *body; /* collected body (always for status >= 400), NUL-terminated */
   size_t len;
   bool aborted; /* on_data stopped the transfer */
+  char *header; /* the value of call->want_header, or NULL */
 };
 void client_reply_clear(struct client_reply *r);
 

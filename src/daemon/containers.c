@@ -539,6 +539,15 @@ static char *rootfs_of(struct container_store *s, struct container *c)
   return asprintf(&p, "%s/%s/rootfs", s->root, c->id) < 0 ? NULL : p;
 }
 
+/* The rootfs stays mounted while a copy (containers_fs.c) uses it. */
+static void unmount_rootfs_locked(struct container_store *s, struct container *c)
+{
+  if (c->fs_users > 0)
+    return;
+  cleanup_free char *rootfs = rootfs_of(s, c);
+  image_snapshot_unmount(rootfs, NULL);
+}
+
 static int parse_size(const char *text, uint64_t *out)
 {
   if (text == NULL)
@@ -598,9 +607,11 @@ static int prepare_start(struct container_store *s, struct container *c, char **
   *run_dir = container_run_dir(s, c);
   if (fs_mkdir_p(*run_dir, 0700, err) < 0 || fs_mkdir_p(rootfs, 0755, err) < 0)
     return -1;
-  image_snapshot_unmount(rootfs, NULL);
-  if (image_snapshot_mount(dir, rootfs, err) < 0)
-    return -1;
+  if (c->fs_users == 0) { /* else a copy holds it mounted: keep that mount */
+    image_snapshot_unmount(rootfs, NULL);
+    if (image_snapshot_mount(dir, rootfs, err) < 0)
+      return -1;
+  }
   cleanup_json json_t *spec = ocispec_build(c->record, rootfs, dir, s->init_path, err);
   cleanup_json json_t *shim = spec ? shim_config(s, c, *run_dir, attachers, err) : NULL;
   cleanup_free char *spec_path = NULL, *shim_path = NULL, *exit_path = NULL;
@@ -609,7 +620,7 @@ static int prepare_start(struct container_store *s, struct container *c, char **
       asprintf(&exit_path, "%s/exit.json", *run_dir) < 0 ||
       jsonutil_save_file(spec_path, spec, 0, err) < 0 ||
       jsonutil_save_file(shim_path, shim, 0, err) < 0) {
-    image_snapshot_unmount(rootfs, NULL);
+    unmount_rootfs_locked(s, c);
     return -1;
   }
   unlink(exit_path);
@@ -634,8 +645,7 @@ static void record_start_failure(struct container_store *s, struct container *c,
   json_object_set_new(st, "ExitCode", json_integer(start_failure_code(msg)));
   set_state(c, strcmp(container_status(c), "restarting") == 0 ? "exited"
                                                                  : container_status(c));
-  cleanup_free char *rootfs = rootfs_of(s, c);
-  image_snapshot_unmount(rootfs, NULL);
+  unmount_rootfs_locked(s, c);
   persist_state(s, c);
 }
 
@@ -754,8 +764,7 @@ static void record_exit(struct container_store *s, struct container *c)
   c->exits++;
   c->shim_ready = false;
   json_object_set_new(skiff_of(c), "ShimPid", json_integer(0));
-  cleanup_free char *rootfs = rootfs_of(s, c);
-  image_snapshot_unmount(rootfs, NULL);
+  unmount_rootfs_locked(s, c);
   persist_state(s, c);
 }
 
@@ -1203,6 +1212,19 @@ int containers_attach(struct container_store *s, const char *id, bool in, bool o
       sleep_ms(1);
   }
   return fd;
+}
+
+/* ---- for containers_fs.c (cp, export, diff, commit) ------------------ */
+
+char *container_rootfs(struct container_store *s, struct container *c)
+{
+  return rootfs_of(s, c);
+}
+
+void container_publish(struct container_store *s, struct container *c, const char *action,
+                       json_t *extra)
+{
+  publish(s, c, action, extra);
 }
 
 /* ---- open, close ------------------------------------------------------ */

@@ -89,4 +89,32 @@ bool containers_is_running(struct container_store *store, const char *id);
 int containers_attach(struct container_store *store, const char *id, bool in, bool out,
                       bool err_stream, bool *tty, skiff_error_t **err);
 
+/* ---- the container's files: cp, export, diff, commit (containers_fs.c) ---- */
+
+/* A container's file system held for a copy: while held, its rootfs stays
+ * mounted (a created or exited container gets it mounted for the time). */
+struct container_fs {
+  char *id;             /* the full id */
+  char *name;           /* without the leading '/' */
+  int rootfd;           /* its "/" as its processes see it: /proc/PID/root of a
+                           running container (bind mounts included), else the
+                           rootfs mount; O_PATH directory */
+  int layerfd;          /* the rootfs mount alone (export): O_PATH directory */
+  char *snapshot;       /* the snapshot dir: lower, diff (the rw layer), work */
+  bool readonly_rootfs; /* HostConfig.ReadonlyRootfs */
+  json_t *record;       /* a copy of the container's record (inspect shape) */
+};
+
+/* Hold the file system of the container ref names. ENOENT "No such
+ * container: REF"; EBUSY when it is being removed. Release with
+ * containers_fs_release. */
+int containers_fs_acquire(struct container_store *store, const char *ref,
+                          struct container_fs *fs, skiff_error_t **err);
+void containers_fs_release(struct container_store *store, struct container_fs *fs);
+
+/* Publish a container event (archive-path, extract-to-dir, export, commit);
+ * extra attributes (may be NULL) are taken. Unknown ids are ignored. */
+void containers_publish_event(struct container_store *store, const char *id,
+                              const char *action, json_t *extra);
+
 #endif

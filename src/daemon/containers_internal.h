@@ -16,6 +16,7 @@ struct container {
   bool removing;
   unsigned exits;       /* bumped at each exit, for wait next-exit */
   bool shim_ready;      /* the shim's attach socket is accepting */
+  unsigned fs_users;    /* copies holding the rootfs mounted (containers_fs.c) */
 };
 
 struct container_store {
@@ -38,6 +39,12 @@ struct container *containers_find_locked(struct container_store *s, const char *
 const char *container_status(const struct container *c);
 char *container_dir(struct container_store *s, const struct container *c);
 char *container_run_dir(struct container_store *s, const struct container *c);
+
+/* For containers_fs.c: the rootfs mount point, and publishing an event
+ * of c (action, extra attributes taken). With the lock held. */
+char *container_rootfs(struct container_store *s, struct container *c);
+void container_publish(struct container_store *s, struct container *c, const char *action,
+                       json_t *extra);
 
 /* A free name of the form adjective_surname (names.c). With the lock held. */
 char *names_generate(struct container_store *s);

@@ -24,6 +24,7 @@ struct api_route {
 extern const struct api_route api_system_routes[];
 extern const struct api_route api_images_routes[];
 extern const struct api_route api_containers_routes[];
+extern const struct api_route api_archive_routes[]; /* cp, export, diff, commit */
 
 /* The most path parameters a pattern may capture. */
 #define ROUTER_MAX_PARAMS 4

@@ -108,4 +108,35 @@ json_t *image_snapshot_changes(const char *dir, skiff_error_t **err);
 /* Size of the container's writable layer in bytes (for ps --size, df). */
 long long image_snapshot_size(const char *dir);
 
+/* ---- docker diff and docker commit (snapshot.c, commit.c) ---- */
+
+/* Whether path ("/etc/hosts") is a mount point the runtime makes in a
+ * container's rw layer (docker keeps them in an init layer below it):
+ * diff and commit leave these out. */
+bool image_snapshot_is_init_path(const char *path);
+
+/* What docker commit makes from a container. */
+struct image_commit {
+  const char *image_id;       /* the container's image: the parent */
+  json_t *config;             /* the container config the new image starts from */
+  const char *const *changes; /* Dockerfile instructions applied to it (-c) */
+  const char *comment;        /* -m: history comment and "comment" */
+  const char *author;         /* -a */
+  const char *container_id;
+  const char *created_by; /* the container's command, for the history */
+  const char *reference;  /* repo[:tag] to tag it with, or NULL */
+};
+
+/* Check a commit's reference and changes before any work (EINVAL naming
+ * what is wrong). Sets *normalized (new string, NULL without reference). */
+int image_commit_check(const struct image_commit *c, char **normalized,
+                       skiff_error_t **err);
+
+/* docker commit: the layer tar read from tar_fd (the container's rw layer,
+ * docker's whiteouts) becomes a new layer on top of the image's, verified
+ * by digest on its way into the store, with the config the commit
+ * describes. Returns the new image id ("sha256:..."). */
+char *image_store_commit(struct image_store *store, int tar_fd,
+                         const struct image_commit *c, skiff_error_t **err);
+
 #endif

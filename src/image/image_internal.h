@@ -160,6 +160,11 @@ char *import_register(struct image_store *s, const char *config_bytes, size_t le
                       char **chains, size_t n, const char *const *refs,
                       json_t *messages, skiff_error_t **err);
 
+/* import_register for an image made on top of parent (docker commit). */
+char *import_register_child(struct image_store *s, const char *config_bytes, size_t len,
+                            char **chains, size_t n, const char *const *refs,
+                            json_t *messages, const char *parent, skiff_error_t **err);
+
 /* Give up on committed, pinned layers: unpin them and collect what no
  * image uses. Takes the lock. */
 void import_abort(struct image_store *s, char **chains, size_t n);

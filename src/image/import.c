@@ -40,12 +40,19 @@ char *import_register(struct image_store *s, const char *config_bytes, size_t le
                       char **chains, size_t n, const char *const *refs,
                       json_t *messages, skiff_error_t **err)
 {
+  return import_register_child(s, config_bytes, len, chains, n, refs, messages, NULL, err);
+}
+
+char *import_register_child(struct image_store *s, const char *config_bytes, size_t len,
+                            char **chains, size_t n, const char *const *refs,
+                            json_t *messages, const char *parent, skiff_error_t **err)
+{
   char id[DIGEST_STR_LEN];
   char *result = NULL;
   pthread_mutex_lock(&s->lock);
   struct image_record *rec = NULL;
   if (store_put_blob(s, config_bytes, len, NULL, id, err) == 0)
-    rec = store_add_image_locked(s, id, NULL, err);
+    rec = store_add_image_locked(s, id, parent, err);
   for (size_t i = 0; rec && refs && refs[i]; i++)
     if (tag_new_image_locked(s, rec, refs[i], messages, err) < 0)
       rec = NULL;

@@ -203,6 +203,33 @@ static bool same_dir(const struct stat *a, const struct stat *b)
          a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
 }
 
+/* What docker keeps in a container's init layer, below its rw layer: the
+ * mount points the runtime makes. skiff's runtime makes them in the rw
+ * layer itself, so diff and commit leave them out. */
+static const char *const init_paths[] = {
+    "/.dockerenv",  "/dev/console", "/dev/pts", "/dev/shm", "/etc/hostname",
+    "/etc/hosts",   "/etc/mtab",    "/etc/resolv.conf", "/proc", "/sys", NULL};
+
+bool image_snapshot_is_init_path(const char *path)
+{
+  for (const char *const *p = init_paths; *p; p++)
+    if (strcmp(*p, path) == 0)
+      return true;
+  return false;
+}
+
+/* The directories holding init paths: the runtime's work changes their
+ * mtime, which alone is not a change of the container's. */
+static bool holds_init_paths(const char *rel)
+{
+  return strcmp(rel, "/etc") == 0 || strcmp(rel, "/dev") == 0;
+}
+
+static bool same_owner_mode(const struct stat *a, const struct stat *b)
+{
+  return a->st_mode == b->st_mode && a->st_uid == b->st_uid && a->st_gid == b->st_gid;
+}
+
 static void add_change(struct walk *w, const char *path, int kind)
 {
   json_array_append_new(w->changes,
@@ -228,12 +255,15 @@ static void classify(struct walk *w, const char *rel, const struct stat *st)
               (int)sizeof lower ||
           lstat(lower, &lst) < 0)
         continue;
-      if (S_ISDIR(lst.st_mode) && S_ISDIR(st->st_mode) && same_dir(st, &lst))
+      if (S_ISDIR(lst.st_mode) && S_ISDIR(st->st_mode) &&
+          (same_dir(st, &lst) || (holds_init_paths(rel) && same_owner_mode(st, &lst))))
         return;
       kind = 0;
       break;
     }
   }
+  if (kind == 1 && holds_init_paths(rel))
+    return; /* made for the init paths: shown only as the parent of a change */
   if (S_ISDIR(st->st_mode))
     json_object_set_new(w->changed_dirs, rel, json_true());
   if (kind != 0) {
@@ -258,7 +288,7 @@ static void walk_dir(struct walk *w, const char *rel)
     struct stat st;
     if (snprintf(child, sizeof child, "%s/%s", rel, names[i]) >= (int)sizeof child ||
         snprintf(full, sizeof full, "%s%s", w->upper, child) >= (int)sizeof full ||
-        lstat(full, &st) < 0)
+        image_snapshot_is_init_path(child) || lstat(full, &st) < 0)
       continue;
     classify(w, child, &st);
     if (S_ISDIR(st.st_mode))
