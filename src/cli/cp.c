@@ -7,7 +7,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -17,6 +16,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/jsonutil.h"
@@ -193,11 +193,10 @@ static char *archive_url(const char *container, const char *path, bool put, bool
 static json_t *decode_stat(const char *b64)
 {
   size_t n = b64 ? strlen(b64) : 0;
-  cleanup_free unsigned char *buf = malloc(n + 1);
-  int len = buf && n % 4 == 0 ? EVP_DecodeBlock(buf, (const unsigned char *)b64, (int)n) : -1;
+  cleanup_free unsigned char *buf = malloc(n + 3);
+  ssize_t len = buf ? base64_decode(b64, n, buf) : -1;
   if (len < 0)
     return NULL;
-  len -= (n > 0 && b64[n - 1] == '=') + (n > 1 && b64[n - 2] == '=');
   return json_loadb((const char *)buf, (size_t)len, 0, NULL);
 }
 
