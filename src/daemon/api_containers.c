@@ -294,6 +294,7 @@ static void h_attach(struct daemon *d, struct http_request *req, struct http_res
   bool tty = false;
   if (containers_log_info(d->containers, id, &log_path, &tty, NULL) < 0)
     return;
+  containers_attach_reserve(d->containers, id);
   int client = http_hijack(req, resp, tty ? "application/vnd.docker.raw-stream"
                                           : "application/vnd.docker.multiplexed-stream");
   if (client < 0)

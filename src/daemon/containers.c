@@ -700,6 +700,7 @@ static int start_locked(struct container_store *s, struct container *c, skiff_er
   pthread_mutex_lock(&s->lock);
   c->shim_ready = false;
   json_object_set_new(skiff_of(c), "Attachers", json_integer(0));
+  c->reserved = 0;
   if (ret < 0) {
     set_state(c, "created");
     record_start_failure(s, c, (*err)->msg);
@@ -1176,6 +1177,24 @@ int containers_log_info(struct container_store *s, const char *id, char **log_pa
   return c ? 0 : -1;
 }
 
+static void count_attacher(struct container *c)
+{
+  json_t *sk = skiff_of(c);
+  json_object_set_new(sk, "Attachers",
+                      json_integer(json_integer_value(json_object_get(sk, "Attachers")) + 1));
+}
+
+void containers_attach_reserve(struct container_store *s, const char *id)
+{
+  pthread_mutex_lock(&s->lock);
+  struct container *c = containers_find_locked(s, id, NULL);
+  if (c && !c->shim_ready) {
+    count_attacher(c);
+    c->reserved++;
+  }
+  pthread_mutex_unlock(&s->lock);
+}
+
 int containers_attach(struct container_store *s, const char *id, bool in, bool out,
                       bool err_stream, bool *tty, skiff_error_t **err)
 {
@@ -1188,14 +1207,12 @@ int containers_attach(struct container_store *s, const char *id, bool in, bool o
   *tty = json_is_true(json_object_get(json_object_get(c->record, "Config"), "Tty"));
   cleanup_free char *cid = strdup(c->id);
   cleanup_free char *run_dir = container_run_dir(s, c);
-  bool counted = !c->shim_ready;
   /* Not started yet (docker run attaches first): be counted, so that the
    * shim waits for us before the process starts, then wait for the shim. */
-  if (counted) {
-    json_t *sk = skiff_of(c);
-    json_object_set_new(sk, "Attachers",
-                        json_integer(json_integer_value(json_object_get(sk, "Attachers")) + 1));
-  }
+  if (c->reserved > 0)
+    c->reserved--; /* counted already, before the client had its 101 */
+  else if (!c->shim_ready)
+    count_attacher(c);
   while ((c = containers_find_locked(s, cid, NULL)) != NULL && !c->shim_ready &&
          !s->closing)
     pthread_cond_wait(&s->changed, &s->lock);

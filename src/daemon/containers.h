@@ -86,6 +86,11 @@ bool containers_is_running(struct container_store *store, const char *id);
 /* For attach: wait until the container's shim accepts attach connections
  * (it is starting or running), then connect to it with the given streams.
  * Returns the connected socket (the shim's stdcopy/raw protocol). */
+/* Count an attacher of a container that has not started, before its client
+ * is told (101) that it is attached: a start that client sends at once must
+ * wait for it. containers_attach then takes the reservation over. */
+void containers_attach_reserve(struct container_store *store, const char *id);
+
 int containers_attach(struct container_store *store, const char *id, bool in, bool out,
                       bool err_stream, bool *tty, skiff_error_t **err);
 

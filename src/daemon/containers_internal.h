@@ -16,6 +16,7 @@ struct container {
   bool removing;
   unsigned exits;       /* bumped at each exit, for wait next-exit */
   bool shim_ready;      /* the shim's attach socket is accepting */
+  unsigned reserved;    /* attachers counted before their 101 (containers_attach_reserve) */
   unsigned fs_users;    /* copies holding the rootfs mounted (containers_fs.c) */
 };
 
