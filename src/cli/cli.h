@@ -63,6 +63,12 @@ int cli_for_each(struct cli *cli, char **args, int nargs,
 /* Shorten a "sha256:..." id to 12 hex digits (stringid.TruncateID). */
 void cli_short_id(const char *id, char *buf, size_t len);
 
+/* GET path into the file output (written whole or not at all), or to
+ * stdout when output is NULL; errors start with what ("failed to save
+ * image"). */
+int cli_download(struct cli *cli, const char *path, const char *output, const char *what,
+                 skiff_error_t **err);
+
 /* container.c */
 int cmd_ps(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_start(struct cli *cli, int argc, char **argv, skiff_error_t **err);

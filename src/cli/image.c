@@ -470,16 +470,6 @@ int cmd_load(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   return progress_call(cli, "POST", path, fd, size, quiet ? NULL : stdout, NULL, err);
 }
 
-struct save_sink {
-  int fd;
-};
-
-static int save_data(const char *buf, size_t len, void *arg)
-{
-  struct save_sink *s = arg;
-  return stream_write_all(s->fd, buf, len);
-}
-
 int cmd_save(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 {
   const char *output = NULL;
@@ -507,31 +497,7 @@ int cmd_save(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   cleanup_free char *path = NULL;
   if (asprintf(&path, "/images/get%s", q) < 0)
     return skiff_error_errno(err, "save");
-  /* Written to a temporary file renamed at the end, so a failed save leaves
-   * no truncated archive behind. */
-  cleanup_free char *tmp = NULL;
-  if (output && asprintf(&tmp, "%s.skiff-tmp-XXXXXX", output) < 0)
-    return skiff_error_errno(err, "save");
-  cleanup_close int fd = output ? mkostemp(tmp, O_CLOEXEC) : dup(STDOUT_FILENO);
-  if (fd < 0)
-    return skiff_error_errno(err, "failed to save image: open %s",
-                             output ? output : "stdout");
-  struct save_sink sink = {.fd = fd};
-  struct client_call call = {
-      .method = "GET", .path = path, .body_fd = -1, .on_data = save_data, .arg = &sink};
-  struct client_reply reply;
-  r = client_do(cli->client, &call, &reply, err);
-  if (r == 0 && reply.status >= 400)
-    r = client_error_from_reply(&reply, err);
-  else if (r == 0 && reply.aborted)
-    r = skiff_error_errno(err, "failed to save image: write %s",
-                          output ? output : "stdout");
-  client_reply_clear(&reply);
-  if (output && r == 0 && (fchmod(fd, 0644) < 0 || rename(tmp, output) < 0))
-    r = skiff_error_errno(err, "failed to save image: %s", output);
-  if (output && r < 0)
-    unlink(tmp);
-  return r;
+  return cli_download(cli, path, output, "failed to save image", err);
 }
 
 /* ------------------------------------------------------------ pull, prune */

@@ -1,12 +1,18 @@
 /* Helpers shared by the command files. */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "client.h"
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/jsonutil.h"
 
 int cli_parse(struct cli *cli, struct command_spec *spec, const struct opt *opts,
@@ -113,4 +119,36 @@ void cli_short_id(const char *id, char *buf, size_t len)
   if (colon)
     id = colon + 1;
   snprintf(buf, len, "%.12s", id);
+}
+
+static int write_out(const char *buf, size_t len, void *arg)
+{
+  return fs_write_all(*(int *)arg, buf, len);
+}
+
+int cli_download(struct cli *cli, const char *path, const char *output, const char *what,
+                 skiff_error_t **err)
+{
+  /* A file is written under a temporary name and renamed when complete,
+   * so a failure leaves no truncated archive behind. */
+  cleanup_free char *tmp = NULL;
+  if (output && asprintf(&tmp, "%s.skiff-tmp-XXXXXX", output) < 0)
+    return skiff_error_errno(err, "%s", what);
+  cleanup_close int fd = output ? mkostemp(tmp, O_CLOEXEC) : dup(STDOUT_FILENO);
+  if (fd < 0)
+    return skiff_error_errno(err, "%s: open %s", what, output ? output : "stdout");
+  struct client_call call = {.method = "GET", .path = path, .body_fd = -1,
+                             .on_data = write_out, .arg = &fd};
+  struct client_reply reply;
+  int r = client_do(cli->client, &call, &reply, err);
+  if (r == 0 && reply.status >= 400)
+    r = client_error_from_reply(&reply, err);
+  else if (r == 0 && reply.aborted)
+    r = skiff_error_errno(err, "%s: write %s", what, output ? output : "stdout");
+  client_reply_clear(&reply);
+  if (output && r == 0 && (fchmod(fd, 0644) < 0 || rename(tmp, output) < 0))
+    r = skiff_error_errno(err, "%s: %s", what, output);
+  if (output && r < 0)
+    unlink(tmp);
+  return r;
 }
