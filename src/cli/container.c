@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/jsonutil.h"
 #include "format.h"
 #include "stream.h"
@@ -634,7 +635,7 @@ static int logs_data(const char *buf, size_t len, void *arg)
 {
   struct logs_sink *s = arg;
   if (s->tty)
-    return stream_write_all(STDOUT_FILENO, buf, len);
+    return fs_write_all(STDOUT_FILENO, buf, len);
   return stdcopy_feed(&s->demux, buf, len, &s->err);
 }
 

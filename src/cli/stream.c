@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "common/fs.h"
+
 void stdcopy_init(struct stdcopy *d, stdcopy_sink sink, void *arg)
 {
   memset(d, 0, sizeof(*d));
@@ -82,25 +84,10 @@ int stdcopy_feed(struct stdcopy *d, const char *buf, size_t len, skiff_error_t *
   return 0;
 }
 
-int stream_write_all(int fd, const void *buf, size_t len)
-{
-  const char *p = buf;
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 int stream_sink_fds(int stream, const char *buf, size_t len, void *arg)
 {
   const int *fds = arg;
-  return stream_write_all(stream == STDCOPY_STDERR ? fds[1] : fds[0], buf, len);
+  return fs_write_all(stream == STDCOPY_STDERR ? fds[1] : fds[0], buf, len);
 }
 
 struct pump_state {
@@ -113,7 +100,7 @@ static int deliver(struct pump_state *s, const char *buf, size_t len,
                    skiff_error_t **err)
 {
   if (s->p->tty) {
-    if (stream_write_all(s->p->out_fd, buf, len) < 0)
+    if (fs_write_all(s->p->out_fd, buf, len) < 0)
       return skiff_error_errno(err, "write output");
     return 0;
   }

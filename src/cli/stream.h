@@ -37,10 +37,6 @@ int stdcopy_feed(struct stdcopy *d, const char *buf, size_t len, skiff_error_t *
 /* True when the stream stopped inside a frame. */
 bool stdcopy_truncated(const struct stdcopy *d);
 
-/* Write all of buf to fd (retrying short writes and EINTR). Returns -1 on
- * error with errno set. */
-int stream_write_all(int fd, const void *buf, size_t len);
-
 /* A stdcopy_sink writing stdout (and stdin echo) to fds[0], stderr to fds[1];
  * arg is an int[2]. */
 int stream_sink_fds(int stream, const char *buf, size_t len, void *arg);
