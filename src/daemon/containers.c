@@ -872,9 +872,14 @@ static void handle_exit(struct container_store *s, struct container *c)
                                                                         "RestartCount")) + 1));
     long delay = next_restart_delay(c);
     persist_state(s, c);
+    /* rm -f may remove (and free) the container while we sleep unlocked:
+     * find it again by id before touching it. */
+    cleanup_free char *id = strdup(c->id);
     pthread_mutex_unlock(&s->lock);
     sleep_ms(delay);
     pthread_mutex_lock(&s->lock);
+    if (id == NULL || containers_find_locked(s, id, NULL) != c)
+      return;
     if (c->removing || s->closing) {
       set_state(c, "exited");
       return;
@@ -885,7 +890,9 @@ static void handle_exit(struct container_store *s, struct container *c)
     if (started == 0)
       return;
   }
-  if (auto_remove(c))
+  /* A removal in progress (rm -f waiting for this exit) finishes the job
+   * itself: removing here too would free the record under it. */
+  if (!c->removing && auto_remove(c))
     remove_locked(s, c, true, NULL);
 }
 
