@@ -127,6 +127,34 @@ void run_wait_cancel(struct waiter *w);
  * found, 126 when it could not be executed, else 125. */
 int run_start_error_status(const char *message);
 
+/* resources.c: the resource flags of run, create and update. */
+struct resource_flags {
+  const char *memory, *memory_swap, *memory_reservation, *cpus, *blkio_weight;
+  const char *cpuset_cpus, *cpuset_mems;
+  long long cpu_shares, cpu_period, cpu_quota, pids_limit;
+  bool cpu_shares_given, cpu_period_given, cpu_quota_given, pids_limit_given;
+  /* filled by resource_flags_parse */
+  long long memory_bytes, memory_swap_bytes, memory_reservation_bytes, nano_cpus;
+  long long blkio_weight_value;
+};
+/* Add the resource flags to opts[0..n) (room for 11 more), sorting the
+ * whole list by name as docker's help does. Returns the new count. */
+int resource_options(struct resource_flags *f, struct opt *opts, int n);
+/* Turn the given values into numbers; a bad one is docker's flag error
+ * (exit 125 with the usage hint). */
+int resource_flags_parse(struct cli *cli, struct resource_flags *f, skiff_error_t **err);
+/* Put the given flags into a HostConfig or UpdateConfig object. */
+void resource_flags_put(const struct resource_flags *f, json_t *obj);
+/* docker's units.RAMInBytes for flag (named as in its messages: "-m, --memory"). */
+int cli_parse_bytes(const char *flag, const char *text, long long *out, skiff_error_t **err);
+/* docker's opts.ParseRestartPolicy ("on-failure:3") as a RestartPolicy object. */
+json_t *cli_restart_policy(const char *text, skiff_error_t **err);
+int cmd_update(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+
+/* stats.c */
+int cmd_top(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+int cmd_stats(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+
 /* image.c */
 int cmd_images(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_tag(struct cli *cli, int argc, char **argv, skiff_error_t **err);

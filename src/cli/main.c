@@ -37,7 +37,10 @@ static const struct command container_commands[] = {
     {"remove", cmd_rm, NULL},
     {"run", cmd_run, "Create and run a new container from an image"},
     {"start", cmd_start, "Start one or more stopped containers"},
+    {"stats", cmd_stats, "Display a live stream of container(s) resource usage statistics"},
     {"stop", cmd_stop, "Stop one or more running containers"},
+    {"top", cmd_top, "Display the running processes of a container"},
+    {"update", cmd_update, "Update configuration of one or more containers"},
     {"wait", cmd_wait,
      "Block until one or more containers stop, then print their exit codes"},
     {NULL, NULL, NULL}};
@@ -95,8 +98,11 @@ static const struct command top_commands[] = {
     {"save", cmd_save,
      "Save one or more images to a tar archive (streamed to STDOUT by default)"},
     {"start", cmd_start, "Start one or more stopped containers"},
+    {"stats", cmd_stats, "Display a live stream of container(s) resource usage statistics"},
     {"stop", cmd_stop, "Stop one or more running containers"},
     {"tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
+    {"top", cmd_top, "Display the running processes of a container"},
+    {"update", cmd_update, "Update configuration of one or more containers"},
     {"wait", cmd_wait,
      "Block until one or more containers stop, then print their exit codes"},
     {NULL, NULL, NULL}};

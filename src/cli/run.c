@@ -16,9 +16,10 @@ struct run_flags {
   bool detach, rm, interactive, tty, init, privileged, read_only, sig_proxy, quiet;
   bool entrypoint_given, stop_timeout_given;
   const char *name, *workdir, *user, *hostname, *entrypoint, *restart, *stop_signal;
-  const char *log_driver, *network, *memory, *platform, *pull, *cidfile;
+  const char *log_driver, *network, *platform, *pull, *cidfile;
   const char *pid, *ipc, *uts, *shm_size;
   long long stop_timeout;
+  struct resource_flags res; /* -m, --cpus, --pids-limit, ... (resources.c) */
   struct strlist env, env_file, labels, log_opts, volumes, cap_add, cap_drop, attach,
       publish, dns, add_host, tmpfs, expose;
 };
@@ -33,7 +34,7 @@ static void run_flags_free(struct run_flags *f)
     strlist_free(lists[i]);
 }
 
-#define RUN_OPTS_MAX 48
+#define RUN_OPTS_MAX 64
 
 /* The flags of create (and, with_run, of run). */
 static void run_options(struct run_flags *f, struct opt *o, bool with_run)
@@ -70,7 +71,6 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
       {"log-driver", 0, OPT_STRING, &f->log_driver, "string",
        "Logging driver for the container", NULL},
       {"log-opt", 0, OPT_LIST, &f->log_opts, "list", "Log driver options", NULL},
-      {"memory", 'm', OPT_STRING, &f->memory, "bytes", "Memory limit", NULL},
       {"name", 0, OPT_STRING, &f->name, "string", "Assign a name to the container",
        NULL},
       {"network", 0, OPT_STRING, &f->network, "network",
@@ -121,6 +121,7 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
       continue;
     o[n++] = *a;
   }
+  n = resource_options(&f->res, o, n);
   o[n] = (struct opt){0};
 }
 
@@ -208,51 +209,6 @@ static json_t *build_map(const struct strlist *l, bool need_value, const char *w
   return steal_pointer(&map);
 }
 
-static json_t *build_restart(const char *text, skiff_error_t **err)
-{
-  if (text == NULL || *text == '\0')
-    text = "no";
-  const char *colon = strchr(text, ':');
-  cleanup_free char *name =
-      strndup(text, colon ? (size_t)(colon - text) : strlen(text));
-  long long retries = 0;
-  if (colon) {
-    char *end = NULL;
-    retries = strtoll(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || strcmp(name, "on-failure") != 0) {
-      skiff_error_invalid(err, "invalid restart policy format: %s", text);
-      return NULL;
-    }
-  }
-  if (strcmp(name, "no") && strcmp(name, "always") && strcmp(name, "unless-stopped") &&
-      strcmp(name, "on-failure")) {
-    skiff_error_invalid(err, "invalid restart policy format: %s", text);
-    return NULL;
-  }
-  return json_pack("{s:s, s:I}", "Name", name, "MaximumRetryCount",
-                   (json_int_t)retries);
-}
-
-/* docker's RAMInBytes: a number with an optional b, k, m, g, t or p. */
-static int parse_bytes(const char *text, long long *out, skiff_error_t **err)
-{
-  char *end = NULL;
-  double v = strtod(text, &end);
-  if (end == text || v < 0)
-    return skiff_error_invalid(err, "invalid size: '%s'", text);
-  static const char units[] = "bkmgtp";
-  const char *u = *end ? strchr(units, tolower((unsigned char)*end)) : units;
-  if (u == NULL ||
-      (*end && end[1] && !(tolower((unsigned char)end[1]) == 'b' && end[2] == '\0') &&
-       !(tolower((unsigned char)end[1]) == 'i' &&
-         tolower((unsigned char)end[2]) == 'b' && end[3] == '\0')))
-    return skiff_error_invalid(err, "invalid size: '%s'", text);
-  for (long i = 0; i < u - units; i++)
-    v *= 1024;
-  *out = (long long)v;
-  return 0;
-}
-
 /* -p [IP:][HOSTPORT:]PORT[/PROTO] into ExposedPorts and PortBindings. */
 static int add_publish(json_t *exposed, json_t *bindings, const char *spec,
                        skiff_error_t **err)
@@ -325,7 +281,7 @@ static int attach_flags(const struct run_flags *f, json_t *config, skiff_error_t
 static json_t *build_host_config(const struct run_flags *f, json_t *exposed,
                                  skiff_error_t **err)
 {
-  cleanup_json json_t *restart = build_restart(f->restart, err);
+  cleanup_json json_t *restart = cli_restart_policy(f->restart ? f->restart : "no", err);
   cleanup_json json_t *log_config = build_map(&f->log_opts, true, "log-opt", err);
   if (restart == NULL || log_config == NULL)
     return NULL;
@@ -353,11 +309,9 @@ static json_t *build_host_config(const struct run_flags *f, json_t *exposed,
   for (size_t i = 0; i < 3; i++)
     if (modes[i][1])
       json_object_set_new(hc, modes[i][0], json_string(modes[i][1]));
+  resource_flags_put(&f->res, hc);
   long long bytes;
-  if (f->memory && (parse_bytes(f->memory, &bytes, err) < 0 ||
-                    json_object_set_new(hc, "Memory", json_integer(bytes)) < 0))
-    return NULL;
-  if (f->shm_size && (parse_bytes(f->shm_size, &bytes, err) < 0 ||
+  if (f->shm_size && (cli_parse_bytes("--shm-size", f->shm_size, &bytes, err) < 0 ||
                       json_object_set_new(hc, "ShmSize", json_integer(bytes)) < 0))
     return NULL;
   json_t *tmpfs = json_object();
@@ -505,7 +459,8 @@ static int parse_run_flags(struct cli *cli, struct run_flags *f, struct opt *opt
                               .stop_at_arg = true};
   f->sig_proxy = true;
   run_options(f, opts, run);
-  return cli_parse(cli, &spec, opts, argc, argv, args, nargs, err);
+  int r = cli_parse(cli, &spec, opts, argc, argv, args, nargs, err);
+  return r == OPTS_OK && resource_flags_parse(cli, &f->res, err) < 0 ? -1 : r;
 }
 
 int cmd_create(struct cli *cli, int argc, char **argv, skiff_error_t **err)
