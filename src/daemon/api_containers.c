@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -14,6 +15,7 @@
 #include "common/jsonlog.h"
 #include "common/jsonutil.h"
 #include "containers.h"
+#include "create_request.h"
 #include "daemon.h"
 #include "router.h"
 
@@ -41,13 +43,33 @@ static void answer(struct http_response *resp, int ret, skiff_error_t *err, unsi
     http_respond_empty(resp, ok);
 }
 
+/* dockerd's CheckForJSON: a body must be declared as JSON. */
+static int check_json_type(struct http_request *req, size_t body_len, skiff_error_t **err)
+{
+  const char *ct = http_request_header(req, "Content-Type");
+  size_t n = ct ? strcspn(ct, "; \t") : 0;
+  if (body_len == 0 && (ct == NULL || *ct == '\0'))
+    return 0;
+  if (ct == NULL || n == 0)
+    return skiff_error_invalid(err, "malformed Content-Type header (%s): mime: no media "
+                               "type", ct ? ct : "");
+  if (n != strlen("application/json") || strncasecmp(ct, "application/json", n) != 0)
+    return skiff_error_invalid(err, "unsupported Content-Type header (%s): must be "
+                               "'application/json'", ct);
+  return 0;
+}
+
 static void h_create(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
   skiff_error_t *err = NULL;
-  cleanup_json json_t *body = http_request_json(req, &err);
-  if (body == NULL || !json_is_object(body)) {
-    http_respond_error(resp, 400, "%s", err ? err->msg : "config cannot be empty in order "
-                                                          "to create a container");
+  size_t len = 0;
+  const char *text = http_request_body(req, &len);
+  cleanup_json json_t *body =
+      check_json_type(req, len, &err) < 0
+          ? NULL
+          : create_request_parse(text, len, d->config.log_driver, &err);
+  if (body == NULL) {
+    http_respond_skiff_error(resp, err);
     skiff_error_free(&err);
     return;
   }
