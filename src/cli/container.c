@@ -8,6 +8,7 @@
 
 #include "cli.h"
 #include "common/cleanup.h"
+#include "common/timestamp.h"
 #include "common/jsonutil.h"
 #include "format.h"
 #include "stream.h"
@@ -608,7 +609,7 @@ static int logs_query(const struct logs_flags *f, char **q, skiff_error_t **err)
   for (int i = 0; i < 2; i++) {
     if (times[i][1] == NULL)
       continue;
-    cleanup_free char *ts = format_api_timestamp(times[i][1], (int64_t)time(NULL), err);
+    cleanup_free char *ts = timestamp_from_api(times[i][1], (int64_t)time(NULL), err);
     if (ts == NULL)
       return -1;
     client_query_add(q, times[i][0], ts);
