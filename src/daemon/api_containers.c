@@ -88,8 +88,11 @@ static void h_create(struct daemon *d, struct http_request *req, struct http_res
 
 static void h_list(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
+  static const char *const accepted[] = {
+      "ancestor", "before", "exited",  "health", "id",     "isolation", "is-task", "label",
+      "name",     "status", "publish", "expose", "since", "volume",    "network", NULL};
   bool bad;
-  cleanup_json json_t *filters = http_request_filters(req, resp, &bad);
+  cleanup_json json_t *filters = http_request_filters_of(req, resp, accepted, &bad);
   int64_t limit = -1;
   skiff_error_t *err = NULL;
   if (bad)
@@ -102,6 +105,11 @@ static void h_list(struct daemon *d, struct http_request *req, struct http_respo
   json_t *list = containers_list(d->containers, http_request_query_bool(req, "all", false),
                                  (int)limit, http_request_query_bool(req, "size", false),
                                  filters, &err);
+  if (list == NULL) {
+    http_respond_skiff_error(resp, err);
+    skiff_error_free(&err);
+    return;
+  }
   http_respond_json(resp, 200, list);
 }
 
@@ -245,11 +253,19 @@ static void h_rename(struct daemon *d, struct http_request *req, struct http_res
 
 static void h_prune(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
+  static const char *const accepted[] = {"until", "label", "label!", NULL};
   bool bad;
-  cleanup_json json_t *filters = http_request_filters(req, resp, &bad);
+  cleanup_json json_t *filters = http_request_filters_of(req, resp, accepted, &bad);
+  skiff_error_t *err = NULL;
   if (bad)
     return;
-  http_respond_json(resp, 200, containers_prune(d->containers, filters, NULL));
+  json_t *report = containers_prune(d->containers, filters, &err);
+  if (report == NULL) {
+    http_respond_skiff_error(resp, err);
+    skiff_error_free(&err);
+    return;
+  }
+  http_respond_json(resp, 200, report);
 }
 
 static void h_resize(struct daemon *d, struct http_request *req, struct http_response *resp)

@@ -10,10 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
+#include "common/timestamp.h"
 #include "containers.h"
 #include "daemon.h"
 #include "events.h"
@@ -324,31 +327,94 @@ static void handle_load(struct daemon *d, struct http_request *req,
 
 /* ---- POST /images/prune ---- */
 
+/* dockerd's image prune filters: dangling (true: dangling images only, the
+ * default; false: every unused image), until, label and label!. */
+struct prune_scope {
+  struct daemon *d;
+  json_t *left_out; /* ids the filters keep */
+};
+
+static bool left_out_or_in_use(const char *id, void *arg)
+{
+  struct prune_scope *p = arg;
+  return json_object_get(p->left_out, id) != NULL || image_in_use(id, p->d);
+}
+
+/* {"k": ["v"]} or {"k": {"v": true}}: the values. */
+static json_t *filter_list(json_t *filters, const char *key)
+{
+  json_t *v = json_object_get(filters, key), *list = json_array();
+  const char *name;
+  json_t *ignored;
+  if (json_is_array(v))
+    json_array_extend(list, v);
+  json_object_foreach(v, name, ignored) json_array_append_new(list, json_string(name));
+  return list;
+}
+
+static bool has_labels(json_t *labels, json_t *wanted)
+{
+  size_t i;
+  json_t *w;
+  json_array_foreach(wanted, i, w)
+  {
+    const char *text = json_string_value(w), *eq = strchr(text, '=');
+    cleanup_free char *key = eq ? strndup(text, (size_t)(eq - text)) : strdup(text);
+    const char *have = json_string_value(json_object_get(labels, key));
+    if (have == NULL || (eq && strcmp(have, eq + 1) != 0))
+      return false;
+  }
+  return true;
+}
+
+static int prune_left_out(struct daemon *d, json_t *filters, json_t *left_out,
+                          skiff_error_t **err)
+{
+  cleanup_json json_t *until = filter_list(filters, "until");
+  cleanup_json json_t *labels = filter_list(filters, "label");
+  cleanup_json json_t *not_labels = filter_list(filters, "label!");
+  int64_t until_ns = 0;
+  if (json_array_size(until) > 1)
+    return skiff_error_invalid(err, "more than one until filter specified");
+  if (json_array_size(until) &&
+      timestamp_parse(json_string_value(json_array_get(until, 0)), (int64_t)time(NULL),
+                      &until_ns, err) < 0)
+    return -1;
+  cleanup_json json_t *images = image_store_list(d->images, true, NULL, err);
+  if (images == NULL)
+    return -1;
+  size_t i;
+  json_t *img;
+  json_array_foreach(images, i, img)
+  {
+    json_t *have = json_object_get(img, "Labels");
+    int64_t created = json_integer_value(json_object_get(img, "Created")) * 1000000000LL;
+    if ((until_ns && created >= until_ns) || !has_labels(have, labels) ||
+        (json_array_size(not_labels) && has_labels(have, not_labels)))
+      json_object_set(left_out, json_string_value(json_object_get(img, "Id")), json_true());
+  }
+  return 0;
+}
+
 static void handle_prune(struct daemon *d, struct http_request *req,
                          struct http_response *resp)
 {
+  static const char *const accepted[] = {"dangling", "until", "label", "label!", NULL};
   bool bad;
-  cleanup_json json_t *filters = http_request_filters(req, resp, &bad);
+  cleanup_json json_t *filters = http_request_filters_of(req, resp, accepted, &bad);
   if (bad)
     return;
-  bool all_unused = false;
-  const char *key;
-  json_t *v;
-  json_object_foreach(filters, key, v)
-  {
-    if (strcmp(key, "dangling") != 0)
-      return http_respond_error(resp, 400,
-                                "invalid filter '%s' (skiff prunes images by "
-                                "dangling only)",
-                                key);
-    /* {"dangling": ["false"]} or {"dangling": {"false": true}}: all unused. */
-    json_t *first = json_is_array(v) ? json_array_get(v, 0) : NULL;
-    const char *value =
-        first ? json_string_value(first) : json_object_iter_key(json_object_iter(v));
-    all_unused = value && (strcmp(value, "false") == 0 || strcmp(value, "0") == 0);
-  }
+  cleanup_json json_t *dangling = filter_list(filters, "dangling");
+  const char *value = json_string_value(json_array_get(dangling, 0));
+  bool all_unused = value && (strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0);
+  if (value && !all_unused && strcasecmp(value, "true") != 0 && strcmp(value, "1") != 0)
+    return http_respond_error(resp, 400, "invalid filter 'dangling=[%s]'", value);
   skiff_error_t *err = NULL;
-  json_t *report = image_store_prune(d->images, all_unused, image_in_use, d, &err);
+  cleanup_json json_t *left_out = json_object();
+  if (prune_left_out(d, filters, left_out, &err) < 0)
+    return respond_error(resp, &err);
+  struct prune_scope scope = {d, left_out};
+  json_t *report = image_store_prune(d->images, all_unused, left_out_or_in_use, &scope, &err);
   if (report == NULL)
     return respond_error(resp, &err);
   publish(d, "prune", "", NULL);

@@ -365,7 +365,7 @@ static int parse_timestamp(const char *text, int64_t *ns)
   char *end;
   errno = 0;
   long long sec = strtoll(text, &end, 10);
-  if (end == text || errno || sec < 0)
+  if (end == text || errno)
     return -1;
   long long frac = 0;
   if (*end == '.') {
@@ -412,14 +412,10 @@ static void handle_events(struct daemon *d, struct http_request *req,
     clock_gettime(CLOCK_REALTIME, &ts);
     since = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
   }
-  json_error_t jerr;
-  const char *text = http_request_query(req, "filters");
-  cleanup_json json_t *filters = text && *text ? json_loads(text, 0, &jerr) : NULL;
-  if (text && *text && !json_is_object(filters)) {
-    http_respond_error(resp, 400, "invalid filters: %s",
-                       filters ? "expected an object" : jerr.text);
+  bool bad;
+  cleanup_json json_t *filters = http_request_filters(req, resp, &bad);
+  if (bad)
     return;
-  }
   if (http_stream_begin(resp, 200, "application/json") < 0)
     return;
   events_stream_idle(d->events, since, until, filters, emit_event, client_still_there,
