@@ -3,6 +3,7 @@
  * remove, save (GET /images/get, /images/{name}/get), load and prune.
  * The work is src/image's; this file maps requests and answers, status
  * codes (404 no such image, 400 bad input, 409 conflict) and events. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -181,6 +182,32 @@ static void handle_history(struct daemon *d, struct http_request *req,
 
 /* ---- POST /images/{name}/tag ---- */
 
+/* distribution/reference's tag grammar: [\w][\w.-]{0,127}. */
+static bool valid_tag(const char *tag)
+{
+  size_t n = strlen(tag);
+  if (n == 0 || n > 128 || !(isalnum((unsigned char)tag[0]) || tag[0] == '_'))
+    return false;
+  for (size_t i = 1; i < n; i++)
+    if (!isalnum((unsigned char)tag[i]) && !strchr("_.-", tag[i]))
+      return false;
+  return true;
+}
+
+/* dockerd's checks of the new name before it looks for the image. */
+static int check_new_tag(const char *repo, const char *tag, skiff_error_t **err)
+{
+  if (tag && *tag && !valid_tag(tag))
+    return skiff_error_invalid(err, "invalid tag format");
+  cleanup_free char *norm = repo && *repo ? image_reference_normalize(repo, NULL) : NULL;
+  const char *digest_name = "docker.io/library/sha256";
+  size_t n = strlen(digest_name);
+  if (norm && strncmp(norm, digest_name, n) == 0 && strchr(":@", norm[n]))
+    return skiff_error_invalid(err, "refusing to create an ambiguous tag using digest "
+                               "algorithm as name");
+  return 0;
+}
+
 static void handle_tag(struct daemon *d, struct http_request *req,
                        struct http_response *resp)
 {
@@ -188,7 +215,8 @@ static void handle_tag(struct daemon *d, struct http_request *req,
   const char *repo = http_request_query(req, "repo");
   const char *tag = http_request_query(req, "tag");
   skiff_error_t *err = NULL;
-  if (image_store_tag(d->images, name, repo, tag, &err) < 0)
+  if (check_new_tag(repo, tag, &err) < 0 ||
+      image_store_tag(d->images, name, repo, tag, &err) < 0)
     return respond_error(resp, &err);
   cleanup_free char *id = image_store_resolve(d->images, name, NULL);
   cleanup_free char *full = NULL;
@@ -204,17 +232,72 @@ static void handle_tag(struct daemon *d, struct http_request *req,
 
 /* ---- DELETE /images/{name} ---- */
 
+/* The short ids of image id and of a container using it (running first);
+ * false when none uses it. */
+static bool image_user(struct daemon *d, const char *id, char image[13], char user[13],
+                       bool *running)
+{
+  cleanup_free char *full = id ? containers_image_user(d->containers, id, running) : NULL;
+  if (full == NULL)
+    return false;
+  snprintf(image, 13, "%s", strchr(id, ':') ? strchr(id, ':') + 1 : id);
+  snprintf(user, 13, "%s", full);
+  return true;
+}
+
+/* dockerd refuses even a forced removal, by ID, of an image that a running
+ * container uses. */
+static int check_forced_removal(struct daemon *d, const char *name, const char *id,
+                                skiff_error_t **err)
+{
+  char image[13], user[13];
+  bool running = false;
+  const char *hex = id && strchr(id, ':') ? strchr(id, ':') + 1 : id;
+  if (!image_user(d, id, image, user, &running) || !running ||
+      (strncmp(hex, name, strlen(name)) != 0 && strncmp(id, name, strlen(name)) != 0))
+    return 0;
+  return skiff_error_status(err, EBUSY, "conflict: unable to delete %s (cannot be forced) "
+                            "- image is being used by running container %s", image, user);
+}
+
+/* The image store's conflicts say "a container"; dockerd's name it. */
+static void name_the_user(struct daemon *d, const char *name, const char *id,
+                          skiff_error_t **err)
+{
+  char image[13], user[13];
+  bool running = false;
+  if ((*err)->status != EBUSY || !image_user(d, id, image, user, &running))
+    return;
+  bool reference = strstr((*err)->msg, "a container is using its referenced image") != NULL;
+  bool by_id = strstr((*err)->msg, "image is being used by a container") != NULL;
+  if (!reference && !by_id)
+    return;
+  skiff_error_free(err);
+  if (reference)
+    skiff_error_status(err, EBUSY, "conflict: unable to remove repository reference "
+                       "\"%s\" (must force) - container %s is using its referenced image "
+                       "%s", name, user, image);
+  else
+    skiff_error_status(err, EBUSY, "conflict: unable to delete %s (%s) - image is being "
+                       "used by %s container %s", image,
+                       running ? "cannot be forced" : "must be forced",
+                       running ? "running" : "stopped", user);
+}
+
 static void handle_remove(struct daemon *d, struct http_request *req,
                           struct http_response *resp)
 {
   const char *name = http_request_param(req, 0);
+  bool force = http_request_query_bool(req, "force", false);
   cleanup_free char *id = image_store_resolve(d->images, name, NULL);
   skiff_error_t *err = NULL;
-  json_t *records =
-      image_store_remove(d->images, name, http_request_query_bool(req, "force", false),
-                         image_in_use, d, &err);
-  if (records == NULL)
+  if (force && check_forced_removal(d, name, id, &err) < 0)
     return respond_error(resp, &err);
+  json_t *records = image_store_remove(d->images, name, force, image_in_use, d, &err);
+  if (records == NULL) {
+    name_the_user(d, name, id, &err);
+    return respond_error(resp, &err);
+  }
   size_t i;
   json_t *r;
   bool image_deleted = false;

@@ -122,4 +122,11 @@ void containers_fs_release(struct container_store *store, struct container_fs *f
 void containers_publish_event(struct container_store *store, const char *id,
                               const char *action, json_t *extra);
 
+/* ---- for bad input (badinput): dockerd's conflict messages ---------- */
+
+/* The id (new string) of a container created from image_id, a running one
+ * when there is one (*running then true); NULL when none is. */
+char *containers_image_user(struct container_store *store, const char *image_id,
+                            bool *running);
+
 #endif

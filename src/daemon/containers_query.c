@@ -415,3 +415,23 @@ json_t *containers_prune(struct container_store *s, json_t *filters, skiff_error
   }
   return json_pack("{s:o, s:I}", "ContainersDeleted", deleted, "SpaceReclaimed", reclaimed);
 }
+
+char *containers_image_user(struct container_store *s, const char *image_id,
+                            bool *running)
+{
+  char *user = NULL;
+  *running = false;
+  pthread_mutex_lock(&s->lock);
+  for (size_t i = 0; i < s->n && !*running; i++) {
+    struct container *c = s->items[i];
+    if (strcmp(json_string_value(json_object_get(c->record, "Image")) ?: "", image_id) != 0)
+      continue;
+    *running = json_is_true(json_object_get(json_object_get(c->record, "State"), "Running"));
+    if (user == NULL || *running) {
+      free(user);
+      user = strdup(c->id);
+    }
+  }
+  pthread_mutex_unlock(&s->lock);
+  return user;
+}
