@@ -341,6 +341,15 @@ json_t *create_request_parse(const char *body, size_t len, const char *log_drive
     skiff_error_invalid(err, "config cannot be empty in order to create a container");
     return NULL;
   }
+  /* dockerd: an Entrypoint of "" (or [""], the CLI's --entrypoint "")
+   * resets the image's entrypoint without taking its Cmd; [] says that
+   * to containers_create. */
+  json_t *entrypoint = json_object_get(req, "Entrypoint");
+  json_t *first = json_is_array(entrypoint) && json_array_size(entrypoint) == 1
+                      ? json_array_get(entrypoint, 0)
+                      : entrypoint;
+  if (json_is_string(first) && *json_string_value(first) == '\0')
+    json_object_set_new(req, "Entrypoint", json_array());
   if (check_config(req, err) < 0 ||
       check_host(json_object_get(req, "HostConfig"), log_driver, err) < 0)
     return NULL;
