@@ -290,7 +290,7 @@ int cmd_ps(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   struct opt opts[] = {
       {"all", 'a', OPT_BOOL, &f.all, NULL,
        "Show all containers (default shows just running)", NULL},
-      {"filter", 'f', OPT_LIST, &f.filters, "filter",
+      {"filter", 'f', OPT_FILTER, &f.filters, "filter",
        "Filter output based on conditions provided", NULL},
       {"format", 0, OPT_STRING, &f.format, "string",
        "Format output using a custom template:\n'table':            Print output in "
@@ -611,7 +611,7 @@ static int logs_query(const struct logs_flags *f, char **q, skiff_error_t **err)
       continue;
     cleanup_free char *ts = timestamp_from_api(times[i][1], (int64_t)time(NULL), err);
     if (ts == NULL)
-      return -1;
+      return skiff_error_wrap(err, "invalid value for \"%s\"", times[i][0]);
     client_query_add(q, times[i][0], ts);
   }
   if (f->timestamps)
@@ -804,7 +804,10 @@ static int inspect_command(struct cli *cli, enum inspect_kind kind, const char *
   else if (type && strcmp(type, "image") == 0)
     kind = INSPECT_IMAGE;
   else if (type && *type)
-    return skiff_error_invalid(err, "\"%s\" is not a valid value for --type", type);
+    return skiff_error_invalid(err, "unknown type: \"%s\": must be one of \"config\", "
+                               "\"container\", \"image\", \"network\", \"node\", "
+                               "\"plugin\", \"secret\", \"service\", \"task\", "
+                               "\"volume\"", type);
   if (format && strcmp(format, "json") == 0)
     format = "{{json .}}";
   return inspect_objects(cli, args, nargs, kind, format, size, err);
@@ -838,7 +841,7 @@ int cmd_container_prune(struct cli *cli, int argc, char **argv, skiff_error_t **
   bool force = false;
   struct strlist filters = {0};
   struct opt opts[] = {
-      {"filter", 0, OPT_LIST, &filters, "filter",
+      {"filter", 0, OPT_FILTER, &filters, "filter",
        "Provide filter values (e.g. \"until=<timestamp>\")", NULL},
       {"force", 'f', OPT_BOOL, &force, NULL, "Do not prompt for confirmation", NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};

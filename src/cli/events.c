@@ -120,7 +120,7 @@ int cmd_events(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   const char *since = NULL, *until = NULL, *format = NULL;
   struct strlist filters = {0};
   struct opt opts[] = {
-      {"filter", 'f', OPT_LIST, &filters, "filter",
+      {"filter", 'f', OPT_FILTER, &filters, "filter",
        "Filter output based on conditions provided", NULL},
       {"format", 0, OPT_STRING, &format, "string",
        "Format output using a custom template:\n'json':             Print in JSON "

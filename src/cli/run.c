@@ -52,7 +52,7 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
       {"dns", 0, OPT_LIST, &f->dns, "list", "Set custom DNS servers", NULL},
       {"entrypoint", 0, OPT_STRING, &f->entrypoint, "string",
        "Overwrite the default ENTRYPOINT of the image", &f->entrypoint_given},
-      {"env", 'e', OPT_LIST, &f->env, "list", "Set environment variables", NULL},
+      {"env", 'e', OPT_ENV, &f->env, "list", "Set environment variables", NULL},
       {"env-file", 0, OPT_LIST, &f->env_file, "list",
        "Read in a file of environment variables", NULL},
       {"expose", 0, OPT_LIST, &f->expose, "list", "Expose a port or a range of ports",
@@ -70,7 +70,7 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
       {"log-driver", 0, OPT_STRING, &f->log_driver, "string",
        "Logging driver for the container", NULL},
       {"log-opt", 0, OPT_LIST, &f->log_opts, "list", "Log driver options", NULL},
-      {"memory", 'm', OPT_STRING, &f->memory, "bytes", "Memory limit", NULL},
+      {"memory", 'm', OPT_BYTES, &f->memory, "bytes", "Memory limit", NULL},
       {"name", 0, OPT_STRING, &f->name, "string", "Assign a name to the container",
        NULL},
       {"network", 0, OPT_STRING, &f->network, "network",
@@ -97,7 +97,7 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
        "Automatically remove the container and its associated anonymous volumes\nwhen "
        "it exits",
        NULL},
-      {"shm-size", 0, OPT_STRING, &f->shm_size, "bytes", "Size of /dev/shm", NULL},
+      {"shm-size", 0, OPT_BYTES, &f->shm_size, "bytes", "Size of /dev/shm", NULL},
       {"sig-proxy", 0, OPT_BOOL, &f->sig_proxy, NULL,
        "Proxy received signals to the process (default true)", NULL},
       {"stop-signal", 0, OPT_STRING, &f->stop_signal, "string",
@@ -150,10 +150,11 @@ static int read_env_file(json_t *env, const char *path, skiff_error_t **err)
 {
   cleanup_fclose FILE *f = fopen(path, "re");
   if (f == NULL)
-    return skiff_error_errno(err, "open %s", path);
+    return skiff_error_invalid(err, "open %s: %s", path, cli_go_strerror(errno));
   char *line = NULL;
   size_t cap = 0;
   int lineno = 0, r = 0;
+  errno = 0;
   while (r == 0 && getline(&line, &cap, f) >= 0) {
     char *s = line;
     if (lineno++ == 0 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
@@ -174,6 +175,9 @@ static int read_env_file(json_t *env, const char *path, skiff_error_t **err)
       r = add_env(env, s, err);
   }
   free(line);
+  if (r == 0 && ferror(f))
+    r = skiff_error_invalid(err, "invalid env file (%s): read %s: %s", path, path,
+                            cli_go_strerror(errno));
   return r;
 }
 
@@ -208,6 +212,8 @@ static json_t *build_map(const struct strlist *l, bool need_value, const char *w
   return steal_pointer(&map);
 }
 
+/* docker's ParseRestartPolicy: NAME[:COUNT]; the name is the daemon's to
+ * judge, only the form is checked here. */
 static json_t *build_restart(const char *text, skiff_error_t **err)
 {
   if (text == NULL || *text == '\0')
@@ -216,41 +222,23 @@ static json_t *build_restart(const char *text, skiff_error_t **err)
   cleanup_free char *name =
       strndup(text, colon ? (size_t)(colon - text) : strlen(text));
   long long retries = 0;
-  if (colon) {
+  if (colon && colon == text) {
+    skiff_error_invalid(err, "invalid restart policy format: no policy provided before "
+                        "colon");
+    return NULL;
+  }
+  if (colon && colon[1]) {
     char *end = NULL;
+    errno = 0;
     retries = strtoll(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || strcmp(name, "on-failure") != 0) {
-      skiff_error_invalid(err, "invalid restart policy format: %s", text);
+    if (*end || errno) {
+      skiff_error_invalid(err, "invalid restart policy format: maximum retry count must "
+                          "be an integer");
       return NULL;
     }
   }
-  if (strcmp(name, "no") && strcmp(name, "always") && strcmp(name, "unless-stopped") &&
-      strcmp(name, "on-failure")) {
-    skiff_error_invalid(err, "invalid restart policy format: %s", text);
-    return NULL;
-  }
   return json_pack("{s:s, s:I}", "Name", name, "MaximumRetryCount",
                    (json_int_t)retries);
-}
-
-/* docker's RAMInBytes: a number with an optional b, k, m, g, t or p. */
-static int parse_bytes(const char *text, long long *out, skiff_error_t **err)
-{
-  char *end = NULL;
-  double v = strtod(text, &end);
-  if (end == text || v < 0)
-    return skiff_error_invalid(err, "invalid size: '%s'", text);
-  static const char units[] = "bkmgtp";
-  const char *u = *end ? strchr(units, tolower((unsigned char)*end)) : units;
-  if (u == NULL ||
-      (*end && end[1] && !(tolower((unsigned char)end[1]) == 'b' && end[2] == '\0') &&
-       !(tolower((unsigned char)end[1]) == 'i' &&
-         tolower((unsigned char)end[2]) == 'b' && end[3] == '\0')))
-    return skiff_error_invalid(err, "invalid size: '%s'", text);
-  for (long i = 0; i < u - units; i++)
-    v *= 1024;
-  *out = (long long)v;
-  return 0;
 }
 
 /* -p [IP:][HOSTPORT:]PORT[/PROTO] into ExposedPorts and PortBindings. */
@@ -295,7 +283,8 @@ static int attach_flags(const struct run_flags *f, json_t *config, skiff_error_t
   bool in = f->interactive, out = !f->detach, errs = !f->detach;
   if (f->attach.n) {
     if (f->detach)
-      return skiff_error_invalid(err, "Conflicting options: -a and -d");
+      return skiff_error_invalid(err, "conflicting options: cannot specify both --attach "
+                                 "and --detach");
     in = out = errs = false;
     for (size_t i = 0; i < f->attach.n; i++) {
       const char *s = f->attach.items[i];
@@ -326,11 +315,14 @@ static json_t *build_host_config(const struct run_flags *f, json_t *exposed,
                                  skiff_error_t **err)
 {
   cleanup_json json_t *restart = build_restart(f->restart, err);
-  cleanup_json json_t *log_config = build_map(&f->log_opts, true, "log-opt", err);
+  /* docker: a --log-opt without "=" is an option with an empty value. */
+  cleanup_json json_t *log_config = restart ? build_map(&f->log_opts, false, "log-opt", err)
+                                            : NULL;
   if (restart == NULL || log_config == NULL)
     return NULL;
-  if (f->rm && strcmp(json_string_value(json_object_get(restart, "Name")), "no") != 0) {
-    skiff_error_invalid(err, "Conflicting options: --restart and --rm");
+  const char *policy = json_string_value(json_object_get(restart, "Name"));
+  if (f->rm && strcmp(policy, "no") != 0 && *policy) {
+    skiff_error_invalid(err, "conflicting options: cannot specify both --restart and --rm");
     return NULL;
   }
   json_t *hc = json_pack(
@@ -354,10 +346,10 @@ static json_t *build_host_config(const struct run_flags *f, json_t *exposed,
     if (modes[i][1])
       json_object_set_new(hc, modes[i][0], json_string(modes[i][1]));
   long long bytes;
-  if (f->memory && (parse_bytes(f->memory, &bytes, err) < 0 ||
+  if (f->memory && (opts_parse_bytes(f->memory, &bytes, err) < 0 ||
                     json_object_set_new(hc, "Memory", json_integer(bytes)) < 0))
     return NULL;
-  if (f->shm_size && (parse_bytes(f->shm_size, &bytes, err) < 0 ||
+  if (f->shm_size && (opts_parse_bytes(f->shm_size, &bytes, err) < 0 ||
                       json_object_set_new(hc, "ShmSize", json_integer(bytes)) < 0))
     return NULL;
   json_t *tmpfs = json_object();
@@ -445,14 +437,36 @@ static json_t *post_create(struct cli *cli, const struct run_flags *f, json_t *b
   return client_json(cli->client, "POST", full, body, status, err);
 }
 
-/* Create the container, pulling a missing image first as docker does.
- * Returns the new id or NULL. */
-static char *create_container(struct cli *cli, const struct run_flags *f, char **args,
-                              int nargs, skiff_error_t **err)
+/* What run and create check before they ask the daemon anything. */
+static json_t *local_create_body(const struct run_flags *f, char **args, int nargs,
+                                 skiff_error_t **err)
 {
-  cleanup_json json_t *body = build_create_body(f, args, nargs, err);
-  if (body == NULL)
+  if (f->pull && strcmp(f->pull, "always") != 0 && strcmp(f->pull, "missing") != 0 &&
+      strcmp(f->pull, "never") != 0) {
+    skiff_error_invalid(err, "invalid pull option: '%s': must be one of \"always\", "
+                        "\"missing\" or \"never\"", f->pull);
     return NULL;
+  }
+  return build_create_body(f, args, nargs, err);
+}
+
+/* docker's withHelp: "skiff: MESSAGE" and where to read more. */
+static void with_help(skiff_error_t **err, const char *command)
+{
+  cleanup_free char *msg = (*err)->msg;
+  (*err)->msg = NULL;
+  int status = (*err)->status;
+  skiff_error_free(err);
+  skiff_error_status(err, status,
+                     "skiff: %s\n\nRun 'skiff %s --help' for more information",
+                     msg ? msg : "error", command);
+}
+
+/* Create the container from body, pulling a missing image first as
+ * docker does. Returns the new id or NULL. */
+static char *create_container(struct cli *cli, const struct run_flags *f, json_t *body,
+                              char **args, skiff_error_t **err)
+{
   long status = 0;
   cleanup_json json_t *answer = NULL;
   if (f->pull && strcmp(f->pull, "always") == 0 &&
@@ -515,8 +529,13 @@ int cmd_create(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   cleanup_free char **args = NULL;
   int nargs = 0;
   int r = parse_run_flags(cli, &f, opts, false, argc, argv, &args, &nargs, err);
-  if (r == OPTS_OK) {
-    cleanup_free char *id = create_container(cli, &f, args, nargs, err);
+  cleanup_json json_t *body = r == OPTS_OK ? local_create_body(&f, args, nargs, err) : NULL;
+  if (r == OPTS_OK && body == NULL) {
+    with_help(err, "create");
+    cli->fail_status = 125;
+    r = -1;
+  } else if (r == OPTS_OK) {
+    cleanup_free char *id = create_container(cli, &f, body, args, err);
     r = id ? (printf("%s\n", id), 0) : -1;
   }
   run_flags_free(&f);
@@ -548,6 +567,7 @@ static int run_detached(struct cli *cli, const char *id, skiff_error_t **err)
 {
   if (start_container(cli, id, err) < 0) {
     cli->fail_status = run_start_error_status((*err)->msg);
+    with_help(err, "run");
     return -1;
   }
   printf("%s\n", id);
@@ -588,6 +608,7 @@ static int run_attached(struct cli *cli, const struct run_flags *f, const char *
   if (start_container(cli, id, err) < 0) {
     run_attach_close(a);
     cli->fail_status = run_start_error_status((*err)->msg);
+    with_help(err, "run");
     /* With --rm the daemon removes the container; let it finish first (as
      * docker does), but not forever, and remove it ourselves if it did not. */
     bool removed = f->rm && run_wait_settle(w, 10);
@@ -619,15 +640,23 @@ int cmd_run(struct cli *cli, int argc, char **argv, skiff_error_t **err)
     run_flags_free(&f);
     return r == OPTS_HELP ? 0 : r;
   }
-  /* Every failure before the container runs is docker's 125. */
-  cli->fail_status = 125;
   cleanup_json json_t *attach_cfg = json_object();
+  cleanup_json json_t *body = NULL;
   cleanup_free char *id = NULL;
-  if (attach_flags(&f, attach_cfg, err) == 0)
-    id = create_container(cli, &f, args, nargs, err);
-  if (id == NULL)
+  if (f.attach.n && f.detach) { /* docker: a plain error, 1 */
+    run_flags_free(&f);
+    return skiff_error_invalid(err, "conflicting options: cannot specify both --attach "
+                               "and --detach");
+  }
+  /* Every failure before the container runs is docker's 125, with help. */
+  cli->fail_status = 125;
+  if (attach_flags(&f, attach_cfg, err) == 0 &&
+      (body = local_create_body(&f, args, nargs, err)) != NULL)
+    id = create_container(cli, &f, body, args, err);
+  if (id == NULL) {
+    with_help(err, "run");
     r = -1;
-  else if (f.detach)
+  } else if (f.detach)
     r = run_detached(cli, id, err);
   else
     r = run_attached(cli, &f, id, attach_cfg, err);

@@ -117,7 +117,8 @@ def test_run_records_labels_init_restart_and_stop_settings(cli):
 def test_run_refuses_restart_with_rm(cli):
     r = cli.skiff("run", "--rm", "--restart", "always", IMAGE, "true")
     assert r.rc == 125, r
-    assert "Conflicting options" in r.err
+    assert r.err == ("skiff: conflicting options: cannot specify both --restart and --rm\n\n"
+                     "Run 'skiff run --help' for more information\n")
 
 
 def test_run_unknown_flag_is_a_usage_error(cli):
