@@ -296,7 +296,9 @@ int cmd_ps(struct cli *cli, int argc, char **argv, skiff_error_t **err)
        "Format output using a custom template:\n'table':            Print output in "
        "table format with column headers (default)\n'table TEMPLATE':   Print output "
        "in table format using the given Go template\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {"last", 'n', OPT_INT, &f.last, "int",
        "Show n last created containers (includes all states) (default -1)", NULL},
@@ -363,12 +365,14 @@ static int stop_like(struct cli *cli, const char *verb, const char *summary, int
                         "Signal to send to the container", NULL},
                        {"timeout", 't', OPT_INT, &timeout, "int",
                         "Seconds to wait before killing the container", &timeout_given},
-                       {"time", 0, OPT_INT, &timeout, "int",
-                        "Seconds to wait before killing the container (deprecated)",
+                       {"time", 0, OPT_INT, &timeout, "int", NULL, /* hidden */
                         &timeout_given},
                        {NULL, 0, 0, NULL, NULL, NULL, NULL}};
+  char aliases[64];
+  snprintf(aliases, sizeof aliases, "skiff container %s, skiff %s", verb, verb);
   struct command_spec spec = {.usage = "[OPTIONS] CONTAINER [CONTAINER...]",
                               .summary = summary,
+                              .aliases = aliases,
                               .min_args = 1,
                               .max_args = -1};
   cleanup_free char **args = NULL;
@@ -776,10 +780,14 @@ static int inspect_command(struct cli *cli, enum inspect_kind kind, const char *
   struct opt opts[] = {
       {"format", 'f', OPT_STRING, &format, "string",
        "Format output using a custom template:\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {"size", 's', OPT_BOOL, &size, NULL,
-       "Display total file sizes if the type is container", NULL},
+       kind == INSPECT_CONTAINER ? "Display total file sizes"
+                                 : "Display total file sizes if the type is container",
+       NULL},
       {"type", 0, OPT_STRING, &type, "string", "Only inspect objects of the given type",
        NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};

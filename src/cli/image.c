@@ -260,7 +260,9 @@ int cmd_images(struct cli *cli, int argc, char **argv, skiff_error_t **err)
        "Format output using a custom template:\n'table':            Print output in "
        "table format with column headers (default)\n'table TEMPLATE':   Print output "
        "in table format using the given Go template\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {"no-trunc", 0, OPT_BOOL, &f.no_trunc, NULL, "Don't truncate output", NULL},
       {"quiet", 'q', OPT_BOOL, &f.quiet, NULL, "Only show image IDs", NULL},

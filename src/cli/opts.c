@@ -310,6 +310,8 @@ void opts_print_help(const struct command_spec *spec, const struct opt *opts)
   char left[128];
   for (int pass = 0; pass < 2; pass++) {
     for (const struct opt *o = opts;; o++) {
+      if (o->name && o->help == NULL)
+        continue; /* a hidden flag (docker's deprecated aliases) */
       const char *name = o->name ? o->name : "help";
       if (o->shorthand)
         snprintf(left, sizeof left, "  -%c, --%s", o->shorthand, name);

@@ -32,7 +32,7 @@ struct opt {
   enum opt_type type;
   void *value;
   const char *metavar; /* shown after the flag in --help ("string", "list") */
-  const char *help;
+  const char *help; /* NULL: a hidden flag, left out of --help */
   bool *given; /* optional: set when the flag appears */
 };
 

@@ -75,8 +75,7 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
        NULL},
       {"network", 0, OPT_STRING, &f->network, "network",
        "Connect a container to a network", NULL},
-      {"net", 0, OPT_STRING, &f->network, "network", "Connect a container to a network",
-       NULL},
+      {"net", 0, OPT_STRING, &f->network, "network", NULL, NULL}, /* hidden, as docker's */
       {"pid", 0, OPT_STRING, &f->pid, "string", "PID namespace to use", NULL},
       {"platform", 0, OPT_STRING, &f->platform, "string",
        "Set platform if server is multi-platform capable", NULL},
@@ -85,8 +84,10 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
       {"publish", 'p', OPT_LIST, &f->publish, "list",
        "Publish a container's port(s) to the host", NULL},
       {"pull", 0, OPT_STRING, &f->pull, "string",
-       "Pull image before running (\"always\", \"missing\", \"never\")\n(default "
-       "\"missing\")",
+       with_run ? "Pull image before running (\"always\", \"missing\", \"never\")\n(default "
+                  "\"missing\")"
+                : "Pull image before creating (\"always\", \"missing\", \"never\")\n(default "
+                  "\"missing\")",
        NULL},
       {"quiet", 'q', OPT_BOOL, &f->quiet, NULL, "Suppress the pull output", NULL},
       {"read-only", 0, OPT_BOOL, &f->read_only, NULL,

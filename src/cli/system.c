@@ -144,7 +144,9 @@ int cmd_version(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   struct opt opts[] = {
       {"format", 'f', OPT_STRING, &format, "string",
        "Format output using a custom template:\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};
   struct command_spec spec = {.usage = "[OPTIONS]",
@@ -284,7 +286,9 @@ int cmd_info(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   struct opt opts[] = {
       {"format", 'f', OPT_STRING, &format, "string",
        "Format output using a custom template:\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};
   struct command_spec spec = {.usage = "[OPTIONS]",
@@ -435,7 +439,9 @@ int cmd_system_df(struct cli *cli, int argc, char **argv, skiff_error_t **err)
        "Format output using a custom template:\n'table':            Print output in "
        "table format with column headers (default)\n'table TEMPLATE':   Print output "
        "in table format using the given Go template\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {"verbose", 'v', OPT_BOOL, &verbose, NULL,
        "Show detailed information on space usage", NULL},
