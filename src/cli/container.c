@@ -595,7 +595,11 @@ int cmd_rename(struct cli *cli, int argc, char **argv, skiff_error_t **err)
     return skiff_error_invalid(err, "Error: Neither old nor new names may be empty");
   cleanup_free char *query = NULL;
   client_query_add(&query, "name", args[1]);
-  return post_verb(cli, args[0], "rename", query, err);
+  if (post_verb(cli, args[0], "rename", query, err) == 0)
+    return 0;
+  cli_report(*err); /* docker prints the daemon's error, then its own */
+  skiff_error_free(err);
+  return skiff_error_invalid(err, "Error: failed to rename container named %s", args[0]);
 }
 
 /* ------------------------------------------------------------ logs */

@@ -449,7 +449,34 @@ static void handle_df(struct daemon *d, struct http_request *req, struct http_re
                               "Volumes", "BuildCache"));
 }
 
+/* POST /networks/prune, /volumes/prune, /build/prune: `docker system prune`
+ * asks for all of them and fails on a 404. skiff has no user networks,
+ * named volumes or build cache yet, so there is nothing to remove; the
+ * filters are still checked as dockerd checks them. (These move to the
+ * network, volume and build APIs when those exist.) */
+static void handle_prune_nothing(struct daemon *d, struct http_request *req,
+                                 struct http_response *resp)
+{
+  static const char *const accepted[] = {"until", "label", "label!", "all", "id",
+                                         "parent", "type", "description", "inuse",
+                                         "shared", "private", NULL};
+  bool bad;
+  cleanup_json json_t *filters = http_request_filters_of(req, resp, accepted, &bad);
+  if (bad)
+    return;
+  const char *path = http_request_path(req);
+  if (strncmp(path, "/networks/", 10) == 0)
+    return http_respond_json(resp, 200, json_pack("{s:n}", "NetworksDeleted"));
+  if (strncmp(path, "/volumes/", 9) == 0)
+    return http_respond_json(resp, 200, json_pack("{s:n, s:i}", "VolumesDeleted",
+                                                  "SpaceReclaimed", 0));
+  http_respond_json(resp, 200, json_pack("{s:n, s:i}", "CachesDeleted", "SpaceReclaimed", 0));
+}
+
 const struct api_route api_system_routes[] = {
+    {"POST", "/networks/prune", handle_prune_nothing, false},
+    {"POST", "/volumes/prune", handle_prune_nothing, false},
+    {"POST", "/build/prune", handle_prune_nothing, false},
     {"GET", "/system/df", handle_df, false},
     {"GET", "/_ping", handle_ping, false},      {"HEAD", "/_ping", handle_ping, false},
     {"GET", "/version", handle_version, false}, {"GET", "/info", handle_info, false},
