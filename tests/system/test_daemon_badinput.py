@@ -506,6 +506,12 @@ SYSTEM = [
     Case("events since", "GET", "/events?since=garbage&until=1", None, 400,
          "invalid timestamp: since=garbage until=1",
          docker=(500, "strconv.ParseInt: parsing \"garbage\": invalid syntax"), why=ATOI),
+    Case("network prune filter", "POST", '/networks/prune?filters={"bogus":["x"]}', None,
+         400, "invalid filter 'bogus'", docker=(400, "Invalid filter 'bogus'"), why=LOWER),
+    Case("volume prune filter", "POST", '/volumes/prune?filters={"bogus":["x"]}', None,
+         400, "invalid filter 'bogus'", docker=(400, "Invalid filter 'bogus'"), why=LOWER),
+    Case("build prune filters", "POST", "/build/prune?filters=notjson", None, 400,
+         "invalid filter", docker=None, why="dockerd 20.10's build prune needs BuildKit"),
     Case("events filters", "GET", "/events?until=1&filters=notjson", None, 400,
          "invalid filter", docker=(500, "invalid character 'o' in literal null (expecting "
                                    "'u')"), why=FILTERS),
