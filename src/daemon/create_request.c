@@ -326,8 +326,8 @@ static int check_host(json_t *host, const char *log_driver, skiff_error_t **err)
   return check_log_config(host, log_driver, err);
 }
 
-json_t *create_request_parse(const char *body, size_t len, const char *log_driver,
-                             skiff_error_t **err)
+/* Decoded and of docker's Go types, or NULL with *err. */
+static json_t *decode_typed(const char *body, size_t len, skiff_error_t **err)
 {
   cleanup_json json_t *req = decode(body ? body : "", body ? len : 0, err);
   if (req == NULL)
@@ -336,6 +336,25 @@ json_t *create_request_parse(const char *body, size_t len, const char *log_drive
     skiff_error_wrap(err, "invalid JSON");
     return NULL;
   }
+  return steal_pointer(&req);
+}
+
+json_t *create_request_parse_config(const char *body, size_t len, skiff_error_t **err)
+{
+  size_t skip = 0;
+  while (body && skip < len && isspace((unsigned char)body[skip]))
+    skip++;
+  if (body == NULL || skip == len) /* dockerd: io.EOF is no error here */
+    return NULL;
+  return decode_typed(body, len, err);
+}
+
+json_t *create_request_parse(const char *body, size_t len, const char *log_driver,
+                             skiff_error_t **err)
+{
+  cleanup_json json_t *req = decode_typed(body, len, err);
+  if (req == NULL)
+    return NULL;
   /* CreateRequest embeds *Config: without one of its keys there is none. */
   if (!gotypes_has_field(req, create_request_config_type())) {
     skiff_error_invalid(err, "config cannot be empty in order to create a container");

@@ -20,6 +20,11 @@ struct gotype;
 json_t *create_request_parse(const char *body, size_t len, const char *log_driver,
                              skiff_error_t **err);
 
+/* The body of POST /commit: a Config, decoded as dockerd's DecodeConfig
+ * does (Go's syntax and type errors, "invalid JSON: ..."). An empty body
+ * gives NULL without *err. New reference. */
+json_t *create_request_parse_config(const char *body, size_t len, skiff_error_t **err);
+
 /* The Go types of the body (create_types.c). */
 const struct gotype *create_request_type(void);
 const struct gotype *create_request_config_type(void);

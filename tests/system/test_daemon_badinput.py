@@ -404,6 +404,34 @@ CONTAINERS = [
          why="a client's bad value: skiffd says 400 where dockerd says 500"),
 ]
 
+ARCHIVE = [
+    Case("archive unknown", "GET", "/containers/nosuch/archive?path=/", None, 404,
+         "No such container: nosuch"),
+    Case("archive without path", "GET", "/containers/bi-created/archive", None, 400,
+         "bad parameter: pathcannot be empty"),
+    Case("archive missing file", "GET", "/containers/bi-created/archive?path=/nonexistent",
+         None, 404, "Could not find the file /nonexistent in container bi-created"),
+    Case("extract garbage", "PUT", "/containers/bi-created/archive?path=/tmp", "garbage", 400,
+         "invalid tar: Unrecognized archive format",
+         docker=(500, "Error processing tar file(exit status 1): unexpected EOF"),
+         why="a client's bad archive: skiffd says 400 where dockerd says 500",
+         headers={"Content-Type": "application/x-tar"}),
+    Case("export unknown", "GET", "/containers/nosuch/export", None, 404,
+         "No such container: nosuch"),
+    Case("changes unknown", "GET", "/containers/nosuch/changes", None, 404,
+         "No such container: nosuch"),
+    Case("commit unknown", "POST", "/commit?container=nosuch", None, 404,
+         "No such container: nosuch"),
+    Case("commit malformed config", "POST", "/commit?container=bi-created", "{bad", 400,
+         "invalid JSON: invalid character 'b' looking for beginning of object key string",
+         docker=OLD_DECODER),
+    Case("commit mistyped config", "POST", "/commit?container=bi-created", '{"Cmd":5}', 400,
+         "invalid JSON: json: cannot unmarshal number into Go struct field CreateRequest.Cmd "
+         "of type string", docker=OLD_DECODER),
+    Case("commit bad change", "POST", "/commit?container=bi-created&changes=BOGUS", None, 400,
+         "bogus is not a valid change command"),
+]
+
 IMAGES = [
     Case("import garbage", "POST", "/images/create?fromSrc=-&repo=bi-imp", "garbage", 400,
          "invalid layer tar: Unrecognized archive format",
@@ -520,7 +548,7 @@ SYSTEM = [
                                    "map[string]map[string]bool"), why=FILTERS),
 ]
 
-CASES = CREATE_SYNTAX + CREATE_TYPES + CREATE_CHECKS + CONTAINERS + IMAGES + SYSTEM
+CASES = CREATE_SYNTAX + CREATE_TYPES + CREATE_CHECKS + CONTAINERS + ARCHIVE + IMAGES + SYSTEM
 
 
 # ------------------------------------------------------------------ talking to daemons
