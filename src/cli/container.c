@@ -253,6 +253,15 @@ static char *ps_query(const struct ps_flags *f, skiff_error_t **err)
   return path;
 }
 
+/* docker's ps words a template that does not parse its own way. */
+static int ps_template_error(skiff_error_t **err)
+{
+  const char *msg = strstr((*err)->msg, "template: ");
+  cleanup_free char *why = strdup(msg ? msg : (*err)->msg);
+  skiff_error_free(err);
+  return skiff_error_invalid(err, "failed to parse template: %s", why ? why : "");
+}
+
 static int ps_print(json_t *list, const struct ps_flags *f, skiff_error_t **err)
 {
   const char *format = f->format;
@@ -267,7 +276,7 @@ static int ps_print(json_t *list, const struct ps_flags *f, skiff_error_t **err)
   }
   struct listfmt lf;
   if (listfmt_init(&lf, format, PS_TABLE, err) < 0)
-    return -1;
+    return ps_template_error(err);
   size_t i;
   json_t *c;
   int r = 0;
@@ -820,6 +829,8 @@ static int inspect_command(struct cli *cli, enum inspect_kind kind, const char *
                                "\"container\", \"image\", \"network\", \"node\", "
                                "\"plugin\", \"secret\", \"service\", \"task\", "
                                "\"volume\"", type);
+  if (format_check_template(format, &cli->fail_status, err) < 0)
+    return -1;
   if (format && strcmp(format, "json") == 0)
     format = "{{json .}}";
   return inspect_objects(cli, args, nargs, kind, format, size, err);

@@ -149,8 +149,13 @@ int cmd_events(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   struct events_out o = {0};
   if (format && *format) {
     o.tmpl = template_parse(strcmp(format, "json") == 0 ? "{{json .}}" : format, err);
-    if (o.tmpl == NULL)
-      return -1;
+    if (o.tmpl == NULL) { /* docker: "Error parsing format: ...", status 64 */
+      const char *msg = strstr((*err)->msg, "template: ");
+      cleanup_free char *why = strdup(msg ? msg : (*err)->msg);
+      skiff_error_free(err);
+      cli->fail_status = 64;
+      return skiff_error_invalid(err, "Error parsing format: %s", why ? why : "");
+    }
   }
   r = stream_events(cli, path, &o, err);
   template_free(o.tmpl);

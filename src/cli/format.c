@@ -452,6 +452,19 @@ void listfmt_clear(struct listfmt *f)
   memset(f, 0, sizeof(*f));
 }
 
+int format_check_template(const char *format, int *status, skiff_error_t **err)
+{
+  if (format == NULL || *format == '\0' || strcmp(format, "json") == 0)
+    return 0;
+  struct template *t = template_parse(format, err);
+  if (t == NULL) {
+    *status = 64;
+    return -1;
+  }
+  template_free(t);
+  return 0;
+}
+
 int format_template_print(const char *format, json_t *data, bool add_newline, FILE *out,
                           skiff_error_t **err)
 {

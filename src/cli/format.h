@@ -88,6 +88,12 @@ int listfmt_row(struct listfmt *f, json_t *row, skiff_error_t **err);
 int listfmt_flush(struct listfmt *f, json_t *headers, FILE *out, skiff_error_t **err);
 void listfmt_clear(struct listfmt *f);
 
+/* docker checks a --format template before it asks the daemon anything:
+ * for inspect, version, info and events a template that does not parse is
+ * exit status 64 (cli.StatusError). Returns -1 with *err and sets
+ * *status to 64 then; 0 for a good template or none. */
+int format_check_template(const char *format, int *status, skiff_error_t **err);
+
 /* Render data with a template for a one-off output (inspect, version, info)
  * without headers, appending "\n" when add_newline. Returns -1 with *err. */
 int format_template_print(const char *format, json_t *data, bool add_newline, FILE *out,

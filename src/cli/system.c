@@ -158,6 +158,8 @@ int cmd_version(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
   if (r != OPTS_OK)
     return r == OPTS_HELP ? 0 : r;
+  if (format_check_template(format, &cli->fail_status, err) < 0)
+    return -1;
   skiff_error_t *server_err = NULL;
   cleanup_json json_t *data = version_data(cli, &server_err);
   json_object_del(data, "ServerOK");
@@ -301,6 +303,8 @@ int cmd_info(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
   if (r != OPTS_OK)
     return r == OPTS_HELP ? 0 : r;
+  if (format_check_template(format, &cli->fail_status, err) < 0)
+    return -1;
   skiff_error_t *server_err = NULL;
   cleanup_json json_t *info =
       client_json(cli->client, "GET", "/info", NULL, NULL, &server_err);

@@ -71,6 +71,12 @@ RUN = [
     ["rmi", "nosuch-image-xyz"],
     ["tag", "nosuch-image-xyz", "x"],
     ["tag", IMAGE, "UPPER"],
+    ["inspect", "--format", "{{", IMAGE],
+    ["info", "--format", "{{"],
+    ["ps", "--format", "{{"],
+    ["images", "--format", "{{"],
+    ["events", "--since", "1", "--until", "2", "--format", "{{"],
+    ["system", "df", "--format", "{{"],
 ]
 
 
