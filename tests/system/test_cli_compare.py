@@ -142,10 +142,15 @@ def test_ps_filters_and_flags(twins, cli):
     label = f"tok={cli.token}"
     twins.same("run", "--name", "{n}", "-l", label, "--network", "none", IMAGE, "sh", "-c",
                "exit 3")
-    base = ["ps", "-a", "--filter", f"label={label}", "--format", "{{.Names}} {{.Status}}"]
+    base = ["ps", "-a", "--filter", f"label={label}", "--format", "{{.Names}} {{.State}}"]
+    cli.ok("run", "--name", cli.name("b"), "-l", label, "--network", "none", IMAGE, "true")
+    middle = twins.names["skiff"]
     for extra in (["--filter", "status=exited"], ["--filter", "exited=3"],
                   ["--filter", "exited=0"], ["--filter", f"ancestor={IMAGE}"],
-                  ["--filter", "name={n}"], ["--filter", "status=running"],
+                  ["--filter", f"name={middle}"], ["--filter", "status=running"],
+                  ["--filter", f"before={middle}"], ["--filter", f"since={middle}"],
+                  ["--filter", "label=nosuch"], ["--filter", "health=none"],
+                  ["--filter", "is-task=false"],
                   ["-n", "1"], ["-l"], ["--no-trunc"], ["-q"]):
         mine = cli.skiff(*base, *extra)
         theirs = cli.docker(*base, *extra)
