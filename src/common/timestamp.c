@@ -136,7 +136,8 @@ char *timestamp_from_api(const char *value, int64_t now_unix, skiff_error_t **er
   return strdup(value);
 }
 
-int timestamp_parse(const char *value, int64_t now_unix, int64_t *ns, skiff_error_t **err)
+int timestamp_parse(const char *value, int64_t now_unix, int64_t *ns,
+                    skiff_error_t **err)
 {
   cleanup_free char *text = timestamp_from_api(value, now_unix, err);
   if (text == NULL)

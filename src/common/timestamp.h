@@ -20,6 +20,7 @@ int timestamp_parse_duration(const char *text, int64_t *ns);
 char *timestamp_from_api(const char *value, int64_t now_unix, skiff_error_t **err);
 
 /* timestamp_from_api as nanoseconds since the epoch. */
-int timestamp_parse(const char *value, int64_t now_unix, int64_t *ns, skiff_error_t **err);
+int timestamp_parse(const char *value, int64_t now_unix, int64_t *ns,
+                    skiff_error_t **err);
 
 #endif

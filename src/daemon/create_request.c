@@ -88,8 +88,10 @@ static int check_config(json_t *config, skiff_error_t **err)
 {
   const char *wd = string_at(config, "WorkingDir");
   if (*wd && *wd != '/')
-    return skiff_error_invalid(err, "the working directory '%s' is invalid, it needs to "
-                               "be an absolute path", wd);
+    return skiff_error_invalid(err,
+                               "the working directory '%s' is invalid, it needs to "
+                               "be an absolute path",
+                               wd);
   const char *sig = string_at(config, "StopSignal");
   if (*sig && !valid_signal(sig))
     return skiff_error_invalid(err, "Invalid signal: %s", sig);
@@ -114,12 +116,14 @@ static int check_restart_policy(json_t *host, skiff_error_t **err)
   bool none = *name == '\0' || strcmp(name, "no") == 0;
   if (json_is_true(json_object_get(host, "AutoRemove")) && !none)
     return skiff_error_invalid(err, "can't create 'AutoRemove' container with restart "
-                               "policy");
+                                    "policy");
   if (strcmp(name, "always") == 0 || strcmp(name, "unless-stopped") == 0 ||
       strcmp(name, "no") == 0) {
     if (retries != 0)
-      return skiff_error_invalid(err, "maximum retry count cannot be used with restart "
-                                 "policy '%s'", name);
+      return skiff_error_invalid(err,
+                                 "maximum retry count cannot be used with restart "
+                                 "policy '%s'",
+                                 name);
   } else if (strcmp(name, "on-failure") == 0) {
     if (retries < 0)
       return skiff_error_invalid(err, "maximum retry count cannot be negative");
@@ -138,17 +142,19 @@ static int check_memory(json_t *host, skiff_error_t **err)
     return skiff_error_invalid(err, "Minimum memory limit allowed is 6MB");
   if (memory > 0 && swap != 0 && swap < memory)
     return skiff_error_invalid(err, "Minimum memoryswap limit should be larger than "
-                               "memory limit, see usage");
+                                    "memory limit, see usage");
   if (memory == 0 && swap > 0)
     return skiff_error_invalid(err, "You should always set the Memory limit when using "
-                               "Memoryswap limit, see usage");
+                                    "Memoryswap limit, see usage");
   if (json_is_integer(swappiness) &&
       (json_integer_value(swappiness) < -1 || json_integer_value(swappiness) > 100))
-    return skiff_error_invalid(err, "Invalid value: %lld, valid memory swappiness range "
-                               "is 0-100", (long long)json_integer_value(swappiness));
+    return skiff_error_invalid(err,
+                               "Invalid value: %lld, valid memory swappiness range "
+                               "is 0-100",
+                               (long long)json_integer_value(swappiness));
   if (memory > 0 && reservation > 0 && memory < reservation)
     return skiff_error_invalid(err, "Minimum memory limit can not be less than memory "
-                               "reservation limit, see usage");
+                                    "reservation limit, see usage");
   if (reservation > 0 && reservation < MIN_MEMORY)
     return skiff_error_invalid(err, "Minimum memory reservation allowed is 6MB");
   return 0;
@@ -166,19 +172,25 @@ static int check_cpu(json_t *host, skiff_error_t **err)
   json_int_t quota = int_at(host, "CpuQuota");
   int ncpu = online_cpus();
   if (nano > 0 && period > 0)
-    return skiff_error_invalid(err, "Conflicting options: Nano CPUs and CPU Period cannot "
+    return skiff_error_invalid(err,
+                               "Conflicting options: Nano CPUs and CPU Period cannot "
                                "both be set");
   if (nano > 0 && quota > 0)
-    return skiff_error_invalid(err, "Conflicting options: Nano CPUs and CPU Quota cannot "
+    return skiff_error_invalid(err,
+                               "Conflicting options: Nano CPUs and CPU Quota cannot "
                                "both be set");
   if (nano < 0 || nano > (json_int_t)ncpu * 1000000000)
-    return skiff_error_invalid(err, "Range of CPUs is from 0.01 to %d.00, as there are "
-                               "only %d CPUs available", ncpu, ncpu);
+    return skiff_error_invalid(err,
+                               "Range of CPUs is from 0.01 to %d.00, as there are "
+                               "only %d CPUs available",
+                               ncpu, ncpu);
   if (period != 0 && (period < 1000 || period > 1000000))
-    return skiff_error_invalid(err, "CPU cfs period can not be less than 1ms (i.e. 1000) "
+    return skiff_error_invalid(err,
+                               "CPU cfs period can not be less than 1ms (i.e. 1000) "
                                "or larger than 1s (i.e. 1000000)");
   if (quota > 0 && quota < 1000)
-    return skiff_error_invalid(err, "CPU cfs quota can not be less than 1ms (i.e. 1000)");
+    return skiff_error_invalid(err,
+                               "CPU cfs quota can not be less than 1ms (i.e. 1000)");
   return 0;
 }
 
@@ -234,16 +246,17 @@ static int check_cpuset(json_t *host, const char *key, skiff_error_t **err)
   if (*value == '\0')
     return 0;
   if (!parse_uint_list(value, wanted))
-    return skiff_error_invalid(err, "Invalid value %s for cpuset %s: invalid format: %s",
-                               value, what, value);
+    return skiff_error_invalid(
+        err, "Invalid value %s for cpuset %s: invalid format: %s", value, what, value);
   cleanup_free char *available = first_line_of(is_cpus ? cpus : mems, "0");
   if (!available || !parse_uint_list(available, have))
     return 0;
   for (size_t i = 0; i < 1024; i++)
     if (wanted[i] && !have[i])
-      return skiff_error_invalid(err, "Requested %s are not available - requested %s, "
-                                 "available: %s", is_cpus ? "CPUs" : "memory nodes",
-                                 value, available);
+      return skiff_error_invalid(err,
+                                 "Requested %s are not available - requested %s, "
+                                 "available: %s",
+                                 is_cpus ? "CPUs" : "memory nodes", value, available);
   return 0;
 }
 
@@ -255,16 +268,20 @@ static int check_modes(json_t *host, skiff_error_t **err)
   if (int_at(host, "ShmSize") < 0)
     return skiff_error_invalid(err, "SHM size can not be less than 0");
   if (int_at(host, "OomScoreAdj") < -1000 || int_at(host, "OomScoreAdj") > 1000)
-    return skiff_error_invalid(err, "Invalid value %lld, range for oom score adj is "
-                               "[-1000, 1000]", (long long)int_at(host, "OomScoreAdj"));
+    return skiff_error_invalid(err,
+                               "Invalid value %lld, range for oom score adj is "
+                               "[-1000, 1000]",
+                               (long long)int_at(host, "OomScoreAdj"));
   if (*cgroupns && strcmp(cgroupns, "host") != 0 && strcmp(cgroupns, "private") != 0)
     return skiff_error_invalid(err, "invalid cgroup namespace mode: %s", cgroupns);
   if (strcmp(network, "container:") == 0)
     return skiff_error_invalid(err, "Invalid network mode: invalid container format "
-                               "container:<name|id>");
+                                    "container:<name|id>");
   if (*isolation && strcasecmp(isolation, "default") != 0)
-    return skiff_error_invalid(err, "Invalid isolation: \"%s\" - linux only supports "
-                               "'default'", isolation);
+    return skiff_error_invalid(err,
+                               "Invalid isolation: \"%s\" - linux only supports "
+                               "'default'",
+                               isolation);
   const char *runtime = string_at(host, "Runtime");
   if (*runtime && strcmp(runtime, "skiff-oci") != 0 && strcmp(runtime, "runc") != 0)
     return skiff_error_invalid(err, "Unknown runtime specified %s", runtime);
@@ -285,11 +302,12 @@ static int check_modes(json_t *host, skiff_error_t **err)
  * before anything exists, rather than at start. */
 static int check_log_config(json_t *host, const char *dflt, skiff_error_t **err)
 {
-  static const char *const json_file[] = {"max-file", "max-size", "compress", "labels",
-                                          "labels-regex", "env", "env-regex", "tag", NULL};
+  static const char *const json_file[] = {"max-file",  "max-size",     "compress",
+                                          "labels",    "labels-regex", "env",
+                                          "env-regex", "tag",          NULL};
   static const char *const docker_drivers[] = {
-      "local", "syslog", "journald", "gelf", "fluentd", "awslogs", "splunk", "etwlogs",
-      "gcplogs", "logentries", NULL};
+      "local",  "syslog",  "journald", "gelf",       "fluentd", "awslogs",
+      "splunk", "etwlogs", "gcplogs",  "logentries", NULL};
   json_t *lc = json_object_get(host, "LogConfig");
   const char *type = string_at(lc, "Type");
   if (*type == '\0')
@@ -299,10 +317,14 @@ static int check_log_config(json_t *host, const char *dflt, skiff_error_t **err)
   if (strcmp(type, "json-file") != 0) {
     for (const char *const *d = docker_drivers; *d; d++)
       if (strcmp(*d, type) == 0)
-        return skiff_error_invalid(err, "log driver '%s' is not supported by skiff (use "
-                                   "json-file or none)", type);
-    return skiff_error_invalid(err, "error looking up logging plugin %s: plugin \"%s\" "
-                               "not found", type, type);
+        return skiff_error_invalid(err,
+                                   "log driver '%s' is not supported by skiff (use "
+                                   "json-file or none)",
+                                   type);
+    return skiff_error_invalid(err,
+                               "error looking up logging plugin %s: plugin \"%s\" "
+                               "not found",
+                               type, type);
   }
   const char *key;
   json_t *v;
@@ -312,7 +334,8 @@ static int check_log_config(json_t *host, const char *dflt, skiff_error_t **err)
     while (*k && strcmp(*k, key) != 0)
       k++;
     if (*k == NULL)
-      return skiff_error_invalid(err, "unknown log opt '%s' for json-file log driver", key);
+      return skiff_error_invalid(err, "unknown log opt '%s' for json-file log driver",
+                                 key);
   }
   return 0;
 }

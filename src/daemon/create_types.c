@@ -6,21 +6,23 @@
 
 #include "gotypes.h"
 
-#define STRUCT(var, gname, list) \
-  static const struct gotype var = {.kind = GOTYPE_STRUCT, .name = gname, .fields = list}
-#define LIST_OF(var, gname, of) \
+#define STRUCT(var, gname, list)                                                       \
+  static const struct gotype var = {                                                   \
+      .kind = GOTYPE_STRUCT, .name = gname, .fields = list}
+#define LIST_OF(var, gname, of)                                                        \
   static const struct gotype var = {.kind = GOTYPE_LIST, .name = gname, .elem = of}
-#define MAP_OF(var, gname, of) \
+#define MAP_OF(var, gname, of)                                                         \
   static const struct gotype var = {.kind = GOTYPE_MAP, .name = gname, .elem = of}
 /* A Go string type with a name of its own (mount.Type). */
-#define NAMED_STRING(gname) (&(const struct gotype){.kind = GOTYPE_STRING, .name = gname})
+#define NAMED_STRING(gname)                                                            \
+  (&(const struct gotype){.kind = GOTYPE_STRING, .name = gname})
 
-static const struct gotype duration = {.kind = GOTYPE_INT, .name = "time.Duration",
-                                       .min = INT64_MIN, .max = INT64_MAX};
-static const struct gotype file_mode = {.kind = GOTYPE_INT, .name = "fs.FileMode",
-                                        .min = 0, .max = UINT32_MAX};
-static const struct gotype uint_ = {.kind = GOTYPE_INT, .name = "uint", .min = 0,
-                                    .max = INT64_MAX};
+static const struct gotype duration = {
+    .kind = GOTYPE_INT, .name = "time.Duration", .min = INT64_MIN, .max = INT64_MAX};
+static const struct gotype file_mode = {
+    .kind = GOTYPE_INT, .name = "fs.FileMode", .min = 0, .max = UINT32_MAX};
+static const struct gotype uint_ = {
+    .kind = GOTYPE_INT, .name = "uint", .min = 0, .max = INT64_MAX};
 static const struct gofield no_fields[] = {{NULL, NULL}};
 STRUCT(empty_struct, "struct {}", no_fields);
 MAP_OF(port_set, "nat.PortSet", &empty_struct);
@@ -28,10 +30,13 @@ MAP_OF(volume_set, "map[string]struct {}", &empty_struct);
 LIST_OF(console_size, "[2]uint", &uint_);
 LIST_OF(string_lists, "[][]string", &gotype_strings);
 
-static const struct gofield health_fields[] = {
-    {"Test", &gotype_strings},      {"Interval", &duration},    {"Timeout", &duration},
-    {"StartPeriod", &duration},     {"StartInterval", &duration}, {"Retries", &gotype_int},
-    {NULL, NULL}};
+static const struct gofield health_fields[] = {{"Test", &gotype_strings},
+                                               {"Interval", &duration},
+                                               {"Timeout", &duration},
+                                               {"StartPeriod", &duration},
+                                               {"StartInterval", &duration},
+                                               {"Retries", &gotype_int},
+                                               {NULL, NULL}};
 STRUCT(health_config, "container.HealthConfig", health_fields);
 
 static const struct gofield restart_fields[] = {
@@ -66,14 +71,16 @@ STRUCT(device_mapping, "container.DeviceMapping", device_fields);
 LIST_OF(device_mappings, "[]container.DeviceMapping", &device_mapping);
 
 static const struct gofield device_request_fields[] = {
-    {"Driver", &gotype_string},        {"Count", &gotype_int},
-    {"DeviceIDs", &gotype_strings},    {"Capabilities", &string_lists},
-    {"Options", &gotype_string_map},   {NULL, NULL}};
+    {"Driver", &gotype_string},      {"Count", &gotype_int},
+    {"DeviceIDs", &gotype_strings},  {"Capabilities", &string_lists},
+    {"Options", &gotype_string_map}, {NULL, NULL}};
 STRUCT(device_request, "container.DeviceRequest", device_request_fields);
 LIST_OF(device_requests, "[]container.DeviceRequest", &device_request);
 
-static const struct gofield ulimit_fields[] = {
-    {"Name", &gotype_string}, {"Hard", &gotype_int64}, {"Soft", &gotype_int64}, {NULL, NULL}};
+static const struct gofield ulimit_fields[] = {{"Name", &gotype_string},
+                                               {"Hard", &gotype_int64},
+                                               {"Soft", &gotype_int64},
+                                               {NULL, NULL}};
 STRUCT(ulimit, "units.Ulimit", ulimit_fields);
 LIST_OF(ulimits, "[]*units.Ulimit", &ulimit);
 
@@ -199,18 +206,22 @@ static const struct gofield networking_fields[] = {{"EndpointsConfig", &endpoint
 STRUCT(networking_config, "network.NetworkingConfig", networking_fields);
 
 /* Config's fields: CreateRequest embeds *Config, so they sit at the top. */
-#define CONFIG_FIELDS                                                                   \
-  {"Hostname", &gotype_string}, {"Domainname", &gotype_string}, {"User", &gotype_string}, \
-      {"AttachStdin", &gotype_bool}, {"AttachStdout", &gotype_bool},                     \
-      {"AttachStderr", &gotype_bool}, {"ExposedPorts", &port_set}, {"Tty", &gotype_bool}, \
-      {"OpenStdin", &gotype_bool}, {"StdinOnce", &gotype_bool}, {"Env", &gotype_strings}, \
-      {"Cmd", &gotype_strslice}, {"Healthcheck", &health_config},                         \
-      {"ArgsEscaped", &gotype_bool}, {"Image", &gotype_string},                          \
-      {"Volumes", &volume_set}, {"WorkingDir", &gotype_string},                          \
-      {"Entrypoint", &gotype_strslice}, {"NetworkDisabled", &gotype_bool},               \
-      {"MacAddress", &gotype_string}, {"OnBuild", &gotype_strings},                      \
-      {"Labels", &gotype_string_map}, {"StopSignal", &gotype_string},                    \
-      {"StopTimeout", &gotype_int}, {"Shell", &gotype_strslice}
+#define CONFIG_FIELDS                                                                  \
+  {"Hostname", &gotype_string}, {"Domainname", &gotype_string},                        \
+      {"User", &gotype_string}, {"AttachStdin", &gotype_bool},                         \
+      {"AttachStdout", &gotype_bool}, {"AttachStderr", &gotype_bool},                  \
+      {"ExposedPorts", &port_set}, {"Tty", &gotype_bool}, {"OpenStdin", &gotype_bool}, \
+      {"StdinOnce", &gotype_bool}, {"Env", &gotype_strings},                           \
+      {"Cmd", &gotype_strslice}, {"Healthcheck", &health_config},                      \
+      {"ArgsEscaped", &gotype_bool}, {"Image", &gotype_string},                        \
+      {"Volumes", &volume_set}, {"WorkingDir", &gotype_string},                        \
+      {"Entrypoint", &gotype_strslice}, {"NetworkDisabled", &gotype_bool},             \
+      {"MacAddress", &gotype_string}, {"OnBuild", &gotype_strings},                    \
+      {"Labels", &gotype_string_map}, {"StopSignal", &gotype_string},                  \
+      {"StopTimeout", &gotype_int},                                                    \
+  {                                                                                    \
+    "Shell", &gotype_strslice                                                          \
+  }
 
 static const struct gofield config_fields[] = {CONFIG_FIELDS, {NULL, NULL}};
 STRUCT(config, "container.Config", config_fields);

@@ -57,7 +57,8 @@ static int peek(const struct scan *s)
 
 static void skip_space(struct scan *s)
 {
-  while (s->p < s->end && (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
+  while (s->p < s->end &&
+         (*s->p == ' ' || *s->p == '\t' || *s->p == '\n' || *s->p == '\r'))
     s->p++;
 }
 
@@ -98,7 +99,8 @@ static int literal(struct scan *s, const char *word)
   char context[64];
   for (size_t i = 0; word[i]; i++, s->p++) {
     if (peek(s) != word[i]) {
-      snprintf(context, sizeof context, "in literal %s (expecting '%c')", word, word[i]);
+      snprintf(context, sizeof context, "in literal %s (expecting '%c')", word,
+               word[i]);
       return fail(s, context);
     }
   }

@@ -12,15 +12,21 @@
 
 const struct gotype gotype_string = {.kind = GOTYPE_STRING, .name = "string"};
 const struct gotype gotype_bool = {.kind = GOTYPE_BOOL, .name = "bool"};
-const struct gotype gotype_int = {.kind = GOTYPE_INT, .name = "int", .min = INT64_MIN, .max = INT64_MAX};
-const struct gotype gotype_int64 = {.kind = GOTYPE_INT, .name = "int64", .min = INT64_MIN, .max = INT64_MAX};
-const struct gotype gotype_uint16 = {.kind = GOTYPE_INT, .name = "uint16", .min = 0, .max = UINT16_MAX};
-const struct gotype gotype_uint32 = {.kind = GOTYPE_INT, .name = "uint32", .min = 0, .max = UINT32_MAX};
+const struct gotype gotype_int = {
+    .kind = GOTYPE_INT, .name = "int", .min = INT64_MIN, .max = INT64_MAX};
+const struct gotype gotype_int64 = {
+    .kind = GOTYPE_INT, .name = "int64", .min = INT64_MIN, .max = INT64_MAX};
+const struct gotype gotype_uint16 = {
+    .kind = GOTYPE_INT, .name = "uint16", .min = 0, .max = UINT16_MAX};
+const struct gotype gotype_uint32 = {
+    .kind = GOTYPE_INT, .name = "uint32", .min = 0, .max = UINT32_MAX};
 /* jansson holds integers as int64: a larger uint64 already fails to parse. */
-const struct gotype gotype_uint64 = {.kind = GOTYPE_INT, .name = "uint64", .min = 0, .max = INT64_MAX};
-const struct gotype gotype_strings = {.kind = GOTYPE_LIST, .name = "[]string", .elem = &gotype_string};
-const struct gotype gotype_string_map = {.kind = GOTYPE_MAP, .name = "map[string]string",
-                                         .elem = &gotype_string};
+const struct gotype gotype_uint64 = {
+    .kind = GOTYPE_INT, .name = "uint64", .min = 0, .max = INT64_MAX};
+const struct gotype gotype_strings = {
+    .kind = GOTYPE_LIST, .name = "[]string", .elem = &gotype_string};
+const struct gotype gotype_string_map = {
+    .kind = GOTYPE_MAP, .name = "map[string]string", .elem = &gotype_string};
 /* StrSlice's UnmarshalJSON tries []string, then string: a failure reports
  * the second attempt, so its type is "string". */
 const struct gotype gotype_strslice = {.kind = GOTYPE_STRSLICE, .name = "string"};
@@ -58,8 +64,8 @@ static const char *short_name(const char *name)
 static int mismatch(struct walk *w, const char *what, const struct gotype *t)
 {
   if (w->path[0] == '\0')
-    return skiff_error_invalid(w->err, "json: cannot unmarshal %s into Go value of type %s",
-                               what, t->name);
+    return skiff_error_invalid(
+        w->err, "json: cannot unmarshal %s into Go value of type %s", what, t->name);
   return skiff_error_invalid(w->err,
                              "json: cannot unmarshal %s into Go struct field %s.%s of "
                              "type %s",
@@ -88,7 +94,8 @@ static int check_strslice(json_t *v, struct walk *w)
   bool all_strings = json_is_array(v);
   size_t i;
   json_t *item;
-  json_array_foreach(v, i, item) all_strings &= json_is_string(item) || json_is_null(item);
+  json_array_foreach(v, i, item) all_strings &=
+      json_is_string(item) || json_is_null(item);
   return all_strings ? 0 : mismatch(w, kind_of(v), &gotype_strslice);
 }
 

@@ -33,9 +33,9 @@ struct gofield;
 struct gotype {
   enum gotype_kind kind;
   const char *name; /* as Go's messages spell it: "int64", "container.RestartPolicy" */
-  const struct gotype *elem;     /* LIST, MAP */
-  const struct gofield *fields;  /* STRUCT: ends with an entry whose key is NULL */
-  int64_t min, max;              /* INT */
+  const struct gotype *elem;    /* LIST, MAP */
+  const struct gofield *fields; /* STRUCT: ends with an entry whose key is NULL */
+  int64_t min, max;             /* INT */
 };
 
 struct gofield {
@@ -57,7 +57,8 @@ int gotypes_check(json_t *value, const struct gotype *type, skiff_error_t **err)
 /* Scan the first JSON value of text as Go's json.Decoder does: 0 with
  * *end just past it, or -1 with Go's syntax error in msg ("invalid
  * character 'x' looking for beginning of value", "unexpected EOF"). */
-int gotypes_syntax(const char *text, size_t len, size_t *end, char *msg, size_t msg_len);
+int gotypes_syntax(const char *text, size_t len, size_t *end, char *msg,
+                   size_t msg_len);
 
 /* Whether obj has a key for one of type's fields (in any case). */
 int gotypes_has_field(json_t *obj, const struct gotype *type);

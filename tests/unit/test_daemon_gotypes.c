@@ -19,7 +19,8 @@ static void test_syntax_errors_read_as_gos(void **state)
   } cases[] = {
       {"{bad", "invalid character 'b' looking for beginning of object key string"},
       {"{\"a\" 1}", "invalid character '1' after object key"},
-      {"{\"a\":1,}", "invalid character '}' looking for beginning of object key string"},
+      {"{\"a\":1,}",
+       "invalid character '}' looking for beginning of object key string"},
       {"{\"a\":1 2}", "invalid character '2' after object key:value pair"},
       {"[1,]", "invalid character ']' looking for beginning of value"},
       {"[1 2]", "invalid character '2' after array element"},
@@ -37,9 +38,9 @@ static void test_syntax_errors_read_as_gos(void **state)
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     char msg[160] = "";
     size_t end = 0;
-    assert_int_equal(gotypes_syntax(cases[i].text, strlen(cases[i].text), &end, msg,
-                                    sizeof msg),
-                     -1);
+    assert_int_equal(
+        gotypes_syntax(cases[i].text, strlen(cases[i].text), &end, msg, sizeof msg),
+        -1);
     if (strcmp(msg, cases[i].msg) != 0)
       fail_msg("%s: got [%s], want [%s]", cases[i].text, msg, cases[i].msg);
   }
@@ -73,14 +74,17 @@ static void test_create_errors_are_dockerds(void **state)
              "container.CreateRequest"},
       {"{}", "config cannot be empty in order to create a container"},
       {"{\"Image\":\"b\"} x", "unexpected content after JSON"},
-      {"{\"Image\":\"b\",\"Cmd\":[1]}", "invalid JSON: json: cannot unmarshal array into Go "
-                                        "struct field CreateRequest.Cmd of type string"},
-      {"{\"Image\":\"b\",\"env\":[1]}", "invalid JSON: json: cannot unmarshal number into Go "
-                                        "struct field CreateRequest.Env of type string"},
+      {"{\"Image\":\"b\",\"Cmd\":[1]}",
+       "invalid JSON: json: cannot unmarshal array into Go "
+       "struct field CreateRequest.Cmd of type string"},
+      {"{\"Image\":\"b\",\"env\":[1]}",
+       "invalid JSON: json: cannot unmarshal number into Go "
+       "struct field CreateRequest.Env of type string"},
       {"{\"Image\":\"b\",\"HostConfig\":{\"BlkioWeight\":70000}}",
        "invalid JSON: json: cannot unmarshal number 70000 into Go struct field "
        "HostConfig.HostConfig.BlkioWeight of type uint16"},
-      {"{\"Image\":\"b\",\"HostConfig\":{\"Mounts\":[{\"BindOptions\":{\"Propagation\":1}}]}}",
+      {"{\"Image\":\"b\",\"HostConfig\":{\"Mounts\":[{\"BindOptions\":{\"Propagation\":"
+       "1}}]}}",
        "invalid JSON: json: cannot unmarshal number into Go struct field BindOptions."
        "HostConfig.Mounts.BindOptions.Propagation of type mount.Propagation"},
       {"{\"Image\":\"b\",\"StopTimeout\":1.5}",
@@ -91,7 +95,8 @@ static void test_create_errors_are_dockerds(void **state)
        "the working directory 'x' is invalid, it needs to be an absolute path"},
       {"{\"Image\":\"b\",\"HostConfig\":{\"RestartPolicy\":{\"Name\":\"x\"}}}",
        "invalid restart policy 'x'"},
-      {"{\"Image\":\"b\",\"HostConfig\":{\"Memory\":1}}", "Minimum memory limit allowed is 6MB"},
+      {"{\"Image\":\"b\",\"HostConfig\":{\"Memory\":1}}",
+       "Minimum memory limit allowed is 6MB"},
       {"{\"Image\":\"b\",\"HostConfig\":{\"CpusetCpus\":\"1-0\"}}",
        "Invalid value 1-0 for cpuset cpus: invalid format: 1-0"},
       {"{\"Image\":\"b\",\"HostConfig\":{\"LogConfig\":{\"Config\":{\"x\":\"1\"}}}}",
@@ -108,8 +113,9 @@ static void test_create_errors_are_dockerds(void **state)
 
 static void test_keys_take_gos_spelling_and_null_is_nothing(void **state)
 {
-  const char *body = "{\"image\":\"b\",\"cmd\":\"true\",\"hostconfig\":{\"memory\":null},"
-                     "\"Entrypoint\":[\"\"],\"Unknown\":[1]}";
+  const char *body =
+      "{\"image\":\"b\",\"cmd\":\"true\",\"hostconfig\":{\"memory\":null},"
+      "\"Entrypoint\":[\"\"],\"Unknown\":[1]}";
   skiff_error_t *err = NULL;
   json_t *req = create_request_parse(body, strlen(body), NULL, &err);
   assert_non_null(req);
