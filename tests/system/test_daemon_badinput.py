@@ -309,6 +309,10 @@ CONTAINERS = [
     Case("start with a body", "POST", "/containers/bi-created/start", '{"HostConfig":{}}', 400,
          "starting container with non-empty request body was deprecated since API v1.22 and "
          "removed in v1.24"),
+    Case("start what cannot run", "POST", "/containers/bi-bad/start", None, 400,
+         "create container <id>: exec: \"nosuchcommand\": executable file not found in $PATH: "
+         "No such file or directory", docker=(400, None),
+         why="the runtime's own words (runc's through containerd for dockerd)"),
     Case("stop unknown", "POST", "/containers/nosuch/stop", None, 404,
          "No such container: nosuch"),
     Case("stop t", "POST", "/containers/bi-running/stop?t=abc", None, 400,
@@ -613,6 +617,8 @@ class Peer:
         self.docker("run", "-d", "--name", "bi-running", "--network", "none", "busybox",
                     "sleep", "1000")
         self.docker("run", "--name", "bi-exited", "--network", "none", "busybox", "true")
+        self.docker("create", "--name", "bi-bad", "--network", "none", "busybox",
+                    "nosuchcommand")
         seen = {}
         for c in json.loads(request(self.sock, "GET", "/containers/json?all=1")[2]):
             seen.setdefault(c["Id"][0], []).append(c["Id"])
