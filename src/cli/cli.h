@@ -19,7 +19,6 @@ struct cli {
   const char *name; /* the command as invoked: "ps", "container ls" */
   bool debug;
   int fail_status;      /* exit status when a command returns -1 (docker: 1) */
-  bool show_usage_hint; /* the error is a usage error: add "See 'skiff X --help'." */
 };
 
 /* A command: returns an exit status >= 0, or -1 with *err (main prints it
@@ -59,6 +58,10 @@ int cli_for_each(struct cli *cli, char **args, int nargs,
                  int (*fn)(struct cli *cli, const char *name, void *arg,
                            skiff_error_t **err),
                  void *arg);
+
+/* strerror as Go's syscall errors read ("no such file or directory"), for
+ * messages docker prints as they come from Go (thread-local buffer). */
+const char *cli_go_strerror(int errnum);
 
 /* Shorten a "sha256:..." id to 12 hex digits (stringid.TruncateID). */
 void cli_short_id(const char *id, char *buf, size_t len);

@@ -9,6 +9,7 @@
 #include "cli.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/timestamp.h"
 #include "common/jsonutil.h"
 #include "format.h"
 #include "stream.h"
@@ -253,6 +254,15 @@ static char *ps_query(const struct ps_flags *f, skiff_error_t **err)
   return path;
 }
 
+/* docker's ps words a template that does not parse its own way. */
+static int ps_template_error(skiff_error_t **err)
+{
+  const char *msg = strstr((*err)->msg, "template: ");
+  cleanup_free char *why = strdup(msg ? msg : (*err)->msg);
+  skiff_error_free(err);
+  return skiff_error_invalid(err, "failed to parse template: %s", why ? why : "");
+}
+
 static int ps_print(json_t *list, const struct ps_flags *f, skiff_error_t **err)
 {
   const char *format = f->format;
@@ -267,7 +277,7 @@ static int ps_print(json_t *list, const struct ps_flags *f, skiff_error_t **err)
   }
   struct listfmt lf;
   if (listfmt_init(&lf, format, PS_TABLE, err) < 0)
-    return -1;
+    return ps_template_error(err);
   size_t i;
   json_t *c;
   int r = 0;
@@ -290,13 +300,15 @@ int cmd_ps(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   struct opt opts[] = {
       {"all", 'a', OPT_BOOL, &f.all, NULL,
        "Show all containers (default shows just running)", NULL},
-      {"filter", 'f', OPT_LIST, &f.filters, "filter",
+      {"filter", 'f', OPT_FILTER, &f.filters, "filter",
        "Filter output based on conditions provided", NULL},
       {"format", 0, OPT_STRING, &f.format, "string",
        "Format output using a custom template:\n'table':            Print output in "
        "table format with column headers (default)\n'table TEMPLATE':   Print output "
        "in table format using the given Go template\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {"last", 'n', OPT_INT, &f.last, "int",
        "Show n last created containers (includes all states) (default -1)", NULL},
@@ -363,12 +375,14 @@ static int stop_like(struct cli *cli, const char *verb, const char *summary, int
                         "Signal to send to the container", NULL},
                        {"timeout", 't', OPT_INT, &timeout, "int",
                         "Seconds to wait before killing the container", &timeout_given},
-                       {"time", 0, OPT_INT, &timeout, "int",
-                        "Seconds to wait before killing the container (deprecated)",
+                       {"time", 0, OPT_INT, &timeout, "int", NULL, /* hidden */
                         &timeout_given},
                        {NULL, 0, 0, NULL, NULL, NULL, NULL}};
+  char aliases[64];
+  snprintf(aliases, sizeof aliases, "skiff container %s, skiff %s", verb, verb);
   struct command_spec spec = {.usage = "[OPTIONS] CONTAINER [CONTAINER...]",
                               .summary = summary,
+                              .aliases = aliases,
                               .min_args = 1,
                               .max_args = -1};
   cleanup_free char **args = NULL;
@@ -591,7 +605,11 @@ int cmd_rename(struct cli *cli, int argc, char **argv, skiff_error_t **err)
     return skiff_error_invalid(err, "Error: Neither old nor new names may be empty");
   cleanup_free char *query = NULL;
   client_query_add(&query, "name", args[1]);
-  return post_verb(cli, args[0], "rename", query, err);
+  if (post_verb(cli, args[0], "rename", query, err) == 0)
+    return 0;
+  cli_report(*err); /* docker prints the daemon's error, then its own */
+  skiff_error_free(err);
+  return skiff_error_invalid(err, "Error: failed to rename container named %s", args[0]);
 }
 
 /* ------------------------------------------------------------ logs */
@@ -609,9 +627,9 @@ static int logs_query(const struct logs_flags *f, char **q, skiff_error_t **err)
   for (int i = 0; i < 2; i++) {
     if (times[i][1] == NULL)
       continue;
-    cleanup_free char *ts = format_api_timestamp(times[i][1], (int64_t)time(NULL), err);
+    cleanup_free char *ts = timestamp_from_api(times[i][1], (int64_t)time(NULL), err);
     if (ts == NULL)
-      return -1;
+      return skiff_error_wrap(err, "invalid value for \"%s\"", times[i][0]);
     client_query_add(q, times[i][0], ts);
   }
   if (f->timestamps)
@@ -776,10 +794,14 @@ static int inspect_command(struct cli *cli, enum inspect_kind kind, const char *
   struct opt opts[] = {
       {"format", 'f', OPT_STRING, &format, "string",
        "Format output using a custom template:\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {"size", 's', OPT_BOOL, &size, NULL,
-       "Display total file sizes if the type is container", NULL},
+       kind == INSPECT_CONTAINER ? "Display total file sizes"
+                                 : "Display total file sizes if the type is container",
+       NULL},
       {"type", 0, OPT_STRING, &type, "string", "Only inspect objects of the given type",
        NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};
@@ -804,7 +826,12 @@ static int inspect_command(struct cli *cli, enum inspect_kind kind, const char *
   else if (type && strcmp(type, "image") == 0)
     kind = INSPECT_IMAGE;
   else if (type && *type)
-    return skiff_error_invalid(err, "\"%s\" is not a valid value for --type", type);
+    return skiff_error_invalid(err, "unknown type: \"%s\": must be one of \"config\", "
+                               "\"container\", \"image\", \"network\", \"node\", "
+                               "\"plugin\", \"secret\", \"service\", \"task\", "
+                               "\"volume\"", type);
+  if (format_check_template(format, &cli->fail_status, err) < 0)
+    return -1;
   if (format && strcmp(format, "json") == 0)
     format = "{{json .}}";
   return inspect_objects(cli, args, nargs, kind, format, size, err);
@@ -838,7 +865,7 @@ int cmd_container_prune(struct cli *cli, int argc, char **argv, skiff_error_t **
   bool force = false;
   struct strlist filters = {0};
   struct opt opts[] = {
-      {"filter", 0, OPT_LIST, &filters, "filter",
+      {"filter", 0, OPT_FILTER, &filters, "filter",
        "Provide filter values (e.g. \"until=<timestamp>\")", NULL},
       {"force", 'f', OPT_BOOL, &force, NULL, "Do not prompt for confirmation", NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};

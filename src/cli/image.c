@@ -1,4 +1,5 @@
 /* Image commands: images, tag, rmi, import, save, load, pull, image prune. */
+#include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,13 +254,15 @@ int cmd_images(struct cli *cli, int argc, char **argv, skiff_error_t **err)
       {"all", 'a', OPT_BOOL, &f.all, NULL,
        "Show all images (default hides intermediate images)", NULL},
       {"digests", 0, OPT_BOOL, &f.digests, NULL, "Show digests", NULL},
-      {"filter", 'f', OPT_LIST, &f.filters, "filter",
+      {"filter", 'f', OPT_FILTER, &f.filters, "filter",
        "Filter output based on conditions provided", NULL},
       {"format", 0, OPT_STRING, &f.format, "string",
        "Format output using a custom template:\n'table':            Print output in "
        "table format with column headers (default)\n'table TEMPLATE':   Print output "
        "in table format using the given Go template\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {"no-trunc", 0, OPT_BOOL, &f.no_trunc, NULL, "Don't truncate output", NULL},
       {"quiet", 'q', OPT_BOOL, &f.quiet, NULL, "Only show image IDs", NULL},
@@ -285,6 +288,44 @@ int cmd_images(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 
 /* ------------------------------------------------------------ tag, rmi */
 
+/* docker's client parses the target itself ("Error parsing reference: ...");
+ * skiff's leaves it to the daemon, whose refusal of it is reworded alike. */
+static void reword_target_error(const char *target, const char *repo, skiff_error_t **err)
+{
+  static const char prefix[] = "Error response from daemon: ";
+  const char *msg = (*err)->msg;
+  if ((*err)->status != 400 || strncmp(msg, prefix, strlen(prefix)) != 0)
+    return;
+  msg += strlen(prefix);
+  if (strncmp(msg, "invalid reference format", 24) != 0 || !strstr(msg, repo))
+    return;
+  cleanup_free char *daemon_said = strdup(msg);
+  skiff_error_free(err);
+  skiff_error_invalid(err, "Error parsing reference: \"%s\" is not a valid repository/tag: %s",
+                      target, daemon_said ? daemon_said : "invalid reference format");
+}
+
+/* The commonest mistake docker's client catches itself: capitals in the
+ * repository (the part after a registry: "host:5000/" keeps its case). */
+static int check_target_case(const char *target, const char *repo, skiff_error_t **err)
+{
+  const char *slash = strchr(repo, '/');
+  size_t first = slash ? (size_t)(slash - repo) : 0;
+  bool registry = slash && (memchr(repo, '.', first) || memchr(repo, ':', first) ||
+                            strncmp(repo, "localhost/", 10) == 0);
+  const char *path = registry ? slash + 1 : repo;
+  for (const char *p = path; *p; p++) {
+    if (!isupper((unsigned char)*p))
+      continue;
+    bool official = !registry && strchr(path, '/') == NULL;
+    return skiff_error_invalid(err, "Error parsing reference: \"%s\" is not a valid "
+                               "repository/tag: invalid reference format: repository name "
+                               "(%s%s) must be lowercase",
+                               target, official ? "library/" : "", path);
+  }
+  return 0;
+}
+
 int cmd_tag(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 {
   struct opt opts[] = {{NULL, 0, 0, NULL, NULL, NULL, NULL}};
@@ -303,6 +344,8 @@ int cmd_tag(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   split_ref(args[1], &repo, &tag, ':');
   if (strchr(args[1], '@'))
     return skiff_error_invalid(err, "refusing to create a tag with a digest reference");
+  if (check_target_case(args[1], repo, err) < 0)
+    return -1;
   cleanup_free char *query = NULL;
   client_query_add(&query, "repo", repo);
   client_query_add(&query, "tag", tag ? tag : "latest");
@@ -310,7 +353,10 @@ int cmd_tag(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   cleanup_free char *path = NULL;
   if (base == NULL || asprintf(&path, "%s%s", base, query) < 0)
     return skiff_error_errno(err, "tag");
-  return client_simple(cli->client, "POST", path, NULL, NULL, err);
+  if (client_simple(cli->client, "POST", path, NULL, NULL, err) == 0)
+    return 0;
+  reword_target_error(args[1], repo, err);
+  return -1;
 }
 
 struct rmi_arg {
@@ -375,7 +421,7 @@ static int open_input(const char *path, long long *size, skiff_error_t **err)
   int fd =
       strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return skiff_error_errno(err, "open %s", path);
+    return skiff_error_invalid(err, "open %s: %s", path, cli_go_strerror(errno));
   struct stat st;
   *size = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (long long)st.st_size : -1;
   if (*size >= 0 && lseek(fd, 0, SEEK_CUR) > 0)
@@ -399,7 +445,7 @@ int cmd_import(struct cli *cli, int argc, char **argv, skiff_error_t **err)
       .summary = "Import the contents from a tarball to create a filesystem image",
       .aliases = "skiff image import, skiff import",
       .min_args = 1,
-      .max_args = 2};
+      .max_args = -1}; /* docker: at least one; more are ignored */
   cleanup_free char **args = NULL;
   int nargs = 0;
   int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
@@ -550,7 +596,7 @@ int cmd_image_prune(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   struct opt opts[] = {
       {"all", 'a', OPT_BOOL, &all, NULL,
        "Remove all unused images, not just dangling ones", NULL},
-      {"filter", 0, OPT_LIST, &filters, "filter",
+      {"filter", 0, OPT_FILTER, &filters, "filter",
        "Provide filter values (e.g. \"until=<timestamp>\")", NULL},
       {"force", 'f', OPT_BOOL, &force, NULL, "Do not prompt for confirmation", NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};

@@ -1,6 +1,7 @@
 /* skiff: the command line. Global flags, the command table, and the one
  * place where a command's error is printed and turned into an exit status. */
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +158,23 @@ static void print_group_usage(const char *group, const struct command *table)
   printf("\nRun 'skiff %s COMMAND --help' for more information on a command.\n", group);
 }
 
+/* A bad global flag, as docker 28 reports it. */
+static int global_flag_error(skiff_error_t **err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int global_flag_error(skiff_error_t **err, const char *fmt, ...)
+{
+  va_list ap;
+  cleanup_free char *what = NULL;
+  va_start(ap, fmt);
+  int n = vasprintf(&what, fmt, ap);
+  va_end(ap);
+  return skiff_error_invalid(err,
+                             "%s\n\nUsage:  skiff [OPTIONS] COMMAND [ARG...]\n\nRun 'skiff "
+                             "--help' for more information",
+                             n < 0 ? "bad flag" : what);
+}
+
 /* Global flags end at the command name. Returns the index of the command,
  * argc when there is none, or -1 with *err. */
 static int parse_globals(struct cli *cli, int argc, char **argv, bool *version,
@@ -169,8 +187,10 @@ static int parse_globals(struct cli *cli, int argc, char **argv, bool *version,
     if (strcmp(a, "-H") == 0 || strcmp(a, "--host") == 0 || strcmp(a, "-l") == 0 ||
         strcmp(a, "--log-level") == 0 || strcmp(a, "--config") == 0 ||
         strcmp(a, "-c") == 0 || strcmp(a, "--context") == 0) {
+      if (i + 1 >= argc && a[1] != '-')
+        return global_flag_error(err, "flag needs an argument: '%c' in %s", a[1], a);
       if (i + 1 >= argc)
-        return skiff_error_invalid(err, "flag needs an argument: %s", a);
+        return global_flag_error(err, "flag needs an argument: %s", a);
       if (a[1] == 'H' || strcmp(a, "--host") == 0)
         host = argv[i + 1];
       i++;
@@ -185,7 +205,8 @@ static int parse_globals(struct cli *cli, int argc, char **argv, bool *version,
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       return argc;
     } else if (strncmp(a, "--log-level=", 12) != 0 && strncmp(a, "--config=", 9) != 0) {
-      return skiff_error_invalid(err, "unknown flag: %s", a);
+      return global_flag_error(err, "unknown %s: %s",
+                               a[1] == '-' ? "flag" : "shorthand flag", a);
     }
   }
   cli->host = client_pick_host(host);
@@ -200,6 +221,11 @@ static cli_command_fn resolve(struct cli *cli, int argc, char **argv, int *consu
     if (strcmp(argv[0], groups[g].name) != 0)
       continue;
     const struct command *c = argc > 1 ? find(groups[g].commands, argv[1]) : NULL;
+    if (c == NULL && argc > 1 && argv[1][0] != '-') {
+      snprintf(name, name_len, "%s %s", argv[0], argv[1]);
+      *consumed = -2; /* an unknown command of the group */
+      return NULL;
+    }
     if (c == NULL) {
       print_group_usage(groups[g].name, groups[g].commands);
       *consumed = 0;
@@ -219,8 +245,6 @@ static int finish(struct cli *cli, int status, skiff_error_t *err)
 {
   if (status < 0) {
     cli_report(err);
-    if (cli->show_usage_hint)
-      fprintf(stderr, "See 'skiff %s --help'.\n", cli->name ? cli->name : "");
     status = cli->fail_status;
   }
   skiff_error_free(&err);
@@ -253,8 +277,16 @@ int main(int argc, char **argv)
   if (fn == NULL) {
     if (consumed == 0)
       return finish(&cli, 0, NULL);
-    skiff_error_invalid(&err, "skiff: '%s' is not a skiff command.\nSee 'skiff --help'",
-                        argv[at]);
+    if (consumed == -2)
+      skiff_error_invalid(&err,
+                          "skiff: unknown command: skiff %s\n\nUsage:  skiff %s\n\nRun "
+                          "'skiff %s --help' for more information",
+                          name, argv[at], argv[at]);
+    else
+      skiff_error_invalid(&err,
+                          "skiff: unknown command: skiff %s\n\nRun 'skiff --help' for more "
+                          "information",
+                          argv[at]);
     return finish(&cli, -1, err);
   }
   cli.name = name;

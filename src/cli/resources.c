@@ -164,10 +164,8 @@ int resource_flags_parse(struct cli *cli, struct resource_flags *f, skiff_error_
     r = parse_cpus(f->cpus, &f->nano_cpus, err);
   if (r == 0 && f->blkio_weight)
     r = parse_weight(f->blkio_weight, &f->blkio_weight_value, err);
-  if (r < 0) {
+  if (r < 0)
     cli->fail_status = 125;
-    cli->show_usage_hint = true;
-  }
   return r;
 }
 

@@ -53,7 +53,7 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
       {"dns", 0, OPT_LIST, &f->dns, "list", "Set custom DNS servers", NULL},
       {"entrypoint", 0, OPT_STRING, &f->entrypoint, "string",
        "Overwrite the default ENTRYPOINT of the image", &f->entrypoint_given},
-      {"env", 'e', OPT_LIST, &f->env, "list", "Set environment variables", NULL},
+      {"env", 'e', OPT_ENV, &f->env, "list", "Set environment variables", NULL},
       {"env-file", 0, OPT_LIST, &f->env_file, "list",
        "Read in a file of environment variables", NULL},
       {"expose", 0, OPT_LIST, &f->expose, "list", "Expose a port or a range of ports",
@@ -75,8 +75,7 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
        NULL},
       {"network", 0, OPT_STRING, &f->network, "network",
        "Connect a container to a network", NULL},
-      {"net", 0, OPT_STRING, &f->network, "network", "Connect a container to a network",
-       NULL},
+      {"net", 0, OPT_STRING, &f->network, "network", NULL, NULL}, /* hidden, as docker's */
       {"pid", 0, OPT_STRING, &f->pid, "string", "PID namespace to use", NULL},
       {"platform", 0, OPT_STRING, &f->platform, "string",
        "Set platform if server is multi-platform capable", NULL},
@@ -85,8 +84,10 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
       {"publish", 'p', OPT_LIST, &f->publish, "list",
        "Publish a container's port(s) to the host", NULL},
       {"pull", 0, OPT_STRING, &f->pull, "string",
-       "Pull image before running (\"always\", \"missing\", \"never\")\n(default "
-       "\"missing\")",
+       with_run ? "Pull image before running (\"always\", \"missing\", \"never\")\n(default "
+                  "\"missing\")"
+                : "Pull image before creating (\"always\", \"missing\", \"never\")\n(default "
+                  "\"missing\")",
        NULL},
       {"quiet", 'q', OPT_BOOL, &f->quiet, NULL, "Suppress the pull output", NULL},
       {"read-only", 0, OPT_BOOL, &f->read_only, NULL,
@@ -97,7 +98,7 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
        "Automatically remove the container and its associated anonymous volumes\nwhen "
        "it exits",
        NULL},
-      {"shm-size", 0, OPT_STRING, &f->shm_size, "bytes", "Size of /dev/shm", NULL},
+      {"shm-size", 0, OPT_BYTES, &f->shm_size, "bytes", "Size of /dev/shm", NULL},
       {"sig-proxy", 0, OPT_BOOL, &f->sig_proxy, NULL,
        "Proxy received signals to the process (default true)", NULL},
       {"stop-signal", 0, OPT_STRING, &f->stop_signal, "string",
@@ -151,10 +152,11 @@ static int read_env_file(json_t *env, const char *path, skiff_error_t **err)
 {
   cleanup_fclose FILE *f = fopen(path, "re");
   if (f == NULL)
-    return skiff_error_errno(err, "open %s", path);
+    return skiff_error_invalid(err, "open %s: %s", path, cli_go_strerror(errno));
   char *line = NULL;
   size_t cap = 0;
   int lineno = 0, r = 0;
+  errno = 0;
   while (r == 0 && getline(&line, &cap, f) >= 0) {
     char *s = line;
     if (lineno++ == 0 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
@@ -175,6 +177,9 @@ static int read_env_file(json_t *env, const char *path, skiff_error_t **err)
       r = add_env(env, s, err);
   }
   free(line);
+  if (r == 0 && ferror(f))
+    r = skiff_error_invalid(err, "invalid env file (%s): read %s: %s", path, path,
+                            cli_go_strerror(errno));
   return r;
 }
 
@@ -251,7 +256,8 @@ static int attach_flags(const struct run_flags *f, json_t *config, skiff_error_t
   bool in = f->interactive, out = !f->detach, errs = !f->detach;
   if (f->attach.n) {
     if (f->detach)
-      return skiff_error_invalid(err, "Conflicting options: -a and -d");
+      return skiff_error_invalid(err, "conflicting options: cannot specify both --attach "
+                                 "and --detach");
     in = out = errs = false;
     for (size_t i = 0; i < f->attach.n; i++) {
       const char *s = f->attach.items[i];
@@ -282,11 +288,14 @@ static json_t *build_host_config(const struct run_flags *f, json_t *exposed,
                                  skiff_error_t **err)
 {
   cleanup_json json_t *restart = cli_restart_policy(f->restart ? f->restart : "no", err);
-  cleanup_json json_t *log_config = build_map(&f->log_opts, true, "log-opt", err);
+  /* docker: a --log-opt without "=" is an option with an empty value. */
+  cleanup_json json_t *log_config = restart ? build_map(&f->log_opts, false, "log-opt", err)
+                                            : NULL;
   if (restart == NULL || log_config == NULL)
     return NULL;
-  if (f->rm && strcmp(json_string_value(json_object_get(restart, "Name")), "no") != 0) {
-    skiff_error_invalid(err, "Conflicting options: --restart and --rm");
+  const char *policy = json_string_value(json_object_get(restart, "Name"));
+  if (f->rm && strcmp(policy, "no") != 0 && *policy) {
+    skiff_error_invalid(err, "conflicting options: cannot specify both --restart and --rm");
     return NULL;
   }
   json_t *hc = json_pack(
@@ -399,14 +408,36 @@ static json_t *post_create(struct cli *cli, const struct run_flags *f, json_t *b
   return client_json(cli->client, "POST", full, body, status, err);
 }
 
-/* Create the container, pulling a missing image first as docker does.
- * Returns the new id or NULL. */
-static char *create_container(struct cli *cli, const struct run_flags *f, char **args,
-                              int nargs, skiff_error_t **err)
+/* What run and create check before they ask the daemon anything. */
+static json_t *local_create_body(const struct run_flags *f, char **args, int nargs,
+                                 skiff_error_t **err)
 {
-  cleanup_json json_t *body = build_create_body(f, args, nargs, err);
-  if (body == NULL)
+  if (f->pull && strcmp(f->pull, "always") != 0 && strcmp(f->pull, "missing") != 0 &&
+      strcmp(f->pull, "never") != 0) {
+    skiff_error_invalid(err, "invalid pull option: '%s': must be one of \"always\", "
+                        "\"missing\" or \"never\"", f->pull);
     return NULL;
+  }
+  return build_create_body(f, args, nargs, err);
+}
+
+/* docker's withHelp: "skiff: MESSAGE" and where to read more. */
+static void with_help(skiff_error_t **err, const char *command)
+{
+  cleanup_free char *msg = (*err)->msg;
+  (*err)->msg = NULL;
+  int status = (*err)->status;
+  skiff_error_free(err);
+  skiff_error_status(err, status,
+                     "skiff: %s\n\nRun 'skiff %s --help' for more information",
+                     msg ? msg : "error", command);
+}
+
+/* Create the container from body, pulling a missing image first as
+ * docker does. Returns the new id or NULL. */
+static char *create_container(struct cli *cli, const struct run_flags *f, json_t *body,
+                              char **args, skiff_error_t **err)
+{
   long status = 0;
   cleanup_json json_t *answer = NULL;
   if (f->pull && strcmp(f->pull, "always") == 0 &&
@@ -470,8 +501,13 @@ int cmd_create(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   cleanup_free char **args = NULL;
   int nargs = 0;
   int r = parse_run_flags(cli, &f, opts, false, argc, argv, &args, &nargs, err);
-  if (r == OPTS_OK) {
-    cleanup_free char *id = create_container(cli, &f, args, nargs, err);
+  cleanup_json json_t *body = r == OPTS_OK ? local_create_body(&f, args, nargs, err) : NULL;
+  if (r == OPTS_OK && body == NULL) {
+    with_help(err, "create");
+    cli->fail_status = 125;
+    r = -1;
+  } else if (r == OPTS_OK) {
+    cleanup_free char *id = create_container(cli, &f, body, args, err);
     r = id ? (printf("%s\n", id), 0) : -1;
   }
   run_flags_free(&f);
@@ -503,6 +539,7 @@ static int run_detached(struct cli *cli, const char *id, skiff_error_t **err)
 {
   if (start_container(cli, id, err) < 0) {
     cli->fail_status = run_start_error_status((*err)->msg);
+    with_help(err, "run");
     return -1;
   }
   printf("%s\n", id);
@@ -543,6 +580,7 @@ static int run_attached(struct cli *cli, const struct run_flags *f, const char *
   if (start_container(cli, id, err) < 0) {
     run_attach_close(a);
     cli->fail_status = run_start_error_status((*err)->msg);
+    with_help(err, "run");
     /* With --rm the daemon removes the container; let it finish first (as
      * docker does), but not forever, and remove it ourselves if it did not. */
     bool removed = f->rm && run_wait_settle(w, 10);
@@ -574,15 +612,23 @@ int cmd_run(struct cli *cli, int argc, char **argv, skiff_error_t **err)
     run_flags_free(&f);
     return r == OPTS_HELP ? 0 : r;
   }
-  /* Every failure before the container runs is docker's 125. */
-  cli->fail_status = 125;
   cleanup_json json_t *attach_cfg = json_object();
+  cleanup_json json_t *body = NULL;
   cleanup_free char *id = NULL;
-  if (attach_flags(&f, attach_cfg, err) == 0)
-    id = create_container(cli, &f, args, nargs, err);
-  if (id == NULL)
+  if (f.attach.n && f.detach) { /* docker: a plain error, 1 */
+    run_flags_free(&f);
+    return skiff_error_invalid(err, "conflicting options: cannot specify both --attach "
+                               "and --detach");
+  }
+  /* Every failure before the container runs is docker's 125, with help. */
+  cli->fail_status = 125;
+  if (attach_flags(&f, attach_cfg, err) == 0 &&
+      (body = local_create_body(&f, args, nargs, err)) != NULL)
+    id = create_container(cli, &f, body, args, err);
+  if (id == NULL) {
+    with_help(err, "run");
     r = -1;
-  else if (f.detach)
+  } else if (f.detach)
     r = run_detached(cli, id, err);
   else
     r = run_attached(cli, &f, id, attach_cfg, err);

@@ -21,11 +21,8 @@ int cli_parse(struct cli *cli, struct command_spec *spec, const struct opt *opts
   bool usage_error = false;
   spec->name = cli->name;
   int r = opts_parse(spec, opts, argc, argv, args, nargs, &usage_error, err);
-  if (r < 0 && usage_error) {
-    /* docker: a bad flag is 125, a bad argument count 1. */
-    cli->fail_status = strstr((*err)->msg, "flag") ? 125 : 1;
-    cli->show_usage_hint = true;
-  }
+  if (r < 0 && usage_error) /* docker: a bad flag is 125, a bad argument count 1. */
+    cli->fail_status = strncmp((*err)->msg, "skiff: '", 8) == 0 ? 1 : 125;
   return r;
 }
 
@@ -46,7 +43,7 @@ char *cli_filters_json(const struct strlist *filters, skiff_error_t **err)
   for (size_t i = 0; i < filters->n; i++) {
     const char *f = filters->items[i];
     const char *eq = strchr(f, '=');
-    if (eq == NULL || eq == f) {
+    if (eq == NULL) {
       skiff_error_invalid(err, "bad format of filter (expected name=value)");
       return NULL;
     }
@@ -151,4 +148,12 @@ int cli_download(struct cli *cli, const char *path, const char *output, const ch
   if (output && r < 0)
     unlink(tmp);
   return r;
+}
+
+const char *cli_go_strerror(int errnum)
+{
+  static __thread char buf[128];
+  snprintf(buf, sizeof buf, "%s", strerror(errnum));
+  buf[0] = (char)tolower((unsigned char)buf[0]);
+  return buf;
 }

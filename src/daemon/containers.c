@@ -656,6 +656,11 @@ static void record_start_failure(struct container_store *s, struct container *c,
   set_state(c, strcmp(container_status(c), "restarting") == 0 ? "exited"
                                                                  : container_status(c));
   unmount_rootfs_locked(s, c);
+  /* Nothing of a start that failed stays in the exec root (the bundle,
+   * the attach socket), as nothing does of dockerd's failed task. */
+  cleanup_free char *run_dir = container_run_dir(s, c);
+  if (run_dir)
+    fs_remove_tree(run_dir, NULL);
   persist_state(s, c);
 }
 

@@ -143,4 +143,11 @@ json_t *containers_cgroup_stats(struct container_store *store, const char *id,
 int containers_update(struct container_store *store, const char *id, json_t *body,
                       json_t *warnings, skiff_error_t **err);
 
+/* ---- for bad input (badinput): dockerd's conflict messages ---------- */
+
+/* The id (new string) of a container created from image_id, a running one
+ * when there is one (*running then true); NULL when none is. */
+char *containers_image_user(struct container_store *store, const char *image_id,
+                            bool *running);
+
 #endif

@@ -34,8 +34,8 @@ extern const struct api_route api_resources_routes[]; /* top, stats, update */
  * the system, images and containers tables in that order; HEAD falls back
  * to the GET route. On a match, params[0..] receive the captures (new
  * strings, NULL-terminated; the caller frees them) and the route is
- * returned. Otherwise NULL with *status 404 (no such path) or 405 (the path
- * exists for other methods). */
+ * returned. Otherwise NULL with *status 404 (no such path, or not for this
+ * method: dockerd answers both alike). */
 const struct api_route *router_find(const char *method, const char *path,
                                     char *params[ROUTER_MAX_PARAMS + 1],
                                     unsigned *status);
