@@ -98,6 +98,11 @@ void shim_io_accept(struct shim_io *io)
   }
   line[used] = '\0';
   json_t *h = json_loads(line, 0, NULL);
+  if (h && shim_control_handle(io, fd, h)) {
+    json_decref(h);
+    close(fd);
+    return;
+  }
   if (h == NULL || io->nclients == SHIM_MAX_CLIENTS) {
     json_decref(h);
     close(fd);

@@ -5,6 +5,7 @@
 #ifndef SKIFF_SHIM_SHIM_H
 #define SKIFF_SHIM_SHIM_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -46,6 +47,13 @@ struct shim_io {
 
 /* Accept one attach client, if one is waiting. */
 void shim_io_accept(struct shim_io *io);
+
+/* One-shot control requests on attach.sock (control.c), told apart from
+ * attach clients by their header line: {"resize":{"height":H,"width":W}}
+ * sets the terminal's size. The answer is one line, "ok" or "error <why>".
+ * Returns false (fd untouched) when header is not a control request;
+ * true once it answered (the caller closes fd). */
+bool shim_control_handle(struct shim_io *io, int fd, json_t *header);
 
 int shim_config_load(const char *dir, struct shim_config *cfg, skiff_error_t **err);
 
