@@ -1,6 +1,5 @@
 /* /containers/... of the Docker Engine API. */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,10 +10,12 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/detachkeys.h"
 #include "common/jsonlog.h"
 #include "common/jsonutil.h"
 #include "containers.h"
 #include "daemon.h"
+#include "relay.h"
 #include "router.h"
 
 /* The container named in the path, resolved; answers 404 itself. */
@@ -230,60 +231,52 @@ static void h_prune(struct daemon *d, struct http_request *req, struct http_resp
   http_respond_json(resp, 200, containers_prune(d->containers, filters, NULL));
 }
 
+/* Go's strconv.ParseUint(text, 10, 16), with its messages: docker's. */
+static int size_param(struct http_request *req, const char *name, unsigned *value,
+                      struct http_response *resp)
+{
+  const char *text = http_request_query(req, name);
+  if (text == NULL)
+    text = "";
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(text, &end, 10);
+  if (*text < '0' || *text > '9' || *end != '\0') {
+    http_respond_error(resp, 400, "strconv.ParseUint: parsing \"%s\": invalid syntax", text);
+    return -1;
+  }
+  if (errno == ERANGE || v > 65535) {
+    http_respond_error(resp, 400, "strconv.ParseUint: parsing \"%s\": value out of range",
+                       text);
+    return -1;
+  }
+  *value = (unsigned)v;
+  return 0;
+}
+
 static void h_resize(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
-  cleanup_free char *id = path_container(d, req, resp);
-  if (id == NULL)
+  unsigned height, width;
+  if (size_param(req, "h", &height, resp) < 0 || size_param(req, "w", &width, resp) < 0)
     return;
-  if (!containers_is_running(d->containers, id)) {
-    http_respond_error(resp, 409, "Container %s is not running", id);
-    return;
-  }
-  http_respond_empty(resp, 200); /* terminals: a later issue */
+  skiff_error_t *err = NULL;
+  int ret = containers_resize(d->containers, http_request_param(req, 0), height, width, &err);
+  answer(resp, ret, err, 200);
+  skiff_error_free(&err);
 }
 
 /* ---- attach ----------------------------------------------------------- */
 
-static int copy_some(int from, int to)
-{
-  char buf[32768];
-  ssize_t n = read(from, buf, sizeof buf);
-  if (n <= 0)
-    return -1;
-  for (ssize_t off = 0; off < n;) {
-    ssize_t w = write(to, buf + off, (size_t)(n - off));
-    if (w <= 0)
-      return -2;
-    off += w;
-  }
-  return 0;
-}
-
-/* Relay between the client and the shim until the shim is done. */
-static void relay(int client, int shim)
-{
-  struct pollfd fds[2] = {{client, POLLIN, 0}, {shim, POLLIN, 0}};
-  for (;;) {
-    if (poll(fds, 2, -1) < 0)
-      break;
-    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-      if (copy_some(shim, client) < 0)
-        break;
-    }
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      int r = copy_some(client, shim);
-      if (r == -1) { /* the client closed its stdin */
-        shutdown(shim, SHUT_WR);
-        fds[0].fd = -1;
-      } else if (r == -2) {
-        break;
-      }
-    }
-  }
-}
-
 static void h_attach(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
+  skiff_error_t *err = NULL;
+  struct detach_keys keys;
+  /* Like dockerd: the keys are checked before the container is looked up. */
+  if (detachkeys_parse(http_request_query(req, "detachKeys"), &keys, &err) < 0) {
+    http_respond_skiff_error(resp, err);
+    skiff_error_free(&err);
+    return;
+  }
   cleanup_free char *id = path_container(d, req, resp);
   if (id == NULL)
     return;
@@ -299,12 +292,13 @@ static void h_attach(struct daemon *d, struct http_request *req, struct http_res
                                           : "application/vnd.docker.multiplexed-stream");
   if (client < 0)
     return;
-  skiff_error_t *err = NULL;
+  containers_publish_event(d->containers, id, "attach", NULL);
   int shim = containers_attach(d->containers, id, in, out, err_stream, &tty, &err);
-  if (shim >= 0) {
-    relay(client, shim);
+  /* dockerd scans for the detach keys only in a terminal's input. */
+  if (shim >= 0 && relay_run(client, shim, tty && in ? &keys : NULL) == RELAY_DETACHED)
+    containers_publish_event(d->containers, id, "detach", NULL);
+  if (shim >= 0)
     close(shim);
-  }
   skiff_error_free(&err);
   close(client);
 }

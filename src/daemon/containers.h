@@ -122,4 +122,12 @@ void containers_fs_release(struct container_store *store, struct container_fs *f
 void containers_publish_event(struct container_store *store, const char *id,
                               const char *action, json_t *extra);
 
+/* ---- terminals: resize, attach events (tty) ---- */
+
+/* Set the size of a running container's terminal (through its shim; a
+ * container without one takes it as a no-op, as dockerd does) and emit
+ * "resize". Errors: ENOENT, EBUSY "Container <id> is not running". */
+int containers_resize(struct container_store *store, const char *id, unsigned height,
+                      unsigned width, skiff_error_t **err);
+
 #endif
