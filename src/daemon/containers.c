@@ -875,7 +875,9 @@ static void handle_exit(struct container_store *s, struct container *c)
     if (started == 0)
       return;
   }
-  if (auto_remove(c))
+  /* A forced remove waiting for this exit (c->removing) removes c itself:
+   * removing it here too freed it under that waiter's feet. */
+  if (!c->removing && auto_remove(c))
     remove_locked(s, c, true, NULL);
 }
 
