@@ -32,6 +32,7 @@ struct shim_config {
 struct shim_client {
   int fd;
   bool stdin, stdout, stderr;
+  bool input_ended; /* half-closed: polled for its hang-up only */
 };
 
 /* What the I/O loop works on. */
@@ -41,6 +42,14 @@ struct shim_io {
   int listener;       /* attach.sock */
   bool tty, stdin_once;
   struct jsonlog_writer *log;
+  /* Client input the container has not read yet: in is non-blocking, so
+   * that output keeps flowing while its stdin is full (a stdin client
+   * waits meanwhile). close_in: close in once this is written. */
+  struct {
+    char buf[32768];
+    size_t off, len;
+    bool close_in;
+  } stdin_pending;
   struct shim_client clients[SHIM_MAX_CLIENTS];
   size_t nclients;
 };
