@@ -11,13 +11,14 @@
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
 #include "stream.h"
+#include "term.h"
 
 struct run_flags {
   bool detach, rm, interactive, tty, init, privileged, read_only, sig_proxy, quiet;
   bool entrypoint_given, stop_timeout_given;
   const char *name, *workdir, *user, *hostname, *entrypoint, *restart, *stop_signal;
   const char *log_driver, *network, *memory, *platform, *pull, *cidfile;
-  const char *pid, *ipc, *uts, *shm_size;
+  const char *pid, *ipc, *uts, *shm_size, *detach_keys;
   long long stop_timeout;
   struct strlist env, env_file, labels, log_opts, volumes, cap_add, cap_drop, attach,
       publish, dns, add_host, tmpfs, expose;
@@ -49,6 +50,8 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
        "Write the container ID to the file", NULL},
       {"detach", 'd', OPT_BOOL, &f->detach, NULL,
        "Run container in background and print container ID", NULL},
+      {"detach-keys", 0, OPT_STRING, &f->detach_keys, "string",
+       "Override the key sequence for detaching a container", NULL},
       {"dns", 0, OPT_LIST, &f->dns, "list", "Set custom DNS servers", NULL},
       {"entrypoint", 0, OPT_STRING, &f->entrypoint, "string",
        "Overwrite the default ENTRYPOINT of the image", &f->entrypoint_given},
@@ -116,7 +119,8 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
   };
   int n = 0;
   for (struct opt *a = all; a->name; a++) {
-    bool run_only = strcmp(a->name, "detach") == 0 || strcmp(a->name, "sig-proxy") == 0;
+    bool run_only = strcmp(a->name, "detach") == 0 || strcmp(a->name, "sig-proxy") == 0 ||
+                    strcmp(a->name, "detach-keys") == 0;
     if (run_only && !with_run)
       continue;
     o[n++] = *a;
@@ -346,6 +350,10 @@ static json_t *build_host_config(const struct run_flags *f, json_t *exposed,
     return NULL;
   }
   cleanup_json json_t *hold = hc;
+  unsigned rows, cols;
+  /* The terminal's size from the start, as docker's CLI sends it. */
+  if (f->tty && term_size(STDOUT_FILENO, &rows, &cols))
+    json_object_set_new(hc, "ConsoleSize", json_pack("[i, i]", rows, cols));
   if (f->init)
     json_object_set_new(hc, "Init", json_true());
   const char *modes[][2] = {
@@ -575,7 +583,8 @@ static int run_attached(struct cli *cli, const struct run_flags *f, const char *
       .out = json_is_true(json_object_get(attach_cfg, "AttachStdout")),
       .err = json_is_true(json_object_get(attach_cfg, "AttachStderr")),
       .tty = f->tty,
-      .proxy_signals = f->sig_proxy && !f->tty};
+      .proxy_signals = f->sig_proxy, /* with a tty too, as docker's run */
+      .detach_keys = f->detach_keys};
   struct attachment *a = NULL;
   struct waiter *w = NULL;
   if (((o.in || o.out || o.err) && (a = run_attach_open(cli, id, &o, err)) == NULL) ||
@@ -598,9 +607,9 @@ static int run_attached(struct cli *cli, const struct run_flags *f, const char *
   }
   int r = a ? run_attach_pump(cli, a, id, err) : 0;
   run_attach_close(a);
-  if (r < 0) {
+  if (r < 0 || r == ATTACH_DETACHED) { /* detached: the container runs on */
     run_wait_cancel(w);
-    return -1;
+    return r < 0 ? -1 : 0;
   }
   int status = run_wait_end(w, err);
   if (status < 0)
@@ -623,7 +632,14 @@ int cmd_run(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   cli->fail_status = 125;
   cleanup_json json_t *attach_cfg = json_object();
   cleanup_free char *id = NULL;
-  if (attach_flags(&f, attach_cfg, err) == 0)
+  int ok = attach_flags(&f, attach_cfg, err);
+  if (ok == 0 && !f.detach &&
+      term_check_stdin(json_is_true(json_object_get(attach_cfg, "AttachStdin")), f.tty,
+                       err) < 0) {
+    cli->fail_status = 1; /* docker's, for this one */
+    ok = -1;
+  }
+  if (ok == 0)
     id = create_container(cli, &f, args, nargs, err);
   if (id == NULL)
     r = -1;
