@@ -587,8 +587,11 @@ static int run_attached(struct cli *cli, const struct run_flags *f, const char *
       .detach_keys = f->detach_keys};
   struct attachment *a = NULL;
   struct waiter *w = NULL;
-  if (((o.in || o.out || o.err) && (a = run_attach_open(cli, id, &o, err)) == NULL) ||
+  bool attach = o.in || o.out || o.err;
+  if ((attach && (a = run_attach_open(cli, id, &o, err)) == NULL) ||
       (w = run_wait_begin(cli, id, f->rm ? "removed" : "next-exit", err)) == NULL) {
+    if (attach && a == NULL)
+      cli->fail_status = 1; /* docker's run returns attach errors as they are */
     run_attach_close(a);
     if (f->rm)
       remove_container(cli, id);

@@ -267,6 +267,24 @@ static void h_resize(struct daemon *d, struct http_request *req, struct http_res
 
 /* ---- attach ----------------------------------------------------------- */
 
+/* dockerd's 409s: a paused or restarting container takes no attach. */
+static bool attach_refused(struct daemon *d, const char *id, struct http_request *req,
+                           struct http_response *resp)
+{
+  cleanup_json json_t *info = containers_inspect(d->containers, id, false, NULL);
+  json_t *state = json_object_get(info, "State");
+  const char *ref = http_request_param(req, 0);
+  if (json_is_true(json_object_get(state, "Paused")))
+    http_respond_error(resp, 409, "container %s is paused, unpause the container before "
+                       "attach", ref);
+  else if (json_is_true(json_object_get(state, "Restarting")))
+    http_respond_error(resp, 409, "container %s is restarting, wait until the container "
+                       "is running", ref);
+  else
+    return false;
+  return true;
+}
+
 static void h_attach(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
   skiff_error_t *err = NULL;
@@ -278,7 +296,7 @@ static void h_attach(struct daemon *d, struct http_request *req, struct http_res
     return;
   }
   cleanup_free char *id = path_container(d, req, resp);
-  if (id == NULL)
+  if (id == NULL || attach_refused(d, id, req, resp))
     return;
   bool in = http_request_query_bool(req, "stdin", false);
   bool out = http_request_query_bool(req, "stdout", false);

@@ -495,3 +495,28 @@ def test_detach_keys_are_not_scanned_without_a_tty(engine):
                          input=b"\x10\x11", capture_output=True, env=engine.env, timeout=30)
     assert res.returncode == 0
     assert res.stdout.split() == [b"10", b"11"]
+
+
+@pytest.mark.parametrize("client", CLIENTS)
+def test_run_with_bad_detach_keys_exits_1(engine, client):
+    res = subprocess.run([client_cmd(client), "run", "-i", "--rm", "--detach-keys", "foo",
+                          "busybox", "true"], input="", capture_output=True, text=True,
+                         env=engine.env, timeout=30)
+    assert res.returncode == 1
+    if client == "skiff":
+        assert "Invalid detach keys (foo) provided" in res.stderr
+
+
+def test_attach_to_a_paused_container_is_refused(engine):
+    name = unique("pz")
+    engine.docker("run", "-d", "--name", name, "busybox", "sleep", "60")
+    engine.docker("pause", name)
+    status, body = api(engine, "POST", f"/containers/{name}/attach?stream=1&stdout=1")
+    assert status == 409
+    assert json.loads(body)["message"] == (f"container {name} is paused, unpause the "
+                                           "container before attach")
+    res = subprocess.run([SKIFF, "attach", name], capture_output=True, text=True,
+                         env=engine.env, timeout=30)
+    assert res.returncode == 1
+    assert "You cannot attach to a paused container, unpause it first" in res.stderr
+    engine.docker("rm", "-f", name)
