@@ -53,7 +53,8 @@ static void test_parse(void **state)
     if (parse_cases[i].keys == NULL) {
       assert_int_equal(r, -1);
       char want[512];
-      snprintf(want, sizeof want, "Invalid detach keys (%s) provided", parse_cases[i].spec);
+      snprintf(want, sizeof want, "Invalid detach keys (%s) provided",
+               parse_cases[i].spec);
       assert_string_equal(err->msg, want);
       skiff_error_free(&err);
       continue;
@@ -79,10 +80,14 @@ static const struct {
     {NULL, "\x10|\x11", "", true},
     {NULL, "\x10|x", "\x10x", false},
     {NULL, "\x10x", "\x10x", false},
-    {NULL, "\x10\x10\x11", "\x10\x10\x11", false}, /* dockerd does not restart a match */
-    {NULL, "\x11\x10", "\x11", false},              /* \x10 held at the end */
+    {NULL, "\x10\x10\x11", "\x10\x10\x11",
+     false},                           /* dockerd does not restart a match */
+    {NULL, "\x11\x10", "\x11", false}, /* \x10 held at the end */
     {"ctrl-x,a", "ls\x18|a", "ls", true},
-    {"ctrl-x,a", "ls\x18|b", "ls\x18" "b", false},
+    {"ctrl-x,a", "ls\x18|b",
+     "ls\x18"
+     "b",
+     false},
     {"q", "abq", "ab", true},
     {"a,b,c", "a|b|d|abc", "abd", true},
     {"a,b,c", "ab|", "", false}, /* held, not yet forwarded */
