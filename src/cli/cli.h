@@ -104,12 +104,17 @@ struct attach_opts {
   bool in, out, err; /* which streams */
   bool tty;
   bool proxy_signals;
+  bool redraw;             /* resize once to a wrong size first (docker attach) */
+  const char *detach_keys; /* --detach-keys; NULL: the config file's or docker's */
 };
 struct attachment;
 /* Hijack POST /containers/{id}/attach. NULL with *err. */
 struct attachment *run_attach_open(struct cli *cli, const char *id,
                                    const struct attach_opts *o, skiff_error_t **err);
-/* Copy streams until the container closes them; then release everything. */
+/* Copy streams until the container closes them (raw mode, resizes and
+ * signals handled); the terminal is restored when it returns. Returns 0,
+ * ATTACH_DETACHED when the user typed the detach keys, or -1 with *err. */
+#define ATTACH_DETACHED 1
 int run_attach_pump(struct cli *cli, struct attachment *a, const char *id,
                     skiff_error_t **err);
 void run_attach_close(struct attachment *a);

@@ -14,6 +14,7 @@
 #include "format.h"
 #include "stream.h"
 #include "template.h"
+#include "term.h"
 
 #define PS_TABLE                                                                       \
   "table "                                                                             \
@@ -437,7 +438,7 @@ int cmd_kill(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 }
 
 static int start_attached(struct cli *cli, const char *name, bool interactive,
-                          skiff_error_t **err)
+                          const char *detach_keys, skiff_error_t **err)
 {
   cleanup_free char *path = cli_path("/containers/%s/json", name);
   cleanup_json json_t *c = client_json(cli->client, "GET", path, NULL, NULL, err);
@@ -450,7 +451,7 @@ static int start_attached(struct cli *cli, const char *name, bool interactive,
                           .out = true,
                           .err = true,
                           .tty = json_is_true(json_object_get(config, "Tty")),
-                          .proxy_signals = true};
+                          .detach_keys = detach_keys};
   o.proxy_signals = !o.tty;
   struct attachment *a = run_attach_open(cli, id, &o, err);
   if (a == NULL)
@@ -464,9 +465,9 @@ static int start_attached(struct cli *cli, const char *name, bool interactive,
   }
   int r = run_attach_pump(cli, a, id, err);
   run_attach_close(a);
-  if (r < 0) {
+  if (r < 0 || r == ATTACH_DETACHED) { /* detached: docker's start says nothing */
     run_wait_cancel(w);
-    return -1;
+    return r < 0 ? -1 : 0;
   }
   return run_wait_end(w, err);
 }
@@ -474,8 +475,11 @@ static int start_attached(struct cli *cli, const char *name, bool interactive,
 int cmd_start(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 {
   bool attach = false, interactive = false;
+  const char *detach_keys = NULL;
   struct opt opts[] = {{"attach", 'a', OPT_BOOL, &attach, NULL,
                         "Attach STDOUT/STDERR and forward signals", NULL},
+                       {"detach-keys", 0, OPT_STRING, &detach_keys, "string",
+                        "Override the key sequence for detaching a container", NULL},
                        {"interactive", 'i', OPT_BOOL, &interactive, NULL,
                         "Attach container's STDIN", NULL},
                        {NULL, 0, 0, NULL, NULL, NULL, NULL}};
@@ -493,7 +497,7 @@ int cmd_start(struct cli *cli, int argc, char **argv, skiff_error_t **err)
     return skiff_error_invalid(
         err, "you cannot start and attach multiple containers at once");
   if (attach || interactive)
-    return start_attached(cli, args[0], interactive, err);
+    return start_attached(cli, args[0], interactive, detach_keys, err);
   struct strbuf failed = {0};
   for (int i = 0; i < nargs; i++) {
     skiff_error_t *e = NULL;
@@ -913,7 +917,10 @@ int cmd_container_prune(struct cli *cli, int argc, char **argv, skiff_error_t **
 int cmd_attach(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 {
   bool no_stdin = false, sig_proxy = true;
+  const char *detach_keys = NULL;
   struct opt opts[] = {
+      {"detach-keys", 0, OPT_STRING, &detach_keys, "string",
+       "Override the key sequence for detaching a container", NULL},
       {"no-stdin", 0, OPT_BOOL, &no_stdin, NULL, "Do not attach STDIN", NULL},
       {"sig-proxy", 0, OPT_BOOL, &sig_proxy, NULL,
        "Proxy all received signals to the process (default true)", NULL},
@@ -937,14 +944,24 @@ int cmd_attach(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   if (!json_is_true(json_object_get(state, "Running")))
     return skiff_error_invalid(
         err, "You cannot attach to a stopped container, start it first");
+  if (json_is_true(json_object_get(state, "Paused")))
+    return skiff_error_invalid(
+        err, "You cannot attach to a paused container, unpause it first");
+  if (json_is_true(json_object_get(state, "Restarting")))
+    return skiff_error_invalid(
+        err, "You cannot attach to a restarting container, wait until it is running");
   json_t *config = json_object_get(c, "Config");
   const char *id = str(c, "Id");
   struct attach_opts o = {.in = !no_stdin &&
                                 json_is_true(json_object_get(config, "OpenStdin")),
                           .out = true,
                           .err = true,
-                          .tty = json_is_true(json_object_get(config, "Tty"))};
+                          .tty = json_is_true(json_object_get(config, "Tty")),
+                          .redraw = true,
+                          .detach_keys = detach_keys};
   o.proxy_signals = sig_proxy && !o.tty;
+  if (term_check_stdin(!no_stdin, o.tty, err) < 0)
+    return -1;
   struct waiter *w = NULL;
   struct attachment *a = run_attach_open(cli, id, &o, err);
   if (a == NULL || (w = run_wait_begin(cli, id, "next-exit", err)) == NULL) {
@@ -953,9 +970,10 @@ int cmd_attach(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   }
   r = run_attach_pump(cli, a, id, err);
   run_attach_close(a);
-  if (r < 0) {
+  if (r < 0 || r == ATTACH_DETACHED) {
     run_wait_cancel(w);
-    return -1;
+    /* docker's attach reports the detach as an error (its exit status 1). */
+    return r < 0 ? -1 : skiff_error_invalid(err, "read escape sequence");
   }
   return run_wait_end(w, err);
 }

@@ -11,13 +11,14 @@
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
 #include "stream.h"
+#include "term.h"
 
 struct run_flags {
   bool detach, rm, interactive, tty, init, privileged, read_only, sig_proxy, quiet;
   bool entrypoint_given, stop_timeout_given;
   const char *name, *workdir, *user, *hostname, *entrypoint, *restart, *stop_signal;
   const char *log_driver, *network, *platform, *pull, *cidfile;
-  const char *pid, *ipc, *uts, *shm_size;
+  const char *pid, *ipc, *uts, *shm_size, *detach_keys;
   long long stop_timeout;
   struct resource_flags res; /* -m, --cpus, --pids-limit, ... (resources.c) */
   struct strlist env, env_file, labels, log_opts, volumes, cap_add, cap_drop, attach,
@@ -50,6 +51,8 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
        "Write the container ID to the file", NULL},
       {"detach", 'd', OPT_BOOL, &f->detach, NULL,
        "Run container in background and print container ID", NULL},
+      {"detach-keys", 0, OPT_STRING, &f->detach_keys, "string",
+       "Override the key sequence for detaching a container", NULL},
       {"dns", 0, OPT_LIST, &f->dns, "list", "Set custom DNS servers", NULL},
       {"entrypoint", 0, OPT_STRING, &f->entrypoint, "string",
        "Overwrite the default ENTRYPOINT of the image", &f->entrypoint_given},
@@ -117,7 +120,8 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
   };
   int n = 0;
   for (struct opt *a = all; a->name; a++) {
-    bool run_only = strcmp(a->name, "detach") == 0 || strcmp(a->name, "sig-proxy") == 0;
+    bool run_only = strcmp(a->name, "detach") == 0 || strcmp(a->name, "sig-proxy") == 0 ||
+                    strcmp(a->name, "detach-keys") == 0;
     if (run_only && !with_run)
       continue;
     o[n++] = *a;
@@ -311,6 +315,10 @@ static json_t *build_host_config(const struct run_flags *f, json_t *exposed,
     return NULL;
   }
   cleanup_json json_t *hold = hc;
+  unsigned rows, cols;
+  /* The terminal's size from the start, as docker's CLI sends it. */
+  if (f->tty && term_size(STDOUT_FILENO, &rows, &cols))
+    json_object_set_new(hc, "ConsoleSize", json_pack("[i, i]", rows, cols));
   if (f->init)
     json_object_set_new(hc, "Init", json_true());
   const char *modes[][2] = {
@@ -567,11 +575,15 @@ static int run_attached(struct cli *cli, const struct run_flags *f, const char *
       .out = json_is_true(json_object_get(attach_cfg, "AttachStdout")),
       .err = json_is_true(json_object_get(attach_cfg, "AttachStderr")),
       .tty = f->tty,
-      .proxy_signals = f->sig_proxy && !f->tty};
+      .proxy_signals = f->sig_proxy, /* with a tty too, as docker's run */
+      .detach_keys = f->detach_keys};
   struct attachment *a = NULL;
   struct waiter *w = NULL;
-  if (((o.in || o.out || o.err) && (a = run_attach_open(cli, id, &o, err)) == NULL) ||
+  bool attach = o.in || o.out || o.err;
+  if ((attach && (a = run_attach_open(cli, id, &o, err)) == NULL) ||
       (w = run_wait_begin(cli, id, f->rm ? "removed" : "next-exit", err)) == NULL) {
+    if (attach && a == NULL)
+      cli->fail_status = 1; /* docker's run returns attach errors as they are */
     run_attach_close(a);
     if (f->rm)
       remove_container(cli, id);
@@ -591,9 +603,9 @@ static int run_attached(struct cli *cli, const struct run_flags *f, const char *
   }
   int r = a ? run_attach_pump(cli, a, id, err) : 0;
   run_attach_close(a);
-  if (r < 0) {
+  if (r < 0 || r == ATTACH_DETACHED) { /* detached: the container runs on */
     run_wait_cancel(w);
-    return -1;
+    return r < 0 ? -1 : 0;
   }
   int status = run_wait_end(w, err);
   if (status < 0)
@@ -622,11 +634,17 @@ int cmd_run(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   }
   /* Every failure before the container runs is docker's 125, with help. */
   cli->fail_status = 125;
-  if (attach_flags(&f, attach_cfg, err) == 0 &&
-      (body = local_create_body(&f, args, nargs, err)) != NULL)
+  bool no_tty = false;
+  if (attach_flags(&f, attach_cfg, err) == 0 && !f.detach &&
+      term_check_stdin(json_is_true(json_object_get(attach_cfg, "AttachStdin")), f.tty,
+                       err) < 0) {
+    cli->fail_status = 1; /* docker's, for this one, without help */
+    no_tty = true;
+  } else if (*err == NULL && (body = local_create_body(&f, args, nargs, err)) != NULL)
     id = create_container(cli, &f, body, args, err);
   if (id == NULL) {
-    with_help(err, "run");
+    if (!no_tty)
+      with_help(err, "run");
     r = -1;
   } else if (f.detach)
     r = run_detached(cli, id, err);

@@ -1,6 +1,5 @@
 /* /containers/... of the Docker Engine API. */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,12 +11,14 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/detachkeys.h"
 #include "common/jsonlog.h"
 #include "common/jsonutil.h"
 #include "common/proc.h"
 #include "containers.h"
 #include "create_request.h"
 #include "daemon.h"
+#include "relay.h"
 #include "router.h"
 
 /* The container named in the path, resolved; answers 404 itself. */
@@ -313,77 +314,73 @@ static void h_prune(struct daemon *d, struct http_request *req, struct http_resp
   http_respond_json(resp, 200, report);
 }
 
-/* A query parameter that must be an integer (dockerd's Atoi of it). */
-static int required_int(struct http_request *req, const char *name, skiff_error_t **err)
+/* A terminal dimension: dockerd's strconv.Atoi messages for what is not a
+ * number; negative or beyond 16 bits is refused the same way. */
+static int size_param(struct http_request *req, const char *name, unsigned *value,
+                      struct http_response *resp)
 {
-  int64_t value;
-  if (http_request_query(req, name) == NULL)
-    return skiff_error_invalid(err, "invalid value for %s: \"\" is not an integer", name);
-  return http_request_query_int(req, name, 0, &value, err);
+  const char *text = http_request_query(req, name);
+  if (text == NULL)
+    text = "";
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(text, &end, 10);
+  if (*text < '0' || *text > '9' || *end != '\0') {
+    http_respond_error(resp, 400, "strconv.Atoi: parsing \"%s\": invalid syntax", text);
+    return -1;
+  }
+  if (errno == ERANGE || v > 65535) {
+    http_respond_error(resp, 400, "strconv.Atoi: parsing \"%s\": value out of range",
+                       text);
+    return -1;
+  }
+  *value = (unsigned)v;
+  return 0;
 }
 
 static void h_resize(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
+  unsigned height, width;
+  if (size_param(req, "h", &height, resp) < 0 || size_param(req, "w", &width, resp) < 0)
+    return;
   skiff_error_t *err = NULL;
-  if (required_int(req, "h", &err) < 0 || required_int(req, "w", &err) < 0) {
+  int ret = containers_resize(d->containers, http_request_param(req, 0), height, width, &err);
+  answer(resp, ret, err, 200);
+  skiff_error_free(&err);
+}
+
+/* ---- attach ----------------------------------------------------------- */
+
+/* dockerd's 409s: a paused or restarting container takes no attach. */
+static bool attach_refused(struct daemon *d, const char *id, struct http_request *req,
+                           struct http_response *resp)
+{
+  cleanup_json json_t *info = containers_inspect(d->containers, id, false, NULL);
+  json_t *state = json_object_get(info, "State");
+  const char *ref = http_request_param(req, 0);
+  if (json_is_true(json_object_get(state, "Paused")))
+    http_respond_error(resp, 409, "container %s is paused, unpause the container before "
+                       "attach", ref);
+  else if (json_is_true(json_object_get(state, "Restarting")))
+    http_respond_error(resp, 409, "container %s is restarting, wait until the container "
+                       "is running", ref);
+  else
+    return false;
+  return true;
+}
+
+static void h_attach(struct daemon *d, struct http_request *req, struct http_response *resp)
+{
+  skiff_error_t *err = NULL;
+  struct detach_keys keys;
+  /* Like dockerd: the keys are checked before the container is looked up. */
+  if (detachkeys_parse(http_request_query(req, "detachKeys"), &keys, &err) < 0) {
     http_respond_skiff_error(resp, err);
     skiff_error_free(&err);
     return;
   }
   cleanup_free char *id = path_container(d, req, resp);
-  if (id == NULL)
-    return;
-  if (!containers_is_running(d->containers, id)) {
-    http_respond_error(resp, 409, "Container %s is not running", id);
-    return;
-  }
-  http_respond_empty(resp, 200); /* terminals: a later issue */
-}
-
-/* ---- attach ----------------------------------------------------------- */
-
-static int copy_some(int from, int to)
-{
-  char buf[32768];
-  ssize_t n = read(from, buf, sizeof buf);
-  if (n <= 0)
-    return -1;
-  for (ssize_t off = 0; off < n;) {
-    ssize_t w = write(to, buf + off, (size_t)(n - off));
-    if (w <= 0)
-      return -2;
-    off += w;
-  }
-  return 0;
-}
-
-/* Relay between the client and the shim until the shim is done. */
-static void relay(int client, int shim)
-{
-  struct pollfd fds[2] = {{client, POLLIN, 0}, {shim, POLLIN, 0}};
-  for (;;) {
-    if (poll(fds, 2, -1) < 0)
-      break;
-    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-      if (copy_some(shim, client) < 0)
-        break;
-    }
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      int r = copy_some(client, shim);
-      if (r == -1) { /* the client closed its stdin */
-        shutdown(shim, SHUT_WR);
-        fds[0].fd = -1;
-      } else if (r == -2) {
-        break;
-      }
-    }
-  }
-}
-
-static void h_attach(struct daemon *d, struct http_request *req, struct http_response *resp)
-{
-  cleanup_free char *id = path_container(d, req, resp);
-  if (id == NULL)
+  if (id == NULL || attach_refused(d, id, req, resp))
     return;
   bool in = http_request_query_bool(req, "stdin", false);
   bool out = http_request_query_bool(req, "stdout", false);
@@ -397,12 +394,13 @@ static void h_attach(struct daemon *d, struct http_request *req, struct http_res
                                           : "application/vnd.docker.multiplexed-stream");
   if (client < 0)
     return;
-  skiff_error_t *err = NULL;
+  containers_publish_event(d->containers, id, "attach", NULL);
   int shim = containers_attach(d->containers, id, in, out, err_stream, &tty, &err);
-  if (shim >= 0) {
-    relay(client, shim);
+  /* dockerd scans for the detach keys only in a terminal's input. */
+  if (shim >= 0 && relay_run(client, shim, tty && in ? &keys : NULL) == RELAY_DETACHED)
+    containers_publish_event(d->containers, id, "detach", NULL);
+  if (shim >= 0)
     close(shim);
-  }
   skiff_error_free(&err);
   close(client);
 }

@@ -1253,6 +1253,29 @@ int containers_attach(struct container_store *s, const char *id, bool in, bool o
   return fd;
 }
 
+/* ---- terminals: resize, attach events (tty) -------------------------- */
+
+int containers_resize(struct container_store *s, const char *id, unsigned height,
+                      unsigned width, skiff_error_t **err)
+{
+  pthread_mutex_lock(&s->lock);
+  struct container *c = containers_find_locked(s, id, err);
+  if (c && !json_is_true(json_object_get(state_of(c), "Running")))
+    skiff_error_status(err, EBUSY, "Container %s is not running", c->id);
+  bool ok = c && json_is_true(json_object_get(state_of(c), "Running"));
+  bool tty = ok && json_is_true(json_object_get(json_object_get(c->record, "Config"), "Tty"));
+  cleanup_free char *run_dir = ok ? container_run_dir(s, c) : NULL;
+  cleanup_free char *cid = ok ? strdup(c->id) : NULL;
+  pthread_mutex_unlock(&s->lock);
+  if (!ok || (tty && shim_resize(run_dir, height, width, err) < 0))
+    return -1;
+  char h[16], w[16];
+  snprintf(h, sizeof h, "%u", height);
+  snprintf(w, sizeof w, "%u", width);
+  containers_publish_event(s, cid, "resize", json_pack("{s:s, s:s}", "height", h, "width", w));
+  return 0;
+}
+
 /* ---- for containers_fs.c (cp, export, diff, commit) ------------------ */
 
 char *container_rootfs(struct container_store *s, struct container *c)

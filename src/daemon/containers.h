@@ -150,4 +150,12 @@ int containers_update(struct container_store *store, const char *id, json_t *bod
 char *containers_image_user(struct container_store *store, const char *image_id,
                             bool *running);
 
+/* ---- terminals: resize, attach events (tty) ---- */
+
+/* Set the size of a running container's terminal (through its shim; a
+ * container without one takes it as a no-op, as dockerd does) and emit
+ * "resize". Errors: ENOENT, EBUSY "Container <id> is not running". */
+int containers_resize(struct container_store *store, const char *id, unsigned height,
+                      unsigned width, skiff_error_t **err);
+
 #endif

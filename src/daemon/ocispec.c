@@ -144,6 +144,18 @@ static void set_resources(json_t *spec, json_t *host)
   json_object_update(res, limits);
 }
 
+/* HostConfig.ConsoleSize [height, width]: the terminal's size from the
+ * start, so that the first prompt already fits (docker run -it sends it). */
+static void set_console_size(json_t *process, json_t *host)
+{
+  json_t *size = json_object_get(host, "ConsoleSize");
+  json_int_t h = json_integer_value(json_array_get(size, 0));
+  json_int_t w = json_integer_value(json_array_get(size, 1));
+  if (h > 0 && w > 0 && h <= 65535 && w <= 65535)
+    json_object_set_new(process, "consoleSize", json_pack("{s:I, s:I}", "height", h,
+                                                          "width", w));
+}
+
 static int set_process(json_t *spec, json_t *record, const char *rootfs,
                        skiff_error_t **err)
 {
@@ -159,6 +171,8 @@ static int set_process(json_t *spec, json_t *record, const char *rootfs,
   const char *cwd = json_string_value(json_object_get(config, "WorkingDir"));
   json_object_set_new(process, "cwd", json_string(cwd && *cwd ? cwd : "/"));
   json_object_set_new(process, "terminal", json_boolean(json_is_true(json_object_get(config, "Tty"))));
+  if (json_is_true(json_object_get(config, "Tty")))
+    set_console_size(process, json_object_get(record, "HostConfig"));
   json_object_set_new(process, "noNewPrivileges", json_false());
   json_object_del(process, "rlimits"); /* inherit the daemon's, as docker */
   json_t *caps = string_array(default_caps);

@@ -23,4 +23,9 @@ int shim_spawn(int shim_fd, const char *state_dir, int listen_fd, pid_t *shim_pi
 int shim_attach(const char *state_dir, bool in, bool out, bool err_stream,
                 skiff_error_t **err);
 
+/* Ask the shim to set its terminal's size: a one-shot request on the
+ * attach socket, answered "ok" or "error <message>" (see src/shim/shim.h). */
+int shim_resize(const char *state_dir, unsigned height, unsigned width,
+                skiff_error_t **err);
+
 #endif
