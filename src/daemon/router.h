@@ -25,6 +25,7 @@ extern const struct api_route api_system_routes[];
 extern const struct api_route api_images_routes[];
 extern const struct api_route api_containers_routes[];
 extern const struct api_route api_archive_routes[]; /* cp, export, diff, commit */
+extern const struct api_route api_registry_routes[];
 
 /* The most path parameters a pattern may capture. */
 #define ROUTER_MAX_PARAMS 4
