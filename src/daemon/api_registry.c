@@ -72,6 +72,13 @@ static void on_progress(void *arg, const char *id, const char *status, long long
   stream_message(s, msg);
 }
 
+static void on_aux(void *arg, json_t *aux)
+{
+  cleanup_json json_t *msg = json_pack("{s:{}, s:O}", "progressDetail", "aux", aux);
+  if (msg)
+    stream_message(arg, msg);
+}
+
 static void finish_stream(struct stream *s, skiff_error_t **err)
 {
   if (*err == NULL)
@@ -119,15 +126,15 @@ void api_registry_pull(struct daemon *d, struct http_request *req,
   struct registry_progress progress = {.fn = on_progress, .arg = &s};
   struct registry_config cfg;
   registry_config_of(d, &cfg);
-  struct registry_auth auth;
+  struct registry_auth auth = {0};
   skiff_error_t *err = NULL;
   if (ref == NULL) {
     skiff_error_set(&err, ENOMEM, "pull");
   } else if (auth_of(req, &auth, &err) == 0) {
     registry_pull(d->images, &cfg, ref, http_request_query(req, "platform"), all_tags,
                   &auth, &progress, &err);
-    registry_auth_clear(&auth);
   }
+  registry_auth_clear(&auth);
   if (err == NULL && d->events) {
     cleanup_free char *norm = image_reference_normalize(ref, NULL);
     cleanup_free char *familiar = norm ? image_reference_familiar(norm) : NULL;
@@ -136,6 +143,64 @@ void api_registry_pull(struct daemon *d, struct http_request *req,
   finish_stream(&s, &err);
 }
 
+/* ---- POST /images/{name}/push?tag=TAG ---- */
+
+static void handle_push(struct daemon *d, struct http_request *req,
+                        struct http_response *resp)
+{
+  const char *name = http_request_param(req, 0);
+  const char *tag = http_request_query(req, "tag");
+  cleanup_free char *ref = NULL;
+  if (asprintf(&ref, "%s%s%s", name, tag && *tag ? ":" : "", tag && *tag ? tag : "") < 0)
+    return http_respond_error(resp, 500, "push: out of memory");
+  struct stream s = {.resp = resp};
+  struct registry_progress progress = {.fn = on_progress, .aux = on_aux, .arg = &s};
+  struct registry_config cfg;
+  registry_config_of(d, &cfg);
+  struct registry_auth auth = {0};
+  skiff_error_t *err = NULL;
+  if (auth_of(req, &auth, &err) == 0)
+    registry_push(d->images, &cfg, ref, &auth, &progress, &err);
+  registry_auth_clear(&auth);
+  if (err == NULL && d->events) {
+    cleanup_free char *norm = image_reference_normalize(ref, NULL);
+    cleanup_free char *familiar = norm ? image_reference_familiar(norm) : NULL;
+    events_publish(d->events, "image", "push", familiar ? familiar : ref, NULL);
+  }
+  finish_stream(&s, &err);
+}
+
+/* ---- POST /auth ---- */
+
+static void handle_auth(struct daemon *d, struct http_request *req,
+                        struct http_response *resp)
+{
+  skiff_error_t *err = NULL;
+  cleanup_json json_t *body = http_request_json(req, &err);
+  struct registry_auth auth = {0};
+  struct registry_config cfg;
+  registry_config_of(d, &cfg);
+  cleanup_free char *token = NULL;
+  if (err == NULL && body == NULL)
+    skiff_error_invalid(&err, "missing the auth configuration in the request body");
+  if (err == NULL && registry_auth_from_json(body, &auth, &err) == 0)
+    registry_login(&cfg, &auth, &token, &err);
+  registry_auth_clear(&auth);
+  if (err) {
+    if (err->status == EACCES)
+      http_respond_error(resp, 401, "%s", err->msg);
+    else
+      http_respond_skiff_error(resp, err);
+    skiff_error_free(&err);
+    return;
+  }
+  http_respond_json(resp, 200,
+                    json_pack("{s:s, s:s}", "Status", "Login Succeeded", "IdentityToken",
+                              token ? token : ""));
+}
+
 const struct api_route api_registry_routes[] = {
+    {"POST", "/images/{name*}/push", handle_push, false},
+    {"POST", "/auth", handle_auth, false},
     {NULL},
 };

@@ -179,17 +179,50 @@ const char *image_host_arch(void);
 void image_pull_free(struct image_pull *p);
 
 /* Distribution metadata (as docker's v2metadata): the compressed blobs known
- * to hold a layer ([{"Digest", "SourceRepository"}], newest first; a new
- * reference, empty when none), and remembering one more. */
+ * to hold a layer ([{"Digest", "SourceRepository", "MediaType"}], newest
+ * first; a new reference, empty when none), and remembering one more
+ * (media_type may be NULL). */
 json_t *image_dist_sources(struct image_store *store, const char *diff_id);
 int image_dist_add_source(struct image_store *store, const char *diff_id,
                           const char *digest, const char *repository,
-                          skiff_error_t **err);
+                          const char *media_type, skiff_error_t **err);
 
 /* Keep a manifest's bytes under their digest (written to digest); read one
  * back (NULL when unknown). */
 int image_dist_save_manifest(struct image_store *store, const void *manifest, size_t len,
                              char digest[72], skiff_error_t **err);
 char *image_dist_manifest(struct image_store *store, const char *digest, size_t *len);
+
+/* ---- registries: what push reads (push.c) ---- */
+
+struct image_push_layer {
+  char *diff_id; /* "sha256:..." */
+  int fd;        /* the uncompressed tar, open for reading */
+  long long size;
+};
+
+struct image_push_source {
+  char *id;
+  char *config; /* the config's bytes, exactly as stored */
+  size_t config_len;
+  struct image_push_layer *layers; /* lowest first */
+  size_t n_layers;
+  json_t *refs; /* the image's normalized references */
+};
+
+/* The image named name, ready to send: config bytes and open layer tars.
+ * ENOENT "No such image". Release with image_push_source_clear. */
+int image_push_source(struct image_store *store, const char *name,
+                      struct image_push_source *out, skiff_error_t **err);
+void image_push_source_clear(struct image_push_source *src);
+
+/* The tags of a normalized repository name ("docker.io/library/busybox"),
+ * as a new array of strings. */
+json_t *image_store_repository_tags(struct image_store *store, const char *repository);
+
+/* Name image id by reference ("name@sha256:...", normalized), as a push
+ * does once the registry has the manifest. */
+int image_store_add_digest_ref(struct image_store *store, const char *id,
+                               const char *reference, skiff_error_t **err);
 
 #endif

@@ -183,14 +183,15 @@ static int dist_ensure_dirs(struct image_store *s, skiff_error_t **err)
  * (most recent first, a bounded list, as docker's v2metadata). */
 static int dist_add_source_locked(struct image_store *s, const char *diff_id,
                                   const char *digest, const char *repository,
-                                  skiff_error_t **err)
+                                  const char *media_type, skiff_error_t **err)
 {
   cleanup_free char *path = dist_path(s, "layers", diff_id);
   if (path == NULL)
     return skiff_error_set(err, ENOMEM, "distribution metadata");
   cleanup_json json_t *old = access(path, F_OK) == 0 ? jsonutil_load_file(path, NULL) : NULL;
   cleanup_json json_t *list =
-      json_pack("[{s:s, s:s}]", "Digest", digest, "SourceRepository", repository);
+      json_pack("[{s:s, s:s, s:s?}]", "Digest", digest, "SourceRepository", repository,
+                "MediaType", media_type);
   size_t i;
   json_t *v;
   json_array_foreach(json_is_array(old) ? old : NULL, i, v)
@@ -206,12 +207,12 @@ static int dist_add_source_locked(struct image_store *s, const char *diff_id,
 
 int image_dist_add_source(struct image_store *store, const char *diff_id,
                           const char *digest, const char *repository,
-                          skiff_error_t **err)
+                          const char *media_type, skiff_error_t **err)
 {
   pthread_mutex_lock(&store->lock);
   int r = dist_ensure_dirs(store, err);
   if (r == 0)
-    r = dist_add_source_locked(store, diff_id, digest, repository, err);
+    r = dist_add_source_locked(store, diff_id, digest, repository, media_type, err);
   pthread_mutex_unlock(&store->lock);
   return r;
 }
@@ -274,10 +275,11 @@ static int record_layer_sources(struct image_pull *p, const char *repository,
   pthread_mutex_lock(&p->s->lock);
   int r = dist_ensure_dirs(p->s, err);
   for (size_t i = 0; r == 0 && i < p->n; i++) {
-    const char *digest =
-        json_string_value(json_object_get(json_array_get(layers, i), "digest"));
+    json_t *desc = json_array_get(layers, i);
+    const char *digest = json_string_value(json_object_get(desc, "digest"));
+    const char *media = json_string_value(json_object_get(desc, "mediaType"));
     if (digest_valid(digest))
-      r = dist_add_source_locked(p->s, p->diff_ids[i], digest, repository, err);
+      r = dist_add_source_locked(p->s, p->diff_ids[i], digest, repository, media, err);
   }
   pthread_mutex_unlock(&p->s->lock);
   return r;

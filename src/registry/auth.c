@@ -200,7 +200,8 @@ static int token_url(struct registry_client *c, const char *realm, const char *s
   if ((*url = strdup(realm)) == NULL)
     return -1;
   if ((service && add_query(url, "service", service) < 0) ||
-      add_query(url, "scope", scope) < 0 || (extra && add_query(url, "scope", extra) < 0))
+      (*c->path && add_query(url, "scope", scope) < 0) ||
+      (extra && add_query(url, "scope", extra) < 0))
     return -1;
   return 0;
 }
@@ -224,7 +225,8 @@ static int fetch_with_identity(struct registry_client *c, const char *realm,
       add_query(&form, "grant_type", "refresh_token") < 0 ||
       add_query(&form, "refresh_token", c->auth.identity_token) < 0 ||
       add_query(&form, "service", service ? service : "") < 0 ||
-      add_query(&form, "scope", scope) < 0 || add_query(&form, "client_id", "skiff") < 0)
+      (*c->path && add_query(&form, "scope", scope) < 0) ||
+      add_query(&form, "client_id", "skiff") < 0)
     return skiff_error_set(err, ENOMEM, "auth");
   struct registry_request req = {.method = "POST",
                                  .url = realm,

@@ -371,6 +371,8 @@ static struct curl_slist *request_headers(struct registry_client *c,
     h = curl_slist_append(h, accept);
   if (req->content_type && asprintf(&type, "Content-Type: %s", req->content_type) >= 0)
     h = curl_slist_append(h, type);
+  for (size_t i = 0; req->headers && req->headers[i]; i++)
+    h = curl_slist_append(h, req->headers[i]);
   /* curl would wait a second for a "100 Continue" before large bodies. */
   h = curl_slist_append(h, "Expect:");
   return h;

@@ -39,6 +39,8 @@ void registry_auth_clear(struct registry_auth *auth);
 struct registry_progress {
   void (*fn)(void *arg, const char *id, const char *status, long long current,
              long long total);
+  /* docker's "aux" messages (push's {"Tag", "Digest", "Size"}); optional. */
+  void (*aux)(void *arg, json_t *aux);
   void *arg;
 };
 

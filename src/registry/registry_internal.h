@@ -62,6 +62,7 @@ struct registry_request {
   /* The Authorization header to send instead of the client's ("" for
    * none); such a request is never retried after a 401. */
   const char *authorization;
+  const char *const *headers; /* more "Name: value" lines, NULL-ended */
   const void *body; /* an in-memory body, or NULL */
   size_t body_len;
   /* A streamed body instead: read_fn fills buf and returns the bytes
