@@ -132,6 +132,14 @@ int progress_call(struct cli *cli, const char *method, const char *path, int bod
                   long long body_size, FILE *out, char **status_out,
                   skiff_error_t **err)
 {
+  return progress_call_headers(cli, method, path, NULL, body_fd, body_size, out,
+                               status_out, err);
+}
+
+int progress_call_headers(struct cli *cli, const char *method, const char *path,
+                          const char *const *headers, int body_fd, long long body_size,
+                          FILE *out, char **status_out, skiff_error_t **err)
+{
   struct progress p = {.out = out};
   struct progress_sink sink = {.p = &p};
   sink.js = jsonstream_new(show_message, &p);
@@ -141,6 +149,7 @@ int progress_call(struct cli *cli, const char *method, const char *path, int bod
                              .path = path,
                              .body_fd = body_fd,
                              .body_size = body_size,
+                             .headers = headers,
                              .on_data = progress_data,
                              .arg = &sink};
   struct client_reply reply;

@@ -485,7 +485,10 @@ int registry_client_ping(struct registry_client *c, skiff_error_t **err)
   if (insecure && strncmp(c->endpoint, "https://", 8) == 0)
     c->tls_verify = false;
   int r = registry_do(c, &req, &reply, &first);
-  if (r < 0 && insecure && strncmp(c->endpoint, "https://", 8) == 0) {
+  /* Only a failure to talk TLS sends us to plain http: a refused login
+   * (EACCES) came over a working connection. */
+  if (r < 0 && insecure && first->status != EACCES &&
+      strncmp(c->endpoint, "https://", 8) == 0) {
     /* A plain-http registry answers a TLS hello with garbage or a 400. */
     cleanup_free char *plain = NULL;
     if (asprintf(&plain, "http://%s", c->endpoint + 8) < 0)

@@ -59,6 +59,12 @@ def make_ca(top, host="127.0.0.1"):
         "-subj", f"/CN={host}")
     run("x509", "-req", "-in", str(csr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
         "-CAcreateserial", "-out", str(crt), "-days", "2", "-extfile", str(ext))
+    # a client identity signed by the same CA (for registries that ask for one)
+    ckey, ccsr, ccrt = top / "client.key", top / "client.csr", top / "client.cert"
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(ckey), "-out", str(ccsr),
+        "-subj", "/CN=skiff test client")
+    run("x509", "-req", "-in", str(ccsr), "-CA", str(ca_crt), "-CAkey", str(ca_key),
+        "-CAcreateserial", "-out", str(ccrt), "-days", "2")
     return ca_crt, crt, key
 
 
@@ -79,7 +85,7 @@ def bcrypt_htpasswd(path, user, password):
 class Registry:
     """docker-registry serving from a private directory on 127.0.0.1:<free port>."""
 
-    def __init__(self, top, tls=False, auth=None):
+    def __init__(self, top, tls=False, auth=None, client_certs=False):
         self.top = Path(top)
         self.top.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -88,6 +94,7 @@ class Registry:
         self.auth = auth  # (user, password) or None
         self.proc = None
         self.ca = None
+        self.client_certs = client_certs  # require a client certificate signed by the CA
 
     @property
     def url(self):
@@ -100,6 +107,8 @@ class Registry:
         if self.tls:
             self.ca, crt, key = make_ca(self.top)
             cfg += ["  tls:", f"    certificate: {crt}", f"    key: {key}"]
+            if self.client_certs:
+                cfg += ["    clientcas:", f"      - {self.ca}"]
         if self.auth:
             bcrypt_htpasswd(self.top / "htpasswd", *self.auth)
             cfg += ["auth:", "  htpasswd:", "    realm: skiff-test",
@@ -146,6 +155,8 @@ class Registry:
         ctx = None
         if self.tls:
             ctx = ssl.create_default_context(cafile=str(self.ca))
+            if self.client_certs:
+                ctx.load_cert_chain(str(self.top / "client.cert"), str(self.top / "client.key"))
         with urllib.request.urlopen(req, context=ctx, timeout=30) as resp:
             return resp.status, dict(resp.headers), resp.read()
 
