@@ -155,11 +155,17 @@ size_t image_pull_layer_count(const struct image_pull *p);
 bool image_pull_layer_present(const struct image_pull *p, size_t i);
 const char *image_pull_diff_id(const struct image_pull *p, size_t i);
 
+/* A file (owned by p) into which the caller writes the compressed blob of
+ * layer i as it streams it: kept in the store in place of the layer's
+ * uncompressed tar (less to write; push sends it back unchanged). */
+int image_pull_blob_fd(struct image_pull *p, size_t i, skiff_error_t **err);
+
 /* Unpack layer i from the stream fd (gzip, zstd or plain) to its end, call
  * verify(arg) (the caller's check of what it streamed, e.g. the compressed
- * digest), check the diff id, and only then commit the layer. Safe to call
- * for different layers from several threads at once. */
-int image_pull_layer(struct image_pull *p, size_t i, int fd,
+ * digest, which blob_digest names), check the diff id, and only then commit
+ * the layer (with its blob when image_pull_blob_fd gave a file). Safe to
+ * call for different layers from several threads at once. */
+int image_pull_layer(struct image_pull *p, size_t i, int fd, const char *blob_digest,
                      int (*verify)(void *arg, skiff_error_t **err), void *arg,
                      skiff_error_t **err);
 
@@ -196,9 +202,10 @@ char *image_dist_manifest(struct image_store *store, const char *digest, size_t 
 /* ---- registries: what push reads (push.c) ---- */
 
 struct image_push_layer {
-  char *diff_id; /* "sha256:..." */
-  int fd;        /* the uncompressed tar, open for reading */
-  long long size;
+  char *diff_id;    /* "sha256:..." */
+  char *compressed; /* a pulled layer: its blob's digest; NULL otherwise */
+  int fd;           /* that blob, else the uncompressed tar, open for reading */
+  long long size;   /* of what fd reads */
 };
 
 struct image_push_source {

@@ -16,6 +16,8 @@
  *   distribution/layers/<diff-hex>     [{"Digest", "SourceRepository"}]: the
  *                                      compressed blobs known for a layer */
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,8 @@ struct image_pull {
   char **diff_ids;
   char **chains; /* hex chain ids */
   bool *pinned;  /* chains[i] is pinned by this pull */
+  char **blob_paths; /* tmp files receiving compressed blobs */
+  int *blob_fds;
   size_t n;
   bool finished;
 };
@@ -52,8 +56,13 @@ static int fill_chains(struct image_pull *p, skiff_error_t **err)
 {
   p->chains = calloc(p->n + 1, sizeof(char *));
   p->pinned = calloc(p->n + 1, sizeof(bool));
-  if (p->chains == NULL || p->pinned == NULL)
+  p->blob_paths = calloc(p->n + 1, sizeof(char *));
+  p->blob_fds = calloc(p->n + 1, sizeof(int));
+  if (p->chains == NULL || p->pinned == NULL || p->blob_paths == NULL ||
+      p->blob_fds == NULL)
     return skiff_error_set(err, ENOMEM, "pull");
+  for (size_t i = 0; i < p->n; i++)
+    p->blob_fds[i] = -1;
   char chain[DIGEST_STR_LEN];
   for (size_t i = 0; i < p->n; i++) {
     digest_chain(i ? chain : NULL, p->diff_ids[i], chain);
@@ -122,12 +131,46 @@ const char *image_pull_diff_id(const struct image_pull *p, size_t i)
   return i < p->n ? p->diff_ids[i] : NULL;
 }
 
-int image_pull_layer(struct image_pull *p, size_t i, int fd,
+int image_pull_blob_fd(struct image_pull *p, size_t i, skiff_error_t **err)
+{
+  if (i >= p->n || p->blob_fds[i] >= 0)
+    return skiff_error_set(err, EINVAL, "pull: layer %zu", i);
+  if (asprintf(&p->blob_paths[i], "%s/blob-XXXXXX", p->s->tmp) < 0) {
+    p->blob_paths[i] = NULL;
+    return skiff_error_set(err, ENOMEM, "pull");
+  }
+  p->blob_fds[i] = mkostemp(p->blob_paths[i], O_CLOEXEC);
+  if (p->blob_fds[i] < 0) {
+    skiff_error_errno(err, "pull: create %s", p->blob_paths[i]);
+    free(p->blob_paths[i]);
+    p->blob_paths[i] = NULL;
+  }
+  return p->blob_fds[i];
+}
+
+/* Hand the layer its compressed blob, durable, to commit along with it. */
+static int attach_blob(struct image_pull *p, size_t i, const char *digest,
+                       struct layer_unpacked *u, skiff_error_t **err)
+{
+  int fd = p->blob_fds[i];
+  p->blob_fds[i] = -1;
+  u->blob_path = steal_pointer(&p->blob_paths[i]);
+  snprintf(u->blob_digest, sizeof u->blob_digest, "%s", digest);
+  if (fsync(fd) < 0 || fchmod(fd, 0644) < 0) {
+    close(fd);
+    return skiff_error_errno(err, "pull: write blob %s", digest);
+  }
+  close(fd);
+  return 0;
+}
+
+int image_pull_layer(struct image_pull *p, size_t i, int fd, const char *blob_digest,
                      int (*verify)(void *arg, skiff_error_t **err), void *arg,
                      skiff_error_t **err)
 {
   struct layer_unpacked u;
-  if (layer_unpack(p->s->tmp, fd, &u, err) < 0) {
+  bool with_blob = p->blob_fds[i] >= 0 && digest_valid(blob_digest);
+  if (layer_unpack_opts(p->s->tmp, fd, !with_blob, &u, err) < 0) {
     /* The stream's own failure (a digest mismatch, a cut connection)
      * explains a broken tar better than the tar reader does. */
     skiff_error_t *why = NULL;
@@ -137,7 +180,8 @@ int image_pull_layer(struct image_pull *p, size_t i, int fd,
     }
     return -1;
   }
-  if (verify && verify(arg, err) < 0) {
+  if ((verify && verify(arg, err) < 0) ||
+      (with_blob && attach_blob(p, i, blob_digest, &u, err) < 0)) {
     layer_unpacked_discard(&u);
     return -1;
   }
@@ -328,6 +372,15 @@ void image_pull_free(struct image_pull *p)
   }
   for (size_t i = 0; p->chains && i < p->n; i++)
     free(p->chains[i]);
+  for (size_t i = 0; p->blob_paths && i < p->n; i++) {
+    if (p->blob_fds[i] >= 0)
+      close(p->blob_fds[i]);
+    if (p->blob_paths[i])
+      unlink(p->blob_paths[i]);
+    free(p->blob_paths[i]);
+  }
+  free(p->blob_paths);
+  free(p->blob_fds);
   for (size_t i = 0; p->diff_ids && i < p->n; i++)
     free(p->diff_ids[i]);
   free(p->chains);

@@ -18,6 +18,7 @@ void image_push_source_clear(struct image_push_source *src)
 {
   for (size_t i = 0; i < src->n_layers; i++) {
     free(src->layers[i].diff_id);
+    free(src->layers[i].compressed);
     if (src->layers[i].fd >= 0)
       close(src->layers[i].fd);
   }
@@ -28,17 +29,22 @@ void image_push_source_clear(struct image_push_source *src)
   memset(src, 0, sizeof *src);
 }
 
-static int open_layer(struct image_store *s, struct image_push_layer *layer,
-                      skiff_error_t **err)
+static int open_layer(struct image_store *s, const char *chain_hex,
+                      struct image_push_layer *layer, skiff_error_t **err)
 {
-  cleanup_free char *path = store_blob_path(s, layer->diff_id);
-  if (path == NULL)
-    return skiff_error_set(err, ENOMEM, "push");
-  layer->fd = open(path, O_RDONLY | O_CLOEXEC);
+  /* A pulled layer is sent as the very blob it came as. */
+  layer->compressed = layer_compressed_digest(s, chain_hex);
+  cleanup_free char *blob = layer->compressed ? store_blob_path(s, layer->compressed) : NULL;
+  if (blob)
+    layer->fd = open(blob, O_RDONLY | O_CLOEXEC);
+  if (layer->fd < 0) {
+    free(layer->compressed);
+    layer->compressed = NULL;
+    layer->fd = layer_open_tar(s, chain_hex, layer->diff_id, err);
+  }
   struct stat st;
   if (layer->fd < 0 || fstat(layer->fd, &st) < 0)
-    return skiff_error_errno(err, "layer %s: its tar is missing from the store",
-                             layer->diff_id);
+    return layer->fd < 0 ? -1 : skiff_error_errno(err, "layer %s", layer->diff_id);
   layer->size = st.st_size;
   return 0;
 }
@@ -56,7 +62,7 @@ static int fill_source_locked(struct image_store *s, struct image_record *rec,
     out->n_layers = i + 1;
     if ((out->layers[i].diff_id = strdup(rec->diff_ids[i])) == NULL)
       return skiff_error_set(err, ENOMEM, "push");
-    if (open_layer(s, &out->layers[i], err) < 0)
+    if (open_layer(s, rec->chain_ids[i], &out->layers[i], err) < 0)
       return -1;
   }
   return 0;

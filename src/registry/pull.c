@@ -196,6 +196,7 @@ struct layer_job {
   long long size;
   char short_id[13];
   int write_fd, read_fd;
+  int blob_fd; /* the store's copy of the compressed bytes */
   EVP_MD_CTX *sha;
   long long got;
   long long last_report_ns;
@@ -219,6 +220,10 @@ static int on_layer_data(const void *data, size_t len, void *arg)
   EVP_DigestUpdate(j->sha, data, len);
   if (fs_write_all(j->write_fd, data, len) < 0)
     return -1; /* the unpacker stopped (EPIPE): its error tells why */
+  if (fs_write_all(j->blob_fd, data, len) < 0) {
+    skiff_error_errno(&j->fetch_err, "write blob %s", j->digest);
+    return -1;
+  }
   j->got += (long long)len;
   long long t = now_ns();
   if (t - j->last_report_ns >= PROGRESS_STEP_NS) {
@@ -288,6 +293,10 @@ static int run_layer(struct layer_job *j, skiff_error_t **err)
   fcntl(fds[0], F_SETPIPE_SZ, PIPE_SIZE);
   j->read_fd = fds[0];
   j->write_fd = fds[1];
+  if ((j->blob_fd = image_pull_blob_fd(j->pull, j->index, err)) < 0) {
+    close(fds[0]), close(fds[1]);
+    return -1;
+  }
   j->sha = EVP_MD_CTX_new();
   if (j->sha == NULL || EVP_DigestInit_ex(j->sha, EVP_sha256(), NULL) != 1 ||
       pthread_create(&j->fetcher, NULL, fetch_layer, j) != 0) {
@@ -295,7 +304,7 @@ static int run_layer(struct layer_job *j, skiff_error_t **err)
     return skiff_error_set(err, ENOMEM, "pull: layer %s", j->digest);
   }
   j->fetcher_running = true;
-  int r = image_pull_layer(j->pull, j->index, fds[0], verify_layer, j, err);
+  int r = image_pull_layer(j->pull, j->index, fds[0], j->digest, verify_layer, j, err);
   if (j->fetcher_running) { /* the unpacker failed before verify ran */
     if (j->read_fd >= 0)
       close(j->read_fd);

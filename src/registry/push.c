@@ -253,6 +253,45 @@ static int upload_layer(struct pusher *p, const char *id, int fd, long long tar_
   return r;
 }
 
+/* Upload a pulled layer's blob exactly as it is stored, in chunks. */
+static int upload_blob_file(struct pusher *p, const char *id,
+                            const struct image_push_layer *layer, skiff_error_t **err)
+{
+  cleanup_free char *location = NULL;
+  if (start_upload(p->client, NULL, NULL, &location, err) < 0)
+    return -1;
+  cleanup_free unsigned char *chunk = malloc(CHUNK_SIZE);
+  if (chunk == NULL)
+    return skiff_error_set(err, ENOMEM, "push");
+  long long sent = 0;
+  while (sent < layer->size) {
+    size_t want = layer->size - sent < CHUNK_SIZE ? (size_t)(layer->size - sent) : CHUNK_SIZE;
+    ssize_t n = pread(layer->fd, chunk, want, sent);
+    if (n <= 0)
+      return skiff_error_errno(err, "push: read blob %s", layer->compressed);
+    if (patch_chunk(p->client, &location, chunk, (size_t)n, sent, err) < 0)
+      return -1;
+    sent += n;
+    report(p, id, "Pushing", sent, layer->size);
+  }
+  return finish_upload(p->client, location, layer->compressed, NULL, 0, err);
+}
+
+/* The media type known for a blob digest among a layer's sources. */
+static const char *source_media(json_t *sources, const char *digest)
+{
+  size_t i;
+  json_t *src;
+  json_array_foreach(sources, i, src)
+  {
+    const char *d = json_string_value(json_object_get(src, "Digest"));
+    const char *m = json_string_value(json_object_get(src, "MediaType"));
+    if (d && m && strcmp(d, digest) == 0)
+      return m;
+  }
+  return MEDIA_DOCKER_LAYER;
+}
+
 /* ---- reusing blobs the registry has ---- */
 
 /* "host/path" of a normalized repository name on the target's host, or
@@ -321,8 +360,15 @@ static int push_layer(struct pusher *p, const struct image_push_layer *layer,
     }
   }
   report(p, id, "Preparing", -1, -1);
-  if (upload_layer(p, id, layer->fd, layer->size, out, err) < 0)
+  if (layer->compressed) {
+    if (upload_blob_file(p, id, layer, err) < 0)
+      return skiff_error_wrap(err, "push layer %s", layer->diff_id);
+    snprintf(out->digest, sizeof out->digest, "%s", layer->compressed);
+    out->media_type = strdup(source_media(sources, layer->compressed));
+    out->size = layer->size;
+  } else if (upload_layer(p, id, layer->fd, layer->size, out, err) < 0) {
     return skiff_error_wrap(err, "push layer %s", layer->diff_id);
+  }
   report(p, id, "Pushed", -1, -1);
   return image_dist_add_source(p->store, layer->diff_id, out->digest, p->ref->name,
                                out->media_type, err);

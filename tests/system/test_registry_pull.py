@@ -233,3 +233,16 @@ def test_pull_survives_skiffd_killed_mid_pull(bb_layer, engine):
         assert len([f for f in files if f.startswith("layers/")]) == 2
     finally:
         fake.stop()
+
+
+def test_save_of_a_pulled_image_loads_elsewhere(registry, bb_layer, engine, source,
+                                                tmp_path):
+    """A pulled layer is stored as its compressed blob; save still writes its tar."""
+    registry.push_image("save/img", "v1", [bb_layer, tar_layer({"s": b"saved\n"}, "zstd")])
+    ref = f"{registry.host}/save/img:v1"
+    engine.docker("pull", ref)
+    engine.docker("save", "-o", tmp_path / "img.tar", ref)
+    source.docker("load", "-i", tmp_path / "img.tar")
+    assert inspect(source, ref)["Id"] == inspect(engine, ref)["Id"]
+    assert source.docker("run", "--rm", ref, "cat", "/s").stdout == "saved\n"
+    source.docker("rmi", ref)

@@ -158,3 +158,21 @@ def test_podman_pulls_and_runs_what_skiff_pushed(registry, source):
     finally:
         subprocess.run([*base, "system", "reset", "-f"], capture_output=True, env=env)
         shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def test_push_to_another_registry_keeps_digest(registry, bb_layer_pushed, fresh,
+                                               tmp_path):
+    """A pulled layer keeps its compressed blob: pushed elsewhere, the same bytes and so the
+    same manifest digest."""
+    other = Registry(tmp_path / "other").start()
+    try:
+        repo, digest = bb_layer_pushed
+        src = f"{registry.host}/{repo}:v1"
+        fresh.docker("pull", src)
+        dest = f"{other.host}/copied/img:v1"
+        fresh.docker("tag", src, dest)
+        res = fresh.docker("push", dest)
+        assert f"v1: digest: {digest}" in res.stdout, res.stdout
+        assert res.stdout.count("Pushed") == 2
+    finally:
+        other.stop()
