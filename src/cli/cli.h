@@ -181,6 +181,7 @@ int progress_call_headers(struct cli *cli, const char *method, const char *path,
 int cmd_push(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_login(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_logout(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+int cmd_search(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 /* The "X-Registry-Auth: ..." header for the registry of ref, from
  * ~/.docker/config.json (an empty auth when there is none). New string. */
 char *cli_registry_auth_header(const char *ref);

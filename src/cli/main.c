@@ -100,6 +100,7 @@ static const struct command top_commands[] = {
     {"rmi", cmd_rmi, "Remove one or more images"},
     {"save", cmd_save,
      "Save one or more images to a tar archive (streamed to STDOUT by default)"},
+    {"search", cmd_search, "Search Docker Hub for images"},
     {"start", cmd_start, "Start one or more stopped containers"},
     {"stop", cmd_stop, "Stop one or more running containers"},
     {"tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},

@@ -345,3 +345,36 @@ int cmd_logout(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   printf("Removing login credentials for %s\n", key);
   return config_save(path, doc, err);
 }
+
+/* ---- search ---- */
+
+int cmd_search(struct cli *cli, int argc, char **argv, skiff_error_t **err)
+{
+  const char *format = NULL, *limit = NULL;
+  bool no_trunc = false;
+  struct strlist filters = {0};
+  struct opt opts[] = {
+      {"filter", 'f', OPT_LIST, &filters, "filter", "Filter output based on conditions "
+                                                    "provided", NULL},
+      {"format", 0, OPT_STRING, &format, "string", "Pretty-print search using a Go template",
+       NULL},
+      {"limit", 0, OPT_STRING, &limit, "int", "Max number of search results", NULL},
+      {"no-trunc", 0, OPT_BOOL, &no_trunc, NULL, "Don't truncate output", NULL},
+      {NULL, 0, 0, NULL, NULL, NULL, NULL}};
+  struct command_spec spec = {.usage = "[OPTIONS] TERM",
+                              .summary = "Search Docker Hub for images",
+                              .min_args = 1,
+                              .max_args = 1};
+  cleanup_free char **args = NULL;
+  int nargs = 0;
+  int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
+  strlist_free(&filters);
+  if (r != OPTS_OK)
+    return r == OPTS_HELP ? 0 : r;
+  cleanup_free char *q = NULL, *path = NULL;
+  client_query_add(&q, "term", args[0]);
+  if (asprintf(&path, "/images/search%s", q ? q : "") < 0)
+    return skiff_error_errno(err, "search");
+  cleanup_json json_t *answer = client_json(cli->client, "GET", path, NULL, NULL, err);
+  return answer ? 0 : -1;
+}

@@ -199,7 +199,19 @@ static void handle_auth(struct daemon *d, struct http_request *req,
                               token ? token : ""));
 }
 
+/* ---- GET /images/search ---- */
+
+static void handle_search(struct daemon *d, struct http_request *req,
+                          struct http_response *resp)
+{
+  http_respond_error(resp, 501,
+                     "search is not supported by skiff: registries that speak the OCI "
+                     "distribution API have no search; browse the registry instead (%s)",
+                     http_request_query(req, "term") ?: "no term");
+}
+
 const struct api_route api_registry_routes[] = {
+    {"GET", "/images/search", handle_search, false},
     {"POST", "/images/{name*}/push", handle_push, false},
     {"POST", "/auth", handle_auth, false},
     {NULL},

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -246,3 +247,44 @@ def test_save_of_a_pulled_image_loads_elsewhere(registry, bb_layer, engine, sour
     assert inspect(source, ref)["Id"] == inspect(engine, ref)["Id"]
     assert source.docker("run", "--rm", ref, "cat", "/s").stdout == "saved\n"
     source.docker("rmi", ref)
+
+
+def on_terminal(command, env):
+    """Run command on a pseudo-terminal 150 columns wide (script(1)); its output."""
+    env = dict(env, COLUMNS="150")
+    res = subprocess.run(["script", "-qec", f"stty cols 150; {command}", "/dev/null"],
+                         env=env, capture_output=True, text=True, timeout=120)
+    assert res.returncode == 0, res.stdout + res.stderr
+    return res.stdout
+
+
+@pytest.fixture
+def slow_image(bb_layer):
+    fake = FakeRegistry().start()
+    big = tar_layer({"big": os.urandom(2 * 1024 * 1024)})
+    _, digests = fake.add_image("bars/img", "v1", [bb_layer, big])
+    fake.slow[digests[1]] = 0.01
+    yield f"{fake.host}/bars/img:v1"
+    fake.stop()
+
+
+def test_docker_cli_draws_progress_bars(engine, slow_image):
+    out = on_terminal(f"{DOCKER} pull {slow_image}", engine.env)
+    assert "Downloading [" in out and "\x1b[" in out and "Pull complete" in out
+
+
+def test_skiff_cli_draws_progress_bars_and_plain_lines_otherwise(engine, slow_image):
+    skiff = str(Path(SKIFFD).with_name("skiff"))
+    env = dict(engine.env, SKIFF_HOST=engine.env["DOCKER_HOST"])
+    out = on_terminal(f"{skiff} pull {slow_image}", env)
+    assert "Downloading [" in out and "\x1b[" in out and "Pull complete" in out
+    engine.docker("rmi", slow_image)
+    plain = subprocess.run([skiff, "pull", slow_image], env=env, capture_output=True,
+                           text=True, timeout=120).stdout
+    assert "\x1b[" not in plain and "Downloading" not in plain
+    assert "Pull complete" in plain and plain.endswith(f"{slow_image}\n")
+
+
+def test_search_is_not_supported(engine):
+    res = engine.docker("search", "busybox", check=False)
+    assert res.returncode == 1 and "search is not supported by skiff" in res.stderr
