@@ -12,6 +12,7 @@
 
 #include "cli.h"
 #include "client.h"
+#include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/jsonutil.h"
@@ -105,25 +106,6 @@ static json_t *find_auth(json_t *auths, const char *key)
   return entry;
 }
 
-static char *base64url(const char *data, size_t len)
-{
-  static const char tbl[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  char *out = malloc(4 * ((len + 2) / 3) + 1), *o = out;
-  for (size_t i = 0; out && i < len; i += 3) {
-    unsigned v = (unsigned char)data[i] << 16;
-    v |= i + 1 < len ? (unsigned char)data[i + 1] << 8 : 0;
-    v |= i + 2 < len ? (unsigned char)data[i + 2] : 0;
-    *o++ = tbl[(v >> 18) & 63];
-    *o++ = tbl[(v >> 12) & 63];
-    *o++ = i + 1 < len ? tbl[(v >> 6) & 63] : '=';
-    *o++ = i + 2 < len ? tbl[v & 63] : '=';
-  }
-  if (out)
-    *o = '\0';
-  return out;
-}
-
 char *cli_registry_auth_header(const char *ref)
 {
   cleanup_free char *path = config_path();
@@ -133,7 +115,7 @@ char *cli_registry_auth_header(const char *ref)
   cleanup_json json_t *auth = json_is_object(entry) ? json_deep_copy(entry) : json_object();
   json_object_set_new(auth, "serveraddress", json_string(key ? key : ""));
   cleanup_free char *text = json_dumps(auth, JSON_COMPACT);
-  cleanup_free char *b64 = text ? base64url(text, strlen(text)) : NULL;
+  cleanup_free char *b64 = text ? base64_encode(text, strlen(text), true) : NULL;
   char *header = NULL;
   if (b64 == NULL || asprintf(&header, "X-Registry-Auth: %s", b64) < 0)
     return NULL;
@@ -227,10 +209,7 @@ static int save_login(const char *key, const char *user, const char *password,
     auths = json_object();
     json_object_set_new(doc, "auths", auths);
   }
-  cleanup_free char *b64 = base64url(pair, strlen(pair));
-  /* config.json's "auth" is standard base64. */
-  for (char *c = b64; c && *c; c++)
-    *c = *c == '-' ? '+' : *c == '_' ? '/' : *c;
+  cleanup_free char *b64 = base64_encode(pair, strlen(pair), false);
   json_object_set_new(auths, key, json_pack("{s:s}", "auth", b64 ? b64 : ""));
   if (config_save(path, doc, err) < 0)
     return -1;

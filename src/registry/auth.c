@@ -8,12 +8,12 @@
 #include <ctype.h>
 #include <curl/curl.h>
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
+#include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
 #include "registry_internal.h"
@@ -22,40 +22,28 @@
 
 char *registry_base64(const void *data, size_t len)
 {
-  char *out = malloc(4 * ((len + 2) / 3) + 1);
-  if (out)
-    EVP_EncodeBlock((unsigned char *)out, data, (int)len);
-  return out;
+  return base64_encode(data, len, false);
 }
 
-/* Decode standard or URL-safe base64, padded or not. */
-static char *base64_decode(const char *text, size_t *len)
+/* Decode standard or URL-safe base64, padded or not; NUL-terminated. */
+static char *base64_decode_any(const char *text, size_t *len)
 {
   size_t n = strlen(text);
-  cleanup_free char *std = malloc(n + 4);
-  if (std == NULL)
+  cleanup_free char *std = malloc(n + 1);
+  unsigned char *out = malloc(n * 3 / 4 + 4);
+  if (std == NULL || out == NULL) {
+    free(out);
     return NULL;
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++) {
-    char ch = text[i];
-    if (ch == '\n' || ch == '\r' || ch == ' ')
-      continue;
-    std[k++] = ch == '-' ? '+' : ch == '_' ? '/' : ch;
   }
-  while (k % 4)
-    std[k++] = '=';
-  std[k] = '\0';
-  unsigned char *out = malloc(k / 4 * 3 + 1);
-  if (out == NULL)
-    return NULL;
-  int got = EVP_DecodeBlock(out, (unsigned char *)std, (int)k);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (!strchr("\r\n ", text[i]))
+      std[k++] = text[i] == '-' ? '+' : text[i] == '_' ? '/' : text[i];
+  ssize_t got = base64_decode(std, k, out);
   if (got < 0) {
     free(out);
     return NULL;
   }
-  /* EVP_DecodeBlock counts the padding as zero bytes. */
-  for (size_t i = k; i > 0 && std[i - 1] == '='; i--)
-    got--;
   out[got] = '\0';
   *len = (size_t)got;
   return (char *)out;
@@ -95,7 +83,7 @@ int registry_auth_from_json(json_t *obj, struct registry_auth *out, skiff_error_
   const char *auth = json_string_value(json_object_get(obj, "auth"));
   if (auth && *auth && out->username == NULL) {
     size_t len = 0;
-    cleanup_free char *pair = base64_decode(auth, &len);
+    cleanup_free char *pair = base64_decode_any(auth, &len);
     char *colon = pair ? strchr(pair, ':') : NULL;
     if (colon == NULL) {
       registry_auth_clear(out);
@@ -114,7 +102,7 @@ int registry_auth_decode(const char *header, struct registry_auth *out,
   if (header == NULL || *header == '\0')
     return 0;
   size_t len = 0;
-  cleanup_free char *text = base64_decode(header, &len);
+  cleanup_free char *text = base64_decode_any(header, &len);
   json_error_t jerr;
   cleanup_json json_t *doc = text ? json_loadb(text, len, 0, &jerr) : NULL;
   /* docker sends "{}" base64'd when it has no credentials, and older
