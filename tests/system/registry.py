@@ -85,7 +85,7 @@ def bcrypt_htpasswd(path, user, password):
 class Registry:
     """docker-registry serving from a private directory on 127.0.0.1:<free port>."""
 
-    def __init__(self, top, tls=False, auth=None, client_certs=False):
+    def __init__(self, top, tls=False, auth=None, client_certs=False, token=None):
         self.top = Path(top)
         self.top.mkdir(parents=True, exist_ok=True)
         self.port = free_port()
@@ -95,6 +95,7 @@ class Registry:
         self.proc = None
         self.ca = None
         self.client_certs = client_certs  # require a client certificate signed by the CA
+        self.token = token  # a TokenServer: Bearer tokens instead of Basic auth
 
     @property
     def url(self):
@@ -113,6 +114,8 @@ class Registry:
             bcrypt_htpasswd(self.top / "htpasswd", *self.auth)
             cfg += ["auth:", "  htpasswd:", "    realm: skiff-test",
                     f"    path: {self.top / 'htpasswd'}"]
+        if self.token:
+            cfg += self.token.registry_config()
         (self.top / "config.yml").write_text("\n".join(cfg) + "\n")
         self.log = open(self.top / "registry.log", "ab")
         self.proc = subprocess.Popen([REGISTRY, "serve", str(self.top / "config.yml")],
@@ -355,3 +358,92 @@ def store_files(data_root):
                 continue
             out.add(str(rel))
     return out
+
+
+class TokenServer:
+    """A token server for a registry with `auth: token`: the Bearer flow docker uses
+    with Docker Hub. Hands out RS256 JWTs (signed with openssl, the certificate in the x5c
+    header) granting what the scope asks to holders of (user, password); anonymous
+    requests get pull only. Records the scopes it was asked for."""
+
+    def __init__(self, top, user, password, service="skiff-test"):
+        self.top = Path(top)
+        self.top.mkdir(parents=True, exist_ok=True)
+        self.user, self.password, self.service = user, password, service
+        self.issuer = "skiff-test-issuer"
+        self.key, self.cert = self.top / "token.key", self.top / "token.crt"
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout",
+                        str(self.key), "-out", str(self.cert), "-days", "2", "-subj",
+                        "/CN=skiff token signer"], check=True, capture_output=True)
+        der = subprocess.run(["openssl", "x509", "-in", str(self.cert), "-outform", "DER"],
+                             check=True, capture_output=True).stdout
+        import base64
+        self.x5c = base64.b64encode(der).decode()
+        self.scopes = []
+        self.port = free_port()
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                import base64
+                import urllib.parse
+                q = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+                auth = self.headers.get("Authorization", "")
+                ok = auth == "Basic " + base64.b64encode(
+                    f"{outer.user}:{outer.password}".encode()).decode()
+                if auth and not ok:
+                    body = b'{"details":"incorrect username or password"}'
+                    self.send_response(401)
+                else:
+                    scopes = q.get("scope", [])
+                    outer.scopes.append((bool(auth), scopes))
+                    body = json.dumps({"token": outer.jwt(scopes, ok)}).encode()
+                    self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    @property
+    def realm(self):
+        return f"http://127.0.0.1:{self.port}/token"
+
+    def jwt(self, scopes, authenticated):
+        import base64
+
+        def b64(data):
+            return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+        access = []
+        for scope in scopes:
+            kind, name, actions = scope.split(":") if scope.count(":") == 2 else \
+                (scope.split(":")[0], ":".join(scope.split(":")[1:-1]), scope.split(":")[-1])
+            allowed = actions.split(",") if authenticated else \
+                [a for a in actions.split(",") if a == "pull"]
+            access.append({"type": kind, "name": name, "actions": allowed})
+        now = int(time.time())
+        header = {"typ": "JWT", "alg": "RS256", "x5c": [self.x5c]}
+        claims = {"iss": self.issuer, "sub": self.user if authenticated else "",
+                  "aud": self.service, "exp": now + 300, "nbf": now - 10, "iat": now,
+                  "jti": os.urandom(8).hex(), "access": access}
+        signing_input = (b64(json.dumps(header).encode()) + "." +
+                         b64(json.dumps(claims).encode())).encode()
+        sig = subprocess.run(["openssl", "dgst", "-sha256", "-sign", str(self.key)],
+                             input=signing_input, check=True, capture_output=True).stdout
+        return signing_input.decode() + "." + b64(sig)
+
+    def registry_config(self):
+        return ["auth:", "  token:", f"    realm: {self.realm}",
+                f"    service: {self.service}", f"    issuer: {self.issuer}",
+                f"    rootcertbundle: {self.cert}"]
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()

@@ -10,7 +10,7 @@ import subprocess
 import pytest
 
 from engine import DOCKER, REPO, SKIFFD, new_engine
-from registry import REGISTRY, Registry, busybox_layer
+from registry import REGISTRY, Registry, TokenServer, busybox_layer
 
 SKIFF = str(REPO / "build" / "skiff")
 USER, PASSWORD = "skiffuser", "s3cret-pass"
@@ -168,3 +168,36 @@ def test_mirror_serves_docker_hub_names(tmp_path, rootfs_cache):
             e.cleanup()
     finally:
         mirror.stop()
+
+
+def test_bearer_token_flow(tmp_path, rootfs_cache):
+    """A registry with token auth (as Docker Hub): anonymous pulls get a pull token, a push
+    needs a login, and the token asked for names the repository and the actions."""
+    tokens = TokenServer(tmp_path / "tokens", USER, PASSWORD)
+    reg = Registry(tmp_path / "reg", token=tokens).start()
+    src = engine_with(tmp_path / "src", {})
+    dest = engine_with(tmp_path / "dest", {})
+    try:
+        src.import_busybox(rootfs_cache)
+        env = dict(src.env, DOCKER_CONFIG=str(tmp_path / "cfg"))
+        ref = f"{reg.host}/bearer/bb:v1"
+        run([DOCKER, "tag", "busybox", ref], env)
+        res = run([DOCKER, "push", ref], env, check=False)
+        assert res.returncode == 1 and "unauthorized" in res.stderr.lower(), res.stderr
+        res = run([DOCKER, "login", "-u", USER, "--password-stdin", reg.host], env,
+                  input=PASSWORD + "\n")
+        assert "Login Succeeded" in res.stdout
+        run([DOCKER, "push", ref], env)
+        assert (True, ["repository:bearer/bb:pull,push"]) in tokens.scopes
+        res = run([DOCKER, "login", "-u", USER, "--password-stdin", reg.host], env,
+                  input="wrong\n", check=False)
+        assert res.returncode == 1
+        # anonymous pull on another daemon
+        dest.docker("pull", ref)
+        assert (False, ["repository:bearer/bb:pull"]) in tokens.scopes
+        assert dest.docker("run", "--rm", ref, "echo", "bearer").stdout == "bearer\n"
+    finally:
+        src.cleanup()
+        dest.cleanup()
+        reg.stop()
+        tokens.stop()
