@@ -254,6 +254,7 @@ class FakeRegistry:
         self.manifests = {}  # (repo, ref) -> (media type, bytes)
         self.slow = {}       # digest -> seconds to sleep between 64 KiB chunks
         self.started = threading.Event()  # a slow blob began streaming
+        self.cut = False  # slow blobs stop halfway and their connection closes
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         outer = self
@@ -303,11 +304,15 @@ class FakeRegistry:
                 self.end_headers()
                 try:
                     for off in range(0, len(body), 65536):
+                        if outer.cut and off >= len(body) // 2:
+                            self.close_connection = True
+                            self.connection.shutdown(socket.SHUT_RDWR)
+                            return
                         self.wfile.write(body[off:off + 65536])
                         self.wfile.flush()
                         outer.started.set()
                         time.sleep(delay)
-                except (BrokenPipeError, ConnectionResetError):
+                except (BrokenPipeError, ConnectionResetError, OSError):
                     pass
 
         self.server = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)

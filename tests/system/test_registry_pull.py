@@ -288,3 +288,24 @@ def test_skiff_cli_draws_progress_bars_and_plain_lines_otherwise(engine, slow_im
 def test_search_is_not_supported(engine):
     res = engine.docker("search", "busybox", check=False)
     assert res.returncode == 1 and "search is not supported by skiff" in res.stderr
+
+
+def test_pull_cut_off_mid_layer_leaves_nothing_and_retries(bb_layer, engine):
+    fake = FakeRegistry().start()
+    try:
+        big = tar_layer({"big": os.urandom(2 * 1024 * 1024)})
+        _, digests = fake.add_image("cut/img", "v1", [bb_layer, big])
+        fake.slow[digests[1]] = 0.005
+        fake.cut = True
+        ref = f"{fake.host}/cut/img:v1"
+        before = store_files(engine.data)
+        res = engine.docker("pull", ref, check=False)
+        assert res.returncode == 1 and digests[1] in res.stderr, res.stderr
+        assert engine.docker("images", "-aq").stdout == ""
+        assert store_files(engine.data) == before
+        fake.cut = False
+        engine.docker("pull", ref)
+        assert engine.docker("run", "--rm", ref, "wc", "-c", "/big").stdout.split()[0] == \
+            str(2 * 1024 * 1024)
+    finally:
+        fake.stop()
