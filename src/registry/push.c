@@ -304,6 +304,22 @@ static const char *same_host_path(struct pusher *p, const char *repository)
   return NULL;
 }
 
+/* A token must also allow pulling from the repository a blob is mounted
+ * from: forget the current one, so that the next 401 asks for both. */
+static void want_scope(struct registry_client *c, const char *from)
+{
+  pthread_mutex_lock(&c->lock);
+  if (c->extra_scope == NULL || strcmp(c->extra_scope, from) != 0) {
+    free(c->extra_scope);
+    c->extra_scope = strdup(from);
+    if (c->authorization && strncmp(c->authorization, "Bearer ", 7) == 0) {
+      free(c->authorization);
+      c->authorization = NULL;
+    }
+  }
+  pthread_mutex_unlock(&c->lock);
+}
+
 /* Whether the target has digest, or can mount it from repository. */
 static int reuse_blob(struct pusher *p, const char *id, const char *digest,
                       const char *repository, long long *size, skiff_error_t **err)
@@ -318,6 +334,7 @@ static int reuse_blob(struct pusher *p, const char *id, const char *digest,
   const char *from = same_host_path(p, repository);
   if (from == NULL || strcmp(from, p->client->path) == 0)
     return 0;
+  want_scope(p->client, from);
   cleanup_free char *location = NULL;
   int r = start_upload(p->client, digest, from, &location, err);
   if (r <= 0) {

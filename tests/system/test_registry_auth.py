@@ -189,6 +189,13 @@ def test_bearer_token_flow(tmp_path, rootfs_cache):
         assert "Login Succeeded" in res.stdout
         run([DOCKER, "push", ref], env)
         assert (True, ["repository:bearer/bb:pull,push"]) in tokens.scopes
+        # a mount from another repository needs a token for both
+        copy = f"{reg.host}/bearer/copy:v1"
+        run([DOCKER, "tag", "busybox", copy], env)
+        res = run([DOCKER, "push", copy], env)
+        assert "Mounted from bearer/bb" in res.stdout, res.stdout
+        assert (True, ["repository:bearer/copy:pull,push", "repository:bearer/bb:pull"]) \
+            in tokens.scopes
         res = run([DOCKER, "login", "-u", USER, "--password-stdin", reg.host], env,
                   input="wrong\n", check=False)
         assert res.returncode == 1
