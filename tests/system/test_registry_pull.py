@@ -189,6 +189,11 @@ def test_run_pulls_a_missing_image(registry, bb_layer, engine):
     res = engine.docker("run", "--rm", ref, "echo", "pulled")
     assert res.stdout == "pulled\n"
     assert f"Unable to find image '{ref}' locally" in res.stderr
+    # a new image under the tag: only --pull always sees it
+    registry.push_image("implicit/img", "v1", [bb_layer, tar_layer({"new": b"new\n"})])
+    assert engine.docker("run", "--rm", ref, "cat", "/new", check=False).returncode != 0
+    res = engine.docker("run", "--rm", "--pull", "always", ref, "cat", "/new")
+    assert res.stdout == "new\n"
 
 
 def test_pull_rejects_blob_with_wrong_digest(bb_layer, engine):
@@ -309,3 +314,47 @@ def test_pull_cut_off_mid_layer_leaves_nothing_and_retries(bb_layer, engine):
             str(2 * 1024 * 1024)
     finally:
         fake.stop()
+
+
+def api(engine, method, path, body=None, headers=None):
+    """One request to skiffd's socket: (status, parsed JSON body or text)."""
+    import http.client
+    import socket as socketlib
+
+    class Conn(http.client.HTTPConnection):
+        def connect(self):
+            self.sock = socketlib.socket(socketlib.AF_UNIX)
+            self.sock.connect(str(engine.sock))
+
+    c = Conn("localhost", timeout=60)
+    c.request(method, path, body=body, headers=headers or {})
+    r = c.getresponse()
+    text = r.read().decode()
+    try:
+        return r.status, json.loads(text)
+    except ValueError:
+        return r.status, text
+
+
+@pytest.mark.parametrize("query, status, message", [
+    ("fromImage=Bad/Name&tag=x", 400, "must be lowercase"),
+    ("fromImage=a//b&tag=x", 400, "invalid reference format"),
+    ("fromImage=busybox&tag=bad%20tag", 400, "invalid reference format"),
+    ("fromImage=127.0.0.1:1/x&tag=x&platform=a/b/c/d", 400, "invalid platform"),
+    ("fromImage=127.0.0.1:1/x&tag=v1", 500, "registry 127.0.0.1:1"),
+])
+def test_pull_bad_input_is_refused_clearly(engine, query, status, message):
+    code, body = api(engine, "POST", f"/v1.47/images/create?{query}")
+    assert code == status and message in body["message"], body
+    assert engine.docker("images", "-aq").stdout == ""
+
+
+def test_push_and_auth_bad_input(engine):
+    code, body = api(engine, "POST", "/v1.47/images/127.0.0.1:1/none/push?tag=v1")
+    assert code == 404 and "An image does not exist locally with the tag" in body["message"]
+    code, body = api(engine, "POST", "/v1.47/auth", body=b"{not json",
+                     headers={"Content-Type": "application/json"})
+    assert code == 400, body
+    code, body = api(engine, "POST", "/v1.47/auth", body=b"[1]",
+                     headers={"Content-Type": "application/json"})
+    assert code == 400 and "auth configuration" in body["message"], body
