@@ -237,6 +237,9 @@ def test_pull_survives_skiffd_killed_mid_pull(bb_layer, engine):
         files = store_files(engine.data)
         assert not [f for f in files if f.startswith("tmp/")]
         assert len([f for f in files if f.startswith("layers/")]) == 2
+        # the config and the two compressed layers; the manifest
+        assert len([f for f in files if f.startswith("blobs/sha256/")]) == 3
+        assert len([f for f in files if f.startswith("distribution/manifests/")]) == 1
     finally:
         fake.stop()
 
