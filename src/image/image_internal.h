@@ -129,7 +129,9 @@ struct layer_unpacked {
 int layer_unpack(const char *tmp_root, int fd, struct layer_unpacked *out,
                  skiff_error_t **err);
 /* The same; without keep_tar the uncompressed tar is only hashed (a pulled
- * layer keeps its compressed blob instead). */
+ * layer keeps its compressed blob instead) and nothing is synced: the
+ * caller syncs the file system before an image refers to the layer (until
+ * then a crash leaves it unreferenced, and the next open collects it). */
 int layer_unpack_opts(const char *tmp_root, int fd, bool keep_tar,
                       struct layer_unpacked *out, skiff_error_t **err);
 /* The layer's uncompressed tar, open for reading from its start: its blob,

@@ -548,7 +548,9 @@ static int unpack_into(struct layer_unpacked *out, int in_fd, int tar_fd,
   if (ret == 0 && (finish_digest(&t, out->diff_id) < 0 || (tar_fd >= 0 && fsync(tar_fd) < 0)))
     ret = skiff_error_errno(err, "layer: finish %s", out->dir);
   out->tar_size = t.total;
-  if (ret == 0 && syncfs(u.rootfd) < 0)
+  /* A streamed layer (no tar kept: a pull) is made durable by one syncfs
+   * before its image is recorded, instead of one per layer. */
+  if (ret == 0 && tar_fd >= 0 && syncfs(u.rootfd) < 0)
     ret = skiff_error_errno(err, "layer: sync %s", diff);
   out->size = u.size;
   if (t.raw)

@@ -156,7 +156,7 @@ static int attach_blob(struct image_pull *p, size_t i, const char *digest,
   p->blob_fds[i] = -1;
   u->blob_path = steal_pointer(&p->blob_paths[i]);
   snprintf(u->blob_digest, sizeof u->blob_digest, "%s", digest);
-  if (fsync(fd) < 0 || fchmod(fd, 0644) < 0) {
+  if (fchmod(fd, 0644) < 0) { /* made durable by image_pull_finish's syncfs */
     close(fd);
     return skiff_error_errno(err, "pull: write blob %s", digest);
   }
@@ -349,7 +349,14 @@ char *image_pull_finish(struct image_pull *p, const char *repository, const char
     skiff_error_set(err, ENOMEM, "pull");
     return NULL;
   }
-  const char *refs[] = {by_digest, by_tag, NULL};
+  /* The layers and blobs of this pull were written without syncing: one
+   * syncfs makes them all durable before the image refers to them. */
+  cleanup_close int rootfd = open(p->s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd < 0 || syncfs(rootfd) < 0) {
+    skiff_error_errno(err, "pull: sync %s", p->s->root);
+    return NULL;
+  }
+    const char *refs[] = {by_digest, by_tag, NULL};
   char *id = import_register(p->s, p->config, p->config_len, p->chains, p->n, refs,
                              NULL, err);
   /* import_register unpinned every chain, recorded or not. */
