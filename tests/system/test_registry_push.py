@@ -176,3 +176,20 @@ def test_push_to_another_registry_keeps_digest(registry, bb_layer_pushed, fresh,
         assert res.stdout.count("Pushed") == 2
     finally:
         other.stop()
+
+
+def test_docker_cli_draws_push_progress(registry, bb_layer_pushed, fresh):
+    repo, _ = bb_layer_pushed
+    fresh.docker("pull", f"{registry.host}/{repo}:v1")
+    # another registry, where no layer is: every one is uploaded
+    other = Registry(fresh.top / "other").start()
+    try:
+        dest = f"{other.host}/bars/push:v1"
+        fresh.docker("tag", f"{registry.host}/{repo}:v1", dest)
+        res = subprocess.run(["script", "-qec", f"stty cols 150; {DOCKER} push {dest}",
+                              "/dev/null"], env=fresh.env, capture_output=True, text=True,
+                             timeout=120)
+        assert res.returncode == 0, res.stdout
+        assert "Pushing [" in res.stdout and "\x1b[" in res.stdout and "Pushed" in res.stdout
+    finally:
+        other.stop()
