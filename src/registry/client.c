@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "common/cleanup.h"
 #include "common/fs.h"
@@ -115,6 +116,33 @@ static bool registry_insecure(const struct registry_config *cfg, const char *hos
 
 /* ---- certs.d ---- */
 
+static int append_pem(struct registry_client *c, const char *path, skiff_error_t **err)
+{
+  size_t len = 0;
+  cleanup_free char *pem = fs_read_file(path, &len, err);
+  char *grown = pem ? realloc(c->ca_blob, c->ca_len + len + 2) : NULL;
+  if (grown == NULL)
+    return skiff_error_wrap(err, "registry %s: CA", c->host);
+  c->ca_blob = grown;
+  memcpy(c->ca_blob + c->ca_len, pem, len);
+  c->ca_len += len;
+  c->ca_blob[c->ca_len++] = '\n';
+  return 0;
+}
+
+/* A CA blob replaces curl's bundle: the system's CAs go in too, so that
+ * certs.d adds to them as with docker. */
+static void append_system_cas(struct registry_client *c)
+{
+  CURL *h = curl_easy_init();
+  char *bundle = NULL;
+  if (h && curl_easy_getinfo(h, CURLINFO_CAINFO, &bundle) == CURLE_OK && bundle &&
+      access(bundle, R_OK) == 0)
+    append_pem(c, bundle, NULL);
+  if (h)
+    curl_easy_cleanup(h);
+}
+
 static int read_certs_dir(struct registry_client *c, skiff_error_t **err)
 {
   if (c->cfg == NULL || c->cfg->certs_dir == NULL)
@@ -130,15 +158,8 @@ static int read_certs_dir(struct registry_client *c, skiff_error_t **err)
     if (asprintf(&path, "%s/%s", dir, e->d_name) < 0)
       return skiff_error_set(err, ENOMEM, "registry");
     if (n > 4 && strcmp(e->d_name + n - 4, ".crt") == 0) {
-      size_t len = 0;
-      cleanup_free char *pem = fs_read_file(path, &len, err);
-      char *grown = pem ? realloc(c->ca_blob, c->ca_len + len + 2) : NULL;
-      if (grown == NULL)
-        return skiff_error_wrap(err, "registry %s: CA", c->host);
-      c->ca_blob = grown;
-      memcpy(c->ca_blob + c->ca_len, pem, len);
-      c->ca_len += len;
-      c->ca_blob[c->ca_len++] = '\n';
+      if (append_pem(c, path, err) < 0)
+        return -1;
     } else if (n > 5 && strcmp(e->d_name + n - 5, ".cert") == 0) {
       free(c->cert_file);
       c->cert_file = steal_pointer(&path);
@@ -147,6 +168,8 @@ static int read_certs_dir(struct registry_client *c, skiff_error_t **err)
       c->key_file = steal_pointer(&path);
     }
   }
+  if (c->ca_blob)
+    append_system_cas(c);
   if ((c->cert_file == NULL) != (c->key_file == NULL))
     return skiff_error_invalid(err, "registry %s: %s has a client %s without its %s",
                                c->host, dir, c->cert_file ? "certificate" : "key",
@@ -344,10 +367,8 @@ static void set_tls(struct registry_client *c, CURL *curl)
     curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (c->ca_blob) {
-    /* The certs.d CAs join the system's, as with docker. */
     struct curl_blob blob = {.data = c->ca_blob, .len = c->ca_len, .flags = 0};
     curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
-    curl_easy_setopt(curl, CURLOPT_SSL_OPTIONS, (long)CURLSSLOPT_NATIVE_CA);
   }
   if (c->cert_file) {
     curl_easy_setopt(curl, CURLOPT_SSLCERT, c->cert_file);
