@@ -193,3 +193,20 @@ def test_docker_cli_draws_push_progress(registry, bb_layer_pushed, fresh):
         assert "Pushing [" in res.stdout and "\x1b[" in res.stdout and "Pushed" in res.stdout
     finally:
         other.stop()
+
+
+def test_docker_py_pulls_and_pushes(registry, bb_layer_pushed, fresh):
+    docker_py = pytest.importorskip("docker")
+    client = docker_py.DockerClient(base_url=f"unix://{fresh.sock}", version="1.45")
+    try:
+        repo, digest = bb_layer_pushed
+        image = client.images.pull(f"{registry.host}/{repo}", tag="v1")
+        assert f"{registry.host}/{repo}@{digest}" in image.attrs["RepoDigests"]
+        image.tag(f"{registry.host}/dockerpy/img", "v1")
+        lines = list(client.images.push(f"{registry.host}/dockerpy/img", tag="v1",
+                                        stream=True, decode=True))
+        assert not [m for m in lines if "error" in m], lines
+        aux = [m["aux"] for m in lines if "aux" in m]
+        assert aux and aux[0]["Tag"] == "v1" and aux[0]["Digest"] == digest
+    finally:
+        client.close()
