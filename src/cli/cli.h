@@ -177,6 +177,9 @@ int cmd_image_prune(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 /* Pull ref from its registry, printing progress to out (run does this for a
  * missing image). Returns 0 or -1. */
 int image_pull(struct cli *cli, const char *ref, FILE *out, skiff_error_t **err);
+/* The same for one platform ("linux/arm64", or NULL), or every tag. */
+int image_pull_platform(struct cli *cli, const char *ref, const char *platform,
+                        bool all_tags, FILE *out, skiff_error_t **err);
 
 /* "busybox" → "busybox:latest" (a reference without tag or digest). */
 char *image_tagged_name(const char *ref);
@@ -205,5 +208,18 @@ void jsonstream_free(struct jsonstream *s);
 int progress_call(struct cli *cli, const char *method, const char *path, int body_fd,
                   long long body_size, FILE *out, char **status_out,
                   skiff_error_t **err);
+/* The same with more request headers ("Name: value", NULL-ended). */
+int progress_call_headers(struct cli *cli, const char *method, const char *path,
+                          const char *const *headers, int body_fd, long long body_size,
+                          FILE *out, char **status_out, skiff_error_t **err);
+
+/* registry.c: push, login, logout. */
+int cmd_push(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+int cmd_login(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+int cmd_logout(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+int cmd_search(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+/* The "X-Registry-Auth: ..." header for the registry of ref, from
+ * ~/.docker/config.json (an empty auth when there is none). New string. */
+char *cli_registry_auth_header(const char *ref);
 
 #endif

@@ -95,6 +95,8 @@ static int send_head(int fd, const struct http_request *req, skiff_error_t **err
     fprintf(f, "Content-Length: %lld\r\n", length);
   if (req->upgrade)
     fputs("Connection: Upgrade\r\nUpgrade: tcp\r\n", f);
+  for (size_t i = 0; req->headers && req->headers[i]; i++)
+    fprintf(f, "%s\r\n", req->headers[i]);
   fputs("\r\n", f);
   if (fclose(f) != 0)
     return skiff_error_errno(err, "compose the request");

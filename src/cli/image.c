@@ -548,24 +548,38 @@ int cmd_save(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 
 /* ------------------------------------------------------------ pull, prune */
 
-int image_pull(struct cli *cli, const char *ref, FILE *out, skiff_error_t **err)
+int image_pull_platform(struct cli *cli, const char *ref, const char *platform,
+                        bool all_tags, FILE *out, skiff_error_t **err)
 {
   cleanup_free char *name = NULL, *tag = NULL;
   split_ref(ref, &name, &tag, strchr(ref, '@') ? '@' : ':');
   cleanup_free char *q = NULL;
   client_query_add(&q, "fromImage", name ? name : ref);
-  client_query_add(&q, "tag", tag ? tag : "latest");
+  client_query_add(&q, "tag", tag ? tag : (all_tags ? "" : "latest"));
+  if (platform && *platform)
+    client_query_add(&q, "platform", platform);
   cleanup_free char *path = NULL;
   if (asprintf(&path, "/images/create%s", q) < 0)
     return skiff_error_errno(err, "pull");
-  return progress_call(cli, "POST", path, -1, 0, out, NULL, err);
+  cleanup_free char *auth = cli_registry_auth_header(ref);
+  const char *headers[] = {auth, NULL};
+  return progress_call_headers(cli, "POST", path, headers, -1, 0, out, NULL, err);
+}
+
+int image_pull(struct cli *cli, const char *ref, FILE *out, skiff_error_t **err)
+{
+  return image_pull_platform(cli, ref, NULL, false, out, err);
 }
 
 int cmd_pull(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 {
-  bool quiet = false;
+  bool quiet = false, all_tags = false, untrusted = false;
   const char *platform = NULL;
   struct opt opts[] = {
+      {"all-tags", 'a', OPT_BOOL, &all_tags, NULL,
+       "Download all tagged images in the repository", NULL},
+      {"disable-content-trust", 0, OPT_BOOL, &untrusted, NULL, "Skip image verification",
+       NULL},
       {"platform", 0, OPT_STRING, &platform, "string",
        "Set platform if server is multi-platform capable", NULL},
       {"quiet", 'q', OPT_BOOL, &quiet, NULL, "Suppress verbose output", NULL},
@@ -580,12 +594,16 @@ int cmd_pull(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
   if (r != OPTS_OK)
     return r == OPTS_HELP ? 0 : r;
-  if (!quiet && !strchr(args[0], ':') && !strchr(args[0], '@'))
+  const char *last = strrchr(args[0], '/');
+  bool tagged = strchr(args[0], '@') || strchr(last ? last : args[0], ':');
+  if (all_tags && tagged)
+    return skiff_error_invalid(err, "tag can't be used with --all-tags/-a");
+  if (!quiet && !tagged && !all_tags)
     printf("Using default tag: latest\n");
-  if (image_pull(cli, args[0], quiet ? NULL : stdout, err) < 0)
+  if (image_pull_platform(cli, args[0], platform, all_tags, quiet ? NULL : stdout, err) < 0)
     return -1;
-  cleanup_free char *tagged = image_tagged_name(args[0]);
-  printf("%s\n", tagged ? tagged : args[0]);
+  cleanup_free char *tagged_name = all_tags ? strdup(args[0]) : image_tagged_name(args[0]);
+  printf("%s\n", tagged_name ? tagged_name : args[0]);
   return 0;
 }
 

@@ -449,7 +449,7 @@ static char *create_container(struct cli *cli, const struct run_flags *f, json_t
   long status = 0;
   cleanup_json json_t *answer = NULL;
   if (f->pull && strcmp(f->pull, "always") == 0 &&
-      image_pull(cli, args[0], stderr, err) < 0)
+      image_pull_platform(cli, args[0], f->platform, false, stderr, err) < 0)
     return NULL;
   answer = post_create(cli, f, body, &status, err);
   if (answer == NULL && is_missing_image(*err) &&
@@ -457,7 +457,7 @@ static char *create_container(struct cli *cli, const struct run_flags *f, json_t
     cleanup_free char *tagged = image_tagged_name(args[0]);
     fprintf(stderr, "Unable to find image '%s' locally\n", tagged ? tagged : args[0]);
     skiff_error_free(err);
-    if (image_pull(cli, args[0], f->quiet ? NULL : stderr, err) < 0)
+    if (image_pull_platform(cli, args[0], f->platform, false, f->quiet ? NULL : stderr, err) < 0)
       return NULL;
     answer = post_create(cli, f, body, &status, err);
   }

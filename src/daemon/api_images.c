@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "api_registry.h"
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
 #include "common/timestamp.h"
@@ -91,12 +92,11 @@ static void handle_create(struct daemon *d, struct http_request *req,
                           struct http_response *resp)
 {
   const char *src = http_request_query(req, "fromSrc");
-  if (src == NULL || *src == '\0') {
-    http_respond_error(resp, 501, "pulling images is not supported yet (%s)",
-                       http_request_query(req, "fromImage")
-                           ?: "no fromSrc or fromImage");
-    return;
-  }
+  const char *image = http_request_query(req, "fromImage");
+  if ((src == NULL || *src == '\0') && image && *image)
+    return api_registry_pull(d, req, resp);
+  if (src == NULL || *src == '\0')
+    return http_respond_error(resp, 400, "missing fromSrc or fromImage");
   if (strcmp(src, "-") != 0) {
     http_respond_error(resp, 400,
                        "importing from a URL (%s) is not supported: send the "

@@ -76,9 +76,9 @@ static bool fill_params(const char *pattern, struct capture *caps,
 
 static const struct api_route *const *tables(void)
 {
-  static const struct api_route *const all[] = {api_system_routes, api_images_routes,
-                                                api_containers_routes, api_archive_routes,
-                                                api_resources_routes, NULL};
+  static const struct api_route *const all[] = {
+      api_system_routes,    api_images_routes,   api_containers_routes, api_archive_routes,
+      api_resources_routes, api_registry_routes, NULL};
   return all;
 }
 

@@ -26,6 +26,7 @@ extern const struct api_route api_images_routes[];
 extern const struct api_route api_containers_routes[];
 extern const struct api_route api_archive_routes[]; /* cp, export, diff, commit */
 extern const struct api_route api_resources_routes[]; /* top, stats, update */
+extern const struct api_route api_registry_routes[];
 
 /* The most path parameters a pattern may capture. */
 #define ROUTER_MAX_PARAMS 4
