@@ -6,6 +6,7 @@
 #include <linux/close_range.h>
 #include <pwd.h>
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -212,16 +213,23 @@ int process_default_home(struct spec_process *p, skiff_error_t **err)
 
 /* A new program inherits the signal mask and ignored signals: whoever
  * started us (a shim blocking SIGCHLD and ignoring SIGPIPE, a shell that ran
- * the daemon in the background) must not leave them to the container. */
+ * the daemon in the background) must not leave them to the container. The
+ * raw system calls reach glibc's own signals (32, 33) too, which its
+ * sigaction refuses. */
 static int reset_signals(skiff_error_t **err)
 {
-  struct sigaction dfl = {.sa_handler = SIG_DFL};
-  for (int sig = 1; sig < NSIG; sig++)
-    if (sig != SIGKILL && sig != SIGSTOP)
-      sigaction(sig, &dfl, NULL); /* EINVAL for glibc's reserved ones: fine */
-  sigset_t none;
-  sigemptyset(&none);
-  if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+  struct {
+    void (*handler)(int);
+    unsigned long flags;
+    void (*restorer)(void);
+    uint64_t mask;
+  } dfl = {.handler = SIG_DFL};
+  for (int sig = 1; sig <= 64; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP &&
+        syscall(SYS_rt_sigaction, sig, &dfl, NULL, sizeof dfl.mask) < 0)
+      return skiff_error_errno(err, "reset signal %d", sig);
+  uint64_t none = 0;
+  if (syscall(SYS_rt_sigprocmask, SIG_SETMASK, &none, NULL, sizeof none) < 0)
     return skiff_error_errno(err, "reset the signal mask");
   return 0;
 }
