@@ -40,25 +40,51 @@ int opts_parse_bool(const char *text)
   return -1;
 }
 
+/* Go's strconv.ParseFloat on the digits of a size ("1.5", "10"). */
+static int parse_number(const char *text, size_t len, double *out)
+{
+  cleanup_free char *digits = strndup(text, len);
+  char *end = NULL;
+  if (digits == NULL || *digits == '\0' || isspace((unsigned char)*digits))
+    return -1;
+  *out = strtod(digits, &end);
+  return *end == '\0' ? 0 : -1;
+}
+
 int opts_parse_bytes(const char *text, long long *out, skiff_error_t **err)
 {
-  static const char *const suffixes[] = {"", "b", "k", "kb", "kib", "m", "mb", "mib",
-                                         "g", "gb", "gib", "t", "tb", "tib", "p", "pb",
-                                         "pib"};
-  char *end = NULL;
-  if (!isdigit((unsigned char)*text))
+  /* docker's units.RAMInBytes: a number, an optional space, then b, or
+   * k/m/g/t/p optionally followed by "b" or "ib", in any case. */
+  const char *sep = NULL;
+  for (const char *p = text; *p; p++)
+    if (strchr("0123456789. ", *p))
+      sep = p;
+  if (sep == NULL)
     return skiff_error_invalid(err, "invalid size: '%s'", text);
-  double v = strtod(text, &end);
-  const char *suffix = end + (*end == ' ');
-  for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
-    if (strcasecmp(suffix, suffixes[i]) != 0)
-      continue;
-    for (size_t power = (i + 1) / 3; power > 0; power--) /* k 1, m 2, g 3 ... */
-      v *= 1024;
-    *out = (long long)v;
-    return 0;
-  }
-  return skiff_error_invalid(err, "invalid suffix: '%s'", suffix);
+  size_t num_len = (size_t)(sep - text) + (*sep == ' ' ? 0 : 1);
+  double v;
+  if (parse_number(text, num_len, &v) < 0)
+    return skiff_error_invalid(err, "strconv.ParseFloat: parsing \"%.*s\": invalid syntax",
+                               (int)num_len, text);
+  if (v < 0)
+    return skiff_error_invalid(err, "invalid size: '%s'", text);
+  char sfx[8] = "";
+  const char *suffix = sep + 1;
+  if (strlen(suffix) > 3)
+    return skiff_error_invalid(err, "invalid suffix: '%s'", suffix);
+  for (size_t i = 0; suffix[i]; i++)
+    sfx[i] = (char)tolower((unsigned char)suffix[i]);
+  static const char units[] = "kmgtp";
+  const char *unit = sfx[0] ? strchr(units, sfx[0]) : NULL;
+  bool ok = sfx[0] == '\0' || (sfx[0] == 'b' && sfx[1] == '\0') ||
+            (unit && (sfx[1] == '\0' || strcmp(sfx + 1, "b") == 0 ||
+                      strcmp(sfx + 1, "ib") == 0));
+  if (!ok)
+    return skiff_error_invalid(err, "invalid suffix: '%s'", sfx);
+  for (const char *u = units; unit && u <= unit; u++)
+    v *= 1024;
+  *out = (long long)v;
+  return 0;
 }
 
 /* What a value must look like for the types that check it (pflag's Set

@@ -20,54 +20,13 @@ static int flag_error(const char *flag, const char *value, skiff_error_t **err,
                              why);
 }
 
-/* Go's strconv.ParseFloat on the digits of a size ("1.5", "10"). */
-static int parse_number(const char *text, size_t len, double *out)
-{
-  cleanup_free char *digits = strndup(text, len);
-  char *end = NULL;
-  if (digits == NULL || *digits == '\0' || isspace((unsigned char)*digits))
-    return -1;
-  *out = strtod(digits, &end);
-  return *end == '\0' ? 0 : -1;
-}
-
 int cli_parse_bytes(const char *flag, const char *text, long long *out, skiff_error_t **err)
 {
-  /* docker's units.RAMInBytes: a number, an optional space, then b, or
-   * k/m/g/t/p optionally followed by "b" or "ib", in any case. */
-  const char *sep = NULL;
-  for (const char *p = text; *p; p++)
-    if (strchr("0123456789. ", *p))
-      sep = p;
-  if (sep == NULL)
-    return flag_error(flag, text, err, "invalid size: '%s'", text);
-  size_t num_len = (size_t)(sep - text) + (*sep == ' ' ? 0 : 1);
-  double v;
-  if (parse_number(text, num_len, &v) < 0) {
-    char why[160];
-    snprintf(why, sizeof why, "strconv.ParseFloat: parsing \"%.*s\": invalid syntax",
-             (int)num_len, text);
-    return flag_error(flag, text, err, "%s", why);
-  }
-  if (v < 0)
-    return flag_error(flag, text, err, "invalid size: '%s'", text);
-  char sfx[8] = "";
-  const char *suffix = sep + 1;
-  if (strlen(suffix) > 3)
-    return flag_error(flag, text, err, "invalid suffix: '%s'", suffix);
-  for (size_t i = 0; suffix[i]; i++)
-    sfx[i] = (char)tolower((unsigned char)suffix[i]);
-  static const char units[] = "kmgtp";
-  const char *unit = sfx[0] ? strchr(units, sfx[0]) : NULL;
-  bool ok = sfx[0] == '\0' || (sfx[0] == 'b' && sfx[1] == '\0') ||
-            (unit && (sfx[1] == '\0' || strcmp(sfx + 1, "b") == 0 ||
-                      strcmp(sfx + 1, "ib") == 0));
-  if (!ok)
-    return flag_error(flag, text, err, "invalid suffix: '%s'", sfx);
-  for (const char *u = units; unit && u <= unit; u++)
-    v *= 1024;
-  *out = (long long)v;
-  return 0;
+  if (opts_parse_bytes(text, out, err) == 0)
+    return 0;
+  cleanup_free char *why = steal_pointer(&(*err)->msg);
+  skiff_error_free(err);
+  return flag_error(flag, text, err, "%s", why);
 }
 
 /* docker's NanoCPUs: a rational number of CPUs, exact in nanoCPUs. */
@@ -132,11 +91,11 @@ int resource_options(struct resource_flags *f, struct opt *opts, int n)
        "CPUs in which to allow execution (0-3, 0,1)", NULL},
       {"cpuset-mems", 0, OPT_STRING, &f->cpuset_mems, "string",
        "MEMs in which to allow execution (0-3, 0,1)", NULL},
-      {"memory", 'm', OPT_STRING, &f->memory, "bytes", "Memory limit", NULL},
-      {"memory-reservation", 0, OPT_STRING, &f->memory_reservation, "bytes",
+      {"memory", 'm', OPT_BYTES, &f->memory, "bytes", "Memory limit", NULL},
+      {"memory-reservation", 0, OPT_BYTES, &f->memory_reservation, "bytes",
        "Memory soft limit", NULL},
       {"memory-swap", 0, OPT_STRING, &f->memory_swap, "bytes",
-       "Swap limit equal to memory plus swap: -1 to enable unlimited swap", NULL},
+       "Swap limit equal to memory plus swap: '-1' to enable unlimited swap", NULL},
       {"pids-limit", 0, OPT_INT, &f->pids_limit, "int",
        "Tune container pids limit (set -1 for unlimited)", &f->pids_limit_given},
   };
