@@ -18,7 +18,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "cp.h"
-#include "cp_libarchive.h"
+#include "common/libarchive.h"
 
 #define CP_BUF (256 * 1024)
 
@@ -60,7 +60,7 @@ static la_ssize_t write_out(struct archive *a, void *arg, const void *buf, size_
 {
   struct writer *w = arg;
   if (fs_write_all(w->out_fd, buf, len) < 0) {
-    cp_libarchive.archive_set_error(a, errno, "write the archive");
+    libarchive.archive_set_error(a, errno, "write the archive");
     return -1;
   }
   *w->bytes += (long long)len;
@@ -73,21 +73,21 @@ static int copy_data(struct writer *w, skiff_error_t **err)
   size_t len;
   la_int64_t offset;
   int r;
-  while ((r = cp_libarchive.archive_read_data_block(w->disk, &block, &len, &offset)) ==
+  while ((r = libarchive.archive_read_data_block(w->disk, &block, &len, &offset)) ==
          ARCHIVE_OK)
-    if (cp_libarchive.archive_write_data(w->a, block, len) < 0)
-      return skiff_error_set(err, EIO, "%s", cp_libarchive.archive_error_string(w->a));
+    if (libarchive.archive_write_data(w->a, block, len) < 0)
+      return skiff_error_set(err, EIO, "%s", libarchive.archive_error_string(w->a));
   return r == ARCHIVE_EOF
              ? 0
              : skiff_error_set(err, EIO, "%s",
-                               cp_libarchive.archive_error_string(w->disk));
+                               libarchive.archive_error_string(w->disk));
 }
 
 static int write_entry(struct writer *w, struct archive_entry *e, bool has_data,
                        skiff_error_t **err)
 {
-  if (cp_libarchive.archive_write_header(w->a, e) < ARCHIVE_WARN)
-    return skiff_error_set(err, EIO, "%s", cp_libarchive.archive_error_string(w->a));
+  if (libarchive.archive_write_header(w->a, e) < ARCHIVE_WARN)
+    return skiff_error_set(err, EIO, "%s", libarchive.archive_error_string(w->a));
   return has_data ? copy_data(w, err) : 0;
 }
 
@@ -95,22 +95,22 @@ static int write_entry(struct writer *w, struct archive_entry *e, bool has_data,
 static int add_entry(struct writer *w, struct archive_entry *e, const char *open_path,
                      const char *base, const struct cp_rebase *r, skiff_error_t **err)
 {
-  if (cp_libarchive.archive_entry_filetype(e) == AE_IFSOCK)
+  if (libarchive.archive_entry_filetype(e) == AE_IFSOCK)
     return 0; /* tar has no sockets: skipped, as docker does */
-  const char *path = cp_libarchive.archive_entry_pathname(e);
+  const char *path = libarchive.archive_entry_pathname(e);
   cleanup_free char *plain = NULL;
   if (asprintf(&plain, "%s%s", base, path + strlen(open_path)) < 0)
     return skiff_error_set(err, ENOMEM, "tar");
   cleanup_free char *name = rebase(plain, r);
-  cp_libarchive.archive_entry_copy_pathname(e, name);
-  cp_libarchive.archive_entry_unset_atime(e);
-  cp_libarchive.archive_entry_unset_ctime(e);
-  cp_libarchive.archive_entry_unset_birthtime(e);
-  cp_libarchive.archive_entry_set_mtime(e, cp_libarchive.archive_entry_mtime(e), 0);
-  cp_libarchive.archive_entry_copy_sourcepath(e, path);
+  libarchive.archive_entry_copy_pathname(e, name);
+  libarchive.archive_entry_unset_atime(e);
+  libarchive.archive_entry_unset_ctime(e);
+  libarchive.archive_entry_unset_birthtime(e);
+  libarchive.archive_entry_set_mtime(e, libarchive.archive_entry_mtime(e), 0);
+  libarchive.archive_entry_copy_sourcepath(e, path);
   struct archive_entry *spare = NULL;
-  cp_libarchive.archive_entry_linkify(w->links, &e, &spare);
-  int ret = e ? write_entry(w, e, cp_libarchive.archive_entry_size(e) > 0, err) : 0;
+  libarchive.archive_entry_linkify(w->links, &e, &spare);
+  int ret = e ? write_entry(w, e, libarchive.archive_entry_size(e) > 0, err) : 0;
   if (ret == 0 && spare) /* a deferred hard link's data, by its own path */
     ret = write_entry(w, spare, false, err);
   return ret;
@@ -119,11 +119,11 @@ static int add_entry(struct writer *w, struct archive_entry *e, const char *open
 int cp_tar_local(const char *path, const char *base, const struct cp_rebase *r,
                  int out_fd, long long *bytes, skiff_error_t **err)
 {
-  if (cp_libarchive_load(err) < 0)
+  if (libarchive_load(err) < 0)
     return -1;
-  struct writer w = {.a = cp_libarchive.archive_write_new(),
-                     .disk = cp_libarchive.archive_read_disk_new(),
-                     .links = cp_libarchive.archive_entry_linkresolver_new(),
+  struct writer w = {.a = libarchive.archive_write_new(),
+                     .disk = libarchive.archive_read_disk_new(),
+                     .links = libarchive.archive_entry_linkresolver_new(),
                      .out_fd = out_fd,
                      .bytes = bytes,
                      .buf = NULL};
@@ -132,45 +132,45 @@ int cp_tar_local(const char *path, const char *base, const struct cp_rebase *r,
     skiff_error_set(err, ENOMEM, "tar");
     goto out;
   }
-  cp_libarchive.archive_entry_linkresolver_set_strategy(
+  libarchive.archive_entry_linkresolver_set_strategy(
       w.links, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
-  cp_libarchive.archive_read_disk_set_symlink_physical(w.disk);
-  cp_libarchive.archive_read_disk_set_behavior(w.disk, ARCHIVE_READDISK_NO_ACL |
+  libarchive.archive_read_disk_set_symlink_physical(w.disk);
+  libarchive.archive_read_disk_set_behavior(w.disk, ARCHIVE_READDISK_NO_ACL |
                                                            ARCHIVE_READDISK_NO_FFLAGS);
-  if (cp_libarchive.archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
-      cp_libarchive.archive_write_set_bytes_in_last_block(w.a, 1) != ARCHIVE_OK ||
-      cp_libarchive.archive_write_open(w.a, &w, NULL, write_out, NULL) != ARCHIVE_OK ||
-      cp_libarchive.archive_read_disk_open(w.disk, path) != ARCHIVE_OK) {
-    skiff_error_set(err, EIO, "%s", cp_libarchive.archive_error_string(w.disk));
+  if (libarchive.archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
+      libarchive.archive_write_set_bytes_in_last_block(w.a, 1) != ARCHIVE_OK ||
+      libarchive.archive_write_open(w.a, &w, NULL, write_out, NULL) != ARCHIVE_OK ||
+      libarchive.archive_read_disk_open(w.disk, path) != ARCHIVE_OK) {
+    skiff_error_set(err, EIO, "%s", libarchive.archive_error_string(w.disk));
     goto out;
   }
-  struct archive_entry *e = cp_libarchive.archive_entry_new();
+  struct archive_entry *e = libarchive.archive_entry_new();
   int rr;
   ret = 0;
-  while (ret == 0 && (rr = cp_libarchive.archive_read_next_header2(w.disk, e)) != ARCHIVE_EOF) {
+  while (ret == 0 && (rr = libarchive.archive_read_next_header2(w.disk, e)) != ARCHIVE_EOF) {
     if (rr < ARCHIVE_WARN) {
-      ret = skiff_error_set(err, EIO, "%s", cp_libarchive.archive_error_string(w.disk));
+      ret = skiff_error_set(err, EIO, "%s", libarchive.archive_error_string(w.disk));
       break;
     }
-    cp_libarchive.archive_read_disk_descend(w.disk);
+    libarchive.archive_read_disk_descend(w.disk);
     ret = add_entry(&w, e, path, base, r, err);
   }
-  cp_libarchive.archive_entry_free(e);
+  libarchive.archive_entry_free(e);
   if (ret == 0) { /* hard links whose other names never came */
     struct archive_entry *left = NULL, *spare = NULL;
-    for (cp_libarchive.archive_entry_linkify(w.links, &left, &spare); ret == 0 && left;
-         cp_libarchive.archive_entry_linkify(w.links, &left, &spare))
+    for (libarchive.archive_entry_linkify(w.links, &left, &spare); ret == 0 && left;
+         libarchive.archive_entry_linkify(w.links, &left, &spare))
       ret = write_entry(&w, left, false, err);
   }
-  if (ret == 0 && cp_libarchive.archive_write_close(w.a) != ARCHIVE_OK)
-    ret = skiff_error_set(err, EIO, "%s", cp_libarchive.archive_error_string(w.a));
+  if (ret == 0 && libarchive.archive_write_close(w.a) != ARCHIVE_OK)
+    ret = skiff_error_set(err, EIO, "%s", libarchive.archive_error_string(w.a));
 out:
   if (w.a)
-    cp_libarchive.archive_write_free(w.a);
+    libarchive.archive_write_free(w.a);
   if (w.disk)
-    cp_libarchive.archive_read_free(w.disk);
+    libarchive.archive_read_free(w.disk);
   if (w.links)
-    cp_libarchive.archive_entry_linkresolver_free(w.links);
+    libarchive.archive_entry_linkresolver_free(w.links);
   return ret;
 }
 
@@ -208,8 +208,8 @@ static int check_entry(struct archive_entry *e, const char *rel, const char *des
                        skiff_error_t **err)
 {
   char target[2 * PATH_MAX], clean[2 * PATH_MAX];
-  const char *hard = cp_libarchive.archive_entry_hardlink(e),
-             *sym = cp_libarchive.archive_entry_symlink(e);
+  const char *hard = libarchive.archive_entry_hardlink(e),
+             *sym = libarchive.archive_entry_symlink(e);
   if (hard && clean_name(hard, clean, sizeof clean) < 0)
     return skiff_error_invalid(err, "invalid hardlink \"%s/%s\" -> \"%s\"", dest, rel,
                                hard);
@@ -222,7 +222,7 @@ static int check_entry(struct archive_entry *e, const char *rel, const char *des
                                  sym);
   }
   struct stat st;
-  bool new_dir = !hard && cp_libarchive.archive_entry_filetype(e) == AE_IFDIR;
+  bool new_dir = !hard && libarchive.archive_entry_filetype(e) == AE_IFDIR;
   if (lstat(rel, &st) == 0 && S_ISDIR(st.st_mode) != new_dir)
     return skiff_error_invalid(err,
                                S_ISDIR(st.st_mode)
@@ -237,45 +237,45 @@ static int check_entry(struct archive_entry *e, const char *rel, const char *des
 static int unpack_one(struct archive *in, struct archive *disk, struct archive_entry *e,
                       const char *dest, const struct cp_rebase *r, skiff_error_t **err)
 {
-  cleanup_free char *name = rebase(cp_libarchive.archive_entry_pathname(e), r);
+  cleanup_free char *name = rebase(libarchive.archive_entry_pathname(e), r);
   char rel[PATH_MAX];
   if (name == NULL || clean_name(name, rel, sizeof rel) < 0)
     return skiff_error_invalid(err, "\"%s\" is outside of \"%s\"",
-                               cp_libarchive.archive_entry_pathname(e), dest);
+                               libarchive.archive_entry_pathname(e), dest);
   if (rel[0] == '\0')
     return 0; /* the destination itself: kept as it is */
   if (check_entry(e, rel, dest, err) < 0)
     return -1;
-  cp_libarchive.archive_entry_copy_pathname(e, rel);
-  const char *hard = cp_libarchive.archive_entry_hardlink(e);
+  libarchive.archive_entry_copy_pathname(e, rel);
+  const char *hard = libarchive.archive_entry_hardlink(e);
   if (hard) {
     cleanup_free char *h = rebase(hard, r);
     char hrel[PATH_MAX];
     if (h == NULL || clean_name(h, hrel, sizeof hrel) < 0)
       return skiff_error_invalid(err, "invalid hardlink \"%s\"", hard);
-    cp_libarchive.archive_entry_copy_hardlink(e, hrel);
+    libarchive.archive_entry_copy_hardlink(e, hrel);
   }
-  if (cp_libarchive.archive_write_header(disk, e) < ARCHIVE_WARN)
-    return skiff_error_set(err, cp_libarchive.archive_errno(disk) ?: EIO, "%s",
-                           cp_libarchive.archive_error_string(disk));
+  if (libarchive.archive_write_header(disk, e) < ARCHIVE_WARN)
+    return skiff_error_set(err, libarchive.archive_errno(disk) ?: EIO, "%s",
+                           libarchive.archive_error_string(disk));
   const void *block;
   size_t len;
   la_int64_t offset;
   int rr;
-  while (cp_libarchive.archive_entry_size(e) > 0 &&
-         (rr = cp_libarchive.archive_read_data_block(in, &block, &len, &offset)) ==
+  while (libarchive.archive_entry_size(e) > 0 &&
+         (rr = libarchive.archive_read_data_block(in, &block, &len, &offset)) ==
              ARCHIVE_OK)
-    if (cp_libarchive.archive_write_data_block(disk, block, len, offset) < ARCHIVE_WARN)
-      return skiff_error_set(err, EIO, "%s", cp_libarchive.archive_error_string(disk));
-  if (cp_libarchive.archive_write_finish_entry(disk) < ARCHIVE_WARN)
-    return skiff_error_set(err, EIO, "%s", cp_libarchive.archive_error_string(disk));
+    if (libarchive.archive_write_data_block(disk, block, len, offset) < ARCHIVE_WARN)
+      return skiff_error_set(err, EIO, "%s", libarchive.archive_error_string(disk));
+  if (libarchive.archive_write_finish_entry(disk) < ARCHIVE_WARN)
+    return skiff_error_set(err, EIO, "%s", libarchive.archive_error_string(disk));
   return 0;
 }
 
 int cp_untar_local(int in_fd, const char *dest_given, const struct cp_rebase *r,
                    skiff_error_t **err)
 {
-  if (cp_libarchive_load(err) < 0)
+  if (libarchive_load(err) < 0)
     return -1;
   cleanup_close int cwd = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (chdir(dest_given) < 0)
@@ -285,31 +285,31 @@ int cp_untar_local(int in_fd, const char *dest_given, const struct cp_rebase *r,
     dest[n - 1] = '\0';
   if (dest == NULL)
     return skiff_error_set(err, ENOMEM, "cp");
-  struct archive *in = cp_libarchive.archive_read_new(),
-                 *disk = cp_libarchive.archive_write_disk_new();
+  struct archive *in = libarchive.archive_read_new(),
+                 *disk = libarchive.archive_write_disk_new();
   int ret = 0;
-  cp_libarchive.archive_read_support_filter_all(in);
-  cp_libarchive.archive_read_support_format_tar(in);
+  libarchive.archive_read_support_filter_all(in);
+  libarchive.archive_read_support_format_tar(in);
   /* No owner: files belong to whoever runs skiff cp, as with docker. */
-  cp_libarchive.archive_write_disk_set_options(
+  libarchive.archive_write_disk_set_options(
       disk, ARCHIVE_EXTRACT_TIME | ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_XATTR |
                 ARCHIVE_EXTRACT_UNLINK | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
                 ARCHIVE_EXTRACT_SECURE_NODOTDOT |
                 ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
-  if (cp_libarchive.archive_read_open_fd(in, in_fd, CP_BUF) != ARCHIVE_OK)
-    ret = skiff_error_invalid(err, "%s", cp_libarchive.archive_error_string(in));
+  if (libarchive.archive_read_open_fd(in, in_fd, CP_BUF) != ARCHIVE_OK)
+    ret = skiff_error_invalid(err, "%s", libarchive.archive_error_string(in));
   struct archive_entry *e;
   int rr = ARCHIVE_EOF;
   while (ret == 0 &&
-         ((rr = cp_libarchive.archive_read_next_header(in, &e)) == ARCHIVE_OK ||
+         ((rr = libarchive.archive_read_next_header(in, &e)) == ARCHIVE_OK ||
           rr == ARCHIVE_WARN))
     ret = unpack_one(in, disk, e, dest, r, err);
   if (ret == 0 && rr != ARCHIVE_EOF)
-    ret = skiff_error_invalid(err, "%s", cp_libarchive.archive_error_string(in));
-  if (cp_libarchive.archive_write_close(disk) != ARCHIVE_OK && ret == 0)
-    ret = skiff_error_set(err, EIO, "%s", cp_libarchive.archive_error_string(disk));
-  cp_libarchive.archive_write_free(disk);
-  cp_libarchive.archive_read_free(in);
+    ret = skiff_error_invalid(err, "%s", libarchive.archive_error_string(in));
+  if (libarchive.archive_write_close(disk) != ARCHIVE_OK && ret == 0)
+    ret = skiff_error_set(err, EIO, "%s", libarchive.archive_error_string(disk));
+  libarchive.archive_write_free(disk);
+  libarchive.archive_read_free(in);
   if (cwd >= 0 && fchdir(cwd) < 0 && ret == 0)
     ret = skiff_error_errno(err, "chdir back");
   return ret;

@@ -14,8 +14,6 @@
  * links are resolved the same way. Whiteouts become what overlayfs reads:
  * ".wh.NAME" a 0/0 character device NAME, ".wh..wh..opq" the xattr
  * trusted.overlay.opaque=y on its directory. */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -29,6 +27,7 @@
 
 #include "common/cleanup.h"
 #include "common/fs.h"
+#include "common/libarchive.h"
 #include "image_internal.h"
 
 #define TEE_BUF (256 * 1024)
@@ -63,9 +62,9 @@ struct unpack {
 static la_ssize_t tee_read(struct archive *a, void *arg, const void **buf)
 {
   struct tee *t = arg;
-  la_ssize_t n = archive_read_data(t->raw, t->buf, TEE_BUF);
+  la_ssize_t n = libarchive.archive_read_data(t->raw, t->buf, TEE_BUF);
   if (n < 0) {
-    archive_set_error(a, archive_errno(t->raw), "%s", archive_error_string(t->raw));
+    libarchive.archive_set_error(a, libarchive.archive_errno(t->raw), "%s", libarchive.archive_error_string(t->raw));
     return -1;
   }
   if (n > 0) {
@@ -73,7 +72,7 @@ static la_ssize_t tee_read(struct archive *a, void *arg, const void **buf)
     t->total += n;
     if (t->out_fd >= 0 && fs_write_all(t->out_fd, t->buf, (size_t)n) < 0) {
       t->saved_errno = errno;
-      archive_set_error(a, errno, "write layer blob");
+      libarchive.archive_set_error(a, errno, "write layer blob");
       return -1;
     }
   }
@@ -206,8 +205,8 @@ static int apply_xattrs(int fd, struct archive_entry *e, skiff_error_t **err)
   const char *name;
   const void *value;
   size_t size;
-  archive_entry_xattr_reset(e);
-  while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+  libarchive.archive_entry_xattr_reset(e);
+  while (libarchive.archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
     /* overlayfs reads trusted.overlay.* as instructions (redirects,
      * metacopy): never take them from an image. */
     if (strncmp(name, "trusted.overlay.", 16) == 0)
@@ -220,11 +219,11 @@ static int apply_xattrs(int fd, struct archive_entry *e, skiff_error_t **err)
 
 static void entry_times(struct archive_entry *e, struct timespec t[2])
 {
-  t[1].tv_sec = archive_entry_mtime(e);
-  t[1].tv_nsec = archive_entry_mtime_nsec(e);
-  if (archive_entry_atime_is_set(e)) {
-    t[0].tv_sec = archive_entry_atime(e);
-    t[0].tv_nsec = archive_entry_atime_nsec(e);
+  t[1].tv_sec = libarchive.archive_entry_mtime(e);
+  t[1].tv_nsec = libarchive.archive_entry_mtime_nsec(e);
+  if (libarchive.archive_entry_atime_is_set(e)) {
+    t[0].tv_sec = libarchive.archive_entry_atime(e);
+    t[0].tv_nsec = libarchive.archive_entry_atime_nsec(e);
   } else {
     t[0] = t[1];
   }
@@ -234,11 +233,11 @@ static void entry_times(struct archive_entry *e, struct timespec t[2])
 static int apply_owner_mode(struct unpack *u, int fd, struct archive_entry *e,
                             skiff_error_t **err)
 {
-  if (fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0 &&
+  if (fchown(fd, (uid_t)libarchive.archive_entry_uid(e), (gid_t)libarchive.archive_entry_gid(e)) < 0 &&
       (u->root_user || errno != EPERM))
-    return skiff_error_errno(err, "layer: chown %s", archive_entry_pathname(e));
-  if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
-    return skiff_error_errno(err, "layer: chmod %s", archive_entry_pathname(e));
+    return skiff_error_errno(err, "layer: chown %s", libarchive.archive_entry_pathname(e));
+  if (fchmod(fd, libarchive.archive_entry_perm(e) & 07777) < 0)
+    return skiff_error_errno(err, "layer: chmod %s", libarchive.archive_entry_pathname(e));
   return apply_xattrs(fd, e, err);
 }
 
@@ -251,7 +250,7 @@ static int write_file_data(struct archive *a, int fd, const char *rel,
   size_t len;
   la_int64_t offset;
   int r;
-  while ((r = archive_read_data_block(a, &block, &len, &offset)) == ARCHIVE_OK) {
+  while ((r = libarchive.archive_read_data_block(a, &block, &len, &offset)) == ARCHIVE_OK) {
     const char *p = block;
     while (len > 0) {
       ssize_t n = pwrite(fd, p, len, offset);
@@ -266,7 +265,7 @@ static int write_file_data(struct archive *a, int fd, const char *rel,
   }
   if (r != ARCHIVE_EOF)
     return skiff_error_invalid(err, "invalid layer tar: %s: %s", rel,
-                               archive_error_string(a));
+                               libarchive.archive_error_string(a));
   return 0;
 }
 
@@ -280,9 +279,9 @@ static int make_file(struct unpack *u, struct archive *a, struct archive_entry *
   if (write_file_data(a, fd, rel, err) < 0)
     return -1;
   /* Sparse files end in a hole that no block wrote. */
-  if (ftruncate(fd, archive_entry_size(e)) < 0)
+  if (ftruncate(fd, libarchive.archive_entry_size(e)) < 0)
     return skiff_error_errno(err, "layer: truncate %s", rel);
-  u->size += archive_entry_size(e);
+  u->size += libarchive.archive_entry_size(e);
   if (apply_owner_mode(u, fd, e, err) < 0)
     return -1;
   struct timespec t[2];
@@ -317,7 +316,7 @@ static int make_link(struct unpack *u, struct archive_entry *e, int dirfd,
                      const char *base, const char *rel, skiff_error_t **err)
 {
   char target[PATH_MAX];
-  if (clean_path(archive_entry_hardlink(e), target, sizeof target, err) < 0)
+  if (clean_path(libarchive.archive_entry_hardlink(e), target, sizeof target, err) < 0)
     return -1;
   if (target[0] == '\0')
     return skiff_error_invalid(err, "invalid layer tar: %s links to the root", rel);
@@ -335,25 +334,25 @@ static int make_link(struct unpack *u, struct archive_entry *e, int dirfd,
 static int make_special(struct unpack *u, struct archive_entry *e, int dirfd,
                         const char *base, const char *rel, skiff_error_t **err)
 {
-  mode_t type = archive_entry_filetype(e);
+  mode_t type = libarchive.archive_entry_filetype(e);
   struct timespec t[2];
   entry_times(e, t);
   if (type == AE_IFLNK) {
-    if (symlinkat(archive_entry_symlink(e), dirfd, base) < 0)
+    if (symlinkat(libarchive.archive_entry_symlink(e), dirfd, base) < 0)
       return skiff_error_errno(err, "layer: symlink %s", rel);
-    u->size += (long long)strlen(archive_entry_symlink(e)); /* as docker's du */
+    u->size += (long long)strlen(libarchive.archive_entry_symlink(e)); /* as docker's du */
   } else if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFIFO) {
-    if (mknodat(dirfd, base, type | (archive_entry_perm(e) & 07777),
-                archive_entry_rdev(e)) < 0)
+    if (mknodat(dirfd, base, type | (libarchive.archive_entry_perm(e) & 07777),
+                libarchive.archive_entry_rdev(e)) < 0)
       return skiff_error_errno(err, "layer: mknod %s", rel);
   } else {
     return 0; /* sockets and unknown kinds: skipped, as docker does */
   }
-  if (fchownat(dirfd, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
+  if (fchownat(dirfd, base, (uid_t)libarchive.archive_entry_uid(e), (gid_t)libarchive.archive_entry_gid(e),
                AT_SYMLINK_NOFOLLOW) < 0 &&
       (u->root_user || errno != EPERM))
     return skiff_error_errno(err, "layer: chown %s", rel);
-  if (type != AE_IFLNK && fchmodat(dirfd, base, archive_entry_perm(e) & 07777, 0) < 0)
+  if (type != AE_IFLNK && fchmodat(dirfd, base, libarchive.archive_entry_perm(e) & 07777, 0) < 0)
     return skiff_error_errno(err, "layer: chmod %s", rel);
   utimensat(dirfd, base, t, AT_SYMLINK_NOFOLLOW);
   return 0;
@@ -383,7 +382,7 @@ static int apply_entry(struct unpack *u, struct archive *a, struct archive_entry
                        skiff_error_t **err)
 {
   char rel[PATH_MAX];
-  if (clean_path(archive_entry_pathname(e), rel, sizeof rel, err) < 0)
+  if (clean_path(libarchive.archive_entry_pathname(e), rel, sizeof rel, err) < 0)
     return -1;
   if (rel[0] == '\0')
     return 0; /* the root: its metadata comes from the image, not the tar */
@@ -393,8 +392,8 @@ static int apply_entry(struct unpack *u, struct archive *a, struct archive_entry
     return -1;
   if (strncmp(base, WHITEOUT, strlen(WHITEOUT)) == 0)
     return make_whiteout(u, dirfd, base, rel, err);
-  mode_t type = archive_entry_filetype(e);
-  bool hardlink = archive_entry_hardlink(e) != NULL;
+  mode_t type = libarchive.archive_entry_filetype(e);
+  bool hardlink = libarchive.archive_entry_hardlink(e) != NULL;
   if (clear_slot(dirfd, base, type == AE_IFDIR && !hardlink, err) < 0)
     return -1;
   if (hardlink)
@@ -428,31 +427,33 @@ static int unpack_entries(struct unpack *u, struct archive *tar, skiff_error_t *
 {
   struct archive_entry *e;
   int r;
-  while ((r = archive_read_next_header(tar, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+  while ((r = libarchive.archive_read_next_header(tar, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
     if (apply_entry(u, tar, e, err) < 0)
       return -1;
   }
   if (r != ARCHIVE_EOF)
-    return skiff_error_invalid(err, "invalid layer tar: %s", archive_error_string(tar));
+    return skiff_error_invalid(err, "invalid layer tar: %s", libarchive.archive_error_string(tar));
   return 0;
 }
 
 static struct archive *open_outer(int fd, skiff_error_t **err)
 {
-  struct archive *raw = archive_read_new();
+  if (libarchive_load(err) < 0)
+    return NULL;
+  struct archive *raw = libarchive.archive_read_new();
   if (raw == NULL) {
     skiff_error_set(err, ENOMEM, "layer");
     return NULL;
   }
-  archive_read_support_filter_all(raw);
-  archive_read_support_format_raw(raw);
+  libarchive.archive_read_support_filter_all(raw);
+  libarchive.archive_read_support_format_raw(raw);
   struct archive_entry *e;
-  if (archive_read_open_fd(raw, fd, TEE_BUF) != ARCHIVE_OK ||
-      archive_read_next_header(raw, &e) != ARCHIVE_OK) {
+  if (libarchive.archive_read_open_fd(raw, fd, TEE_BUF) != ARCHIVE_OK ||
+      libarchive.archive_read_next_header(raw, &e) != ARCHIVE_OK) {
     skiff_error_invalid(err, "invalid layer tar: %s",
-                        archive_error_string(raw) ? archive_error_string(raw)
+                        libarchive.archive_error_string(raw) ? libarchive.archive_error_string(raw)
                                                   : "empty input");
-    archive_read_free(raw);
+    libarchive.archive_read_free(raw);
     return NULL;
   }
   return raw;
@@ -463,7 +464,7 @@ static struct archive *open_outer(int fd, skiff_error_t **err)
 static int drain(struct tee *t, skiff_error_t **err)
 {
   la_ssize_t n;
-  while ((n = archive_read_data(t->raw, t->buf, TEE_BUF)) > 0) {
+  while ((n = libarchive.archive_read_data(t->raw, t->buf, TEE_BUF)) > 0) {
     EVP_DigestUpdate(t->sha, t->buf, (size_t)n);
     t->total += n;
     if (t->out_fd >= 0 && fs_write_all(t->out_fd, t->buf, (size_t)n) < 0)
@@ -471,24 +472,26 @@ static int drain(struct tee *t, skiff_error_t **err)
   }
   if (n < 0)
     return skiff_error_invalid(err, "invalid layer tar: %s",
-                               archive_error_string(t->raw));
+                               libarchive.archive_error_string(t->raw));
   return 0;
 }
 
 static int run_readers(struct unpack *u, struct tee *t, skiff_error_t **err)
 {
-  struct archive *tar = archive_read_new();
+  if (libarchive_load(err) < 0)
+    return -1;
+  struct archive *tar = libarchive.archive_read_new();
   if (tar == NULL)
     return skiff_error_set(err, ENOMEM, "layer");
-  archive_read_support_format_tar(tar);
+  libarchive.archive_read_support_format_tar(tar);
   int ret = 0;
-  if (archive_read_open(tar, t, NULL, tee_read, NULL) != ARCHIVE_OK)
-    ret = skiff_error_invalid(err, "invalid layer tar: %s", archive_error_string(tar));
+  if (libarchive.archive_read_open(tar, t, NULL, tee_read, NULL) != ARCHIVE_OK)
+    ret = skiff_error_invalid(err, "invalid layer tar: %s", libarchive.archive_error_string(tar));
   else
     ret = unpack_entries(u, tar, err);
   if (ret < 0 && t->saved_errno)
     skiff_error_set(err, t->saved_errno, "write layer blob");
-  archive_read_free(tar);
+  libarchive.archive_read_free(tar);
   if (ret == 0)
     ret = drain(t, err);
   return ret;
@@ -554,7 +557,7 @@ static int unpack_into(struct layer_unpacked *out, int in_fd, int tar_fd,
     ret = skiff_error_errno(err, "layer: sync %s", diff);
   out->size = u.size;
   if (t.raw)
-    archive_read_free(t.raw);
+    libarchive.archive_read_free(t.raw);
   EVP_MD_CTX_free(t.sha);
   free(t.buf);
   if (u.rootfd >= 0)
@@ -732,7 +735,7 @@ static int inflate_blob(int in_fd, int out_fd, const char *diff_id, skiff_error_
     ret = skiff_error_set(err, EIO, "layer %s: its compressed blob holds %s", diff_id,
                           actual);
   if (t.raw)
-    archive_read_free(t.raw);
+    libarchive.archive_read_free(t.raw);
   EVP_MD_CTX_free(t.sha);
   free(t.buf);
   return ret;

@@ -3,8 +3,6 @@
  * then for each image unpack its layers, check each against the diff_id of
  * its config, and record it. A failure leaves no image and no layer behind
  * (images loaded before it from the same archive stay, as with docker). */
-#include <archive.h>
-#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <openssl/evp.h>
@@ -17,6 +15,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/jsonutil.h"
+#include "common/libarchive.h"
 #include "image_internal.h"
 
 #define COPY_BUF (256 * 1024)
@@ -71,12 +70,12 @@ static int write_entry(struct archive *a, int dirfd, const char *base, const cha
   size_t len;
   la_int64_t offset;
   int r;
-  while ((r = archive_read_data_block(a, &block, &len, &offset)) == ARCHIVE_OK)
+  while ((r = libarchive.archive_read_data_block(a, &block, &len, &offset)) == ARCHIVE_OK)
     if (pwrite(fd, block, len, offset) != (ssize_t)len)
       return skiff_error_errno(err, "load: write %s", path);
   if (r != ARCHIVE_EOF)
     return skiff_error_invalid(err, "invalid archive: %s: %s", path,
-                               archive_error_string(a));
+                               libarchive.archive_error_string(a));
   return 0;
 }
 
@@ -84,12 +83,12 @@ static int unpack_entry(struct loader *l, struct archive *a, struct archive_entr
                         skiff_error_t **err)
 {
   cleanup_free char *path = NULL;
-  if (entry_path(archive_entry_pathname(e), &path, err) < 0)
+  if (entry_path(libarchive.archive_entry_pathname(e), &path, err) < 0)
     return -1;
   size_t n = strlen(path);
   while (n > 1 && path[n - 1] == '/')
     path[--n] = '\0';
-  mode_t type = archive_entry_filetype(e);
+  mode_t type = libarchive.archive_entry_filetype(e);
   if (type == AE_IFDIR) {
     cleanup_close int fd = fs_create_in_root(l->rootfd, path, 0, 0755, err);
     return fd < 0 ? -1 : 0;
@@ -103,7 +102,7 @@ static int unpack_entry(struct loader *l, struct archive *a, struct archive_entr
   if (type == AE_IFLNK) {
     /* Old docker saves link duplicate layers ("../<id>/layer.tar"); they
      * are followed later only through fs_open_in_root, inside the dir. */
-    if (symlinkat(archive_entry_symlink(e), dirfd, base) < 0)
+    if (symlinkat(libarchive.archive_entry_symlink(e), dirfd, base) < 0)
       return skiff_error_errno(err, "load: symlink %s", path);
     return 0;
   }
@@ -112,21 +111,23 @@ static int unpack_entry(struct loader *l, struct archive *a, struct archive_entr
 
 static int unpack_archive(struct loader *l, int fd, skiff_error_t **err)
 {
-  struct archive *a = archive_read_new();
-  archive_read_support_filter_all(a);
-  archive_read_support_format_tar(a);
+  if (libarchive_load(err) < 0)
+    return -1;
+  struct archive *a = libarchive.archive_read_new();
+  libarchive.archive_read_support_filter_all(a);
+  libarchive.archive_read_support_format_tar(a);
   int ret = 0, r;
   struct archive_entry *e;
-  if (archive_read_open_fd(a, fd, COPY_BUF) != ARCHIVE_OK) {
-    ret = skiff_error_invalid(err, "invalid archive: %s", archive_error_string(a));
+  if (libarchive.archive_read_open_fd(a, fd, COPY_BUF) != ARCHIVE_OK) {
+    ret = skiff_error_invalid(err, "invalid archive: %s", libarchive.archive_error_string(a));
   } else {
     while (ret == 0 &&
-           ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN))
+           ((r = libarchive.archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN))
       ret = unpack_entry(l, a, e, err);
     if (ret == 0 && r != ARCHIVE_EOF)
-      ret = skiff_error_invalid(err, "invalid archive: %s", archive_error_string(a));
+      ret = skiff_error_invalid(err, "invalid archive: %s", libarchive.archive_error_string(a));
   }
-  archive_read_free(a);
+  libarchive.archive_read_free(a);
   return ret;
 }
 

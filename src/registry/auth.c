@@ -6,7 +6,6 @@
  *                                           an identity token (OAuth refresh
  *                                           grant), or anonymously. */
 #include <ctype.h>
-#include <curl/curl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +15,7 @@
 #include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
+#include "libcurl.h"
 #include "registry_internal.h"
 
 /* ---- base64 ---- */
@@ -163,12 +163,12 @@ static int basic_header(struct registry_client *c, char **out, skiff_error_t **e
 
 static int add_query(char **url, const char *key, const char *value)
 {
-  char *escaped = curl_easy_escape(NULL, value, 0);
+  char *escaped = libcurl.curl_easy_escape(NULL, value, 0);
   char *grown = NULL;
   int n = escaped ? asprintf(&grown, "%s%s%s=%s", *url, strchr(*url, '?') ? "&" : "?",
                              key, escaped)
                   : -1;
-  curl_free(escaped);
+  libcurl.curl_free(escaped);
   if (n < 0)
     return -1;
   free(*url);

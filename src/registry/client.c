@@ -9,7 +9,6 @@
  * (added to the system's), client.cert + client.key a client identity. */
 #include <arpa/inet.h>
 #include <ctype.h>
-#include <curl/curl.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
@@ -23,6 +22,7 @@
 #include "common/fs.h"
 #include "common/jsonutil.h"
 #include "common/log.h"
+#include "libcurl.h"
 #include "registry_internal.h"
 
 #define USER_AGENT "skiff/" SKIFF_VERSION
@@ -43,15 +43,14 @@ static void share_unlock(CURL *h, curl_lock_data data, void *arg)
 
 static void curl_setup(void)
 {
-  curl_global_init(CURL_GLOBAL_DEFAULT);
   for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
     pthread_mutex_init(&share_locks[i], NULL);
-  curl_share = curl_share_init();
-  curl_share_setopt(curl_share, CURLSHOPT_LOCKFUNC, share_lock);
-  curl_share_setopt(curl_share, CURLSHOPT_UNLOCKFUNC, share_unlock);
-  curl_share_setopt(curl_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
-  curl_share_setopt(curl_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
-  curl_share_setopt(curl_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  curl_share = libcurl.curl_share_init();
+  libcurl.curl_share_setopt(curl_share, CURLSHOPT_LOCKFUNC, share_lock);
+  libcurl.curl_share_setopt(curl_share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+  libcurl.curl_share_setopt(curl_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  libcurl.curl_share_setopt(curl_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  libcurl.curl_share_setopt(curl_share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
 }
 
 /* ---- insecure registries ---- */
@@ -134,13 +133,13 @@ static int append_pem(struct registry_client *c, const char *path, skiff_error_t
  * certs.d adds to them as with docker. */
 static void append_system_cas(struct registry_client *c)
 {
-  CURL *h = curl_easy_init();
+  CURL *h = libcurl.curl_easy_init();
   char *bundle = NULL;
-  if (h && curl_easy_getinfo(h, CURLINFO_CAINFO, &bundle) == CURLE_OK && bundle &&
+  if (h && libcurl.curl_easy_getinfo(h, CURLINFO_CAINFO, &bundle) == CURLE_OK && bundle &&
       access(bundle, R_OK) == 0)
     append_pem(c, bundle, NULL);
   if (h)
-    curl_easy_cleanup(h);
+    libcurl.curl_easy_cleanup(h);
 }
 
 static int read_certs_dir(struct registry_client *c, skiff_error_t **err)
@@ -190,6 +189,8 @@ struct registry_client *registry_client_new(const struct registry_config *cfg,
                                             const struct registry_auth *auth,
                                             skiff_error_t **err)
 {
+  if (libcurl_load(err) < 0)
+    return NULL;
   pthread_once(&curl_once, curl_setup);
   struct registry_client *c = calloc(1, sizeof *c);
   if (c == NULL) {
@@ -280,7 +281,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *arg)
   struct transfer *t = arg;
   size_t len = size * nmemb;
   long status = 0;
-  curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
+  libcurl.curl_easy_getinfo(t->curl, CURLINFO_RESPONSE_CODE, &status);
   if (ok_status(status) && t->req->on_data) {
     if (t->req->on_data(data, len, t->req->arg) < 0) {
       t->sink_failed = true;
@@ -363,16 +364,16 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg)
 static void set_tls(struct registry_client *c, CURL *curl)
 {
   if (!c->tls_verify) {
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
-    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+    libcurl.curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
+    libcurl.curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   if (c->ca_blob) {
     struct curl_blob blob = {.data = c->ca_blob, .len = c->ca_len, .flags = 0};
-    curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
+    libcurl.curl_easy_setopt(curl, CURLOPT_CAINFO_BLOB, &blob);
   }
   if (c->cert_file) {
-    curl_easy_setopt(curl, CURLOPT_SSLCERT, c->cert_file);
-    curl_easy_setopt(curl, CURLOPT_SSLKEY, c->key_file);
+    libcurl.curl_easy_setopt(curl, CURLOPT_SSLCERT, c->cert_file);
+    libcurl.curl_easy_setopt(curl, CURLOPT_SSLKEY, c->key_file);
   }
 }
 
@@ -387,15 +388,15 @@ static struct curl_slist *request_headers(struct registry_client *c,
     auth = NULL;
   pthread_mutex_unlock(&c->lock);
   if (auth)
-    h = curl_slist_append(h, auth);
+    h = libcurl.curl_slist_append(h, auth);
   if (req->accept && asprintf(&accept, "Accept: %s", req->accept) >= 0)
-    h = curl_slist_append(h, accept);
+    h = libcurl.curl_slist_append(h, accept);
   if (req->content_type && asprintf(&type, "Content-Type: %s", req->content_type) >= 0)
-    h = curl_slist_append(h, type);
+    h = libcurl.curl_slist_append(h, type);
   for (size_t i = 0; req->headers && req->headers[i]; i++)
-    h = curl_slist_append(h, req->headers[i]);
+    h = libcurl.curl_slist_append(h, req->headers[i]);
   /* curl would wait a second for a "100 Continue" before large bodies. */
-  h = curl_slist_append(h, "Expect:");
+  h = libcurl.curl_slist_append(h, "Expect:");
   return h;
 }
 
@@ -412,19 +413,19 @@ static void set_method(CURL *curl, const struct registry_request *req,
 {
   const char *m = req->method;
   if (strcmp(m, "HEAD") == 0) {
-    curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
+    libcurl.curl_easy_setopt(curl, CURLOPT_NOBODY, 1L);
   } else if (req->read_fn) {
-    curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
-    curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
-    curl_easy_setopt(curl, CURLOPT_READDATA, sb);
+    libcurl.curl_easy_setopt(curl, CURLOPT_UPLOAD, 1L);
+    libcurl.curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
+    libcurl.curl_easy_setopt(curl, CURLOPT_READDATA, sb);
     if (req->read_len >= 0)
-      curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->read_len);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, m);
+      libcurl.curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->read_len);
+    libcurl.curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, m);
   } else if (strcmp(m, "GET") != 0) {
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
-    curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
+    libcurl.curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
+    libcurl.curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
                      (curl_off_t)(req->body ? req->body_len : 0));
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, m);
+    libcurl.curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, m);
   }
 }
 
@@ -433,10 +434,10 @@ static int perform(struct registry_client *c, const struct registry_request *req
                    struct registry_reply *reply, skiff_error_t **err)
 {
   cleanup_free char *url = request_url(c, req->url);
-  CURL *curl = curl_easy_init();
+  CURL *curl = libcurl.curl_easy_init();
   if (url == NULL || curl == NULL) {
     if (curl)
-      curl_easy_cleanup(curl);
+      libcurl.curl_easy_cleanup(curl);
     return skiff_error_set(err, ENOMEM, "registry request");
   }
   registry_reply_clear(reply);
@@ -445,40 +446,40 @@ static int perform(struct registry_client *c, const struct registry_request *req
   struct stream_body sb = {.req = req};
   struct curl_slist *headers = request_headers(c, req);
   char errbuf[CURL_ERROR_SIZE] = "";
-  curl_easy_setopt(curl, CURLOPT_URL, url);
-  curl_easy_setopt(curl, CURLOPT_SHARE, curl_share);
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  curl_easy_setopt(curl, CURLOPT_USERAGENT, USER_AGENT);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
-  curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
+  libcurl.curl_easy_setopt(curl, CURLOPT_URL, url);
+  libcurl.curl_easy_setopt(curl, CURLOPT_SHARE, curl_share);
+  libcurl.curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  libcurl.curl_easy_setopt(curl, CURLOPT_USERAGENT, USER_AGENT);
+  libcurl.curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_write);
+  libcurl.curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t);
+  libcurl.curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+  libcurl.curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
+  libcurl.curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  libcurl.curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  libcurl.curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
   /* A stalled transfer (under 1 byte/s for 60 s) is a cut network. */
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  libcurl.curl_easy_setopt(curl, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  libcurl.curl_easy_setopt(curl, CURLOPT_LOW_SPEED_TIME, 60L);
+  libcurl.curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+  libcurl.curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   /* Blobs are often served by a redirect to storage elsewhere; curl keeps
    * the Authorization header for the original host only. */
   if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
-    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
+    libcurl.curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
+  libcurl.curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
   set_tls(c, curl);
   set_method(curl, req, &sb);
-  CURLcode rc = curl_easy_perform(curl);
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
+  CURLcode rc = libcurl.curl_easy_perform(curl);
+  libcurl.curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
+  libcurl.curl_slist_free_all(headers);
+  libcurl.curl_easy_cleanup(curl);
   if (rc == CURLE_OK)
     return 0;
   if (t.sink_failed || sb.failed)
     return skiff_error_set(err, EIO, "%s %s: aborted", req->method, url);
   return skiff_error_set(err, rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO,
                          "%s %s: %s", req->method, url,
-                         *errbuf ? errbuf : curl_easy_strerror(rc));
+                         *errbuf ? errbuf : libcurl.curl_easy_strerror(rc));
 }
 
 int registry_do(struct registry_client *c, const struct registry_request *req,
