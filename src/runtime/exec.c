@@ -44,6 +44,7 @@ struct exec_job {
   int sock, child_sock;
   pid_t pid;
   int pty_master;
+  bool keep_pty;        /* the caller takes the pty master (runtime_exec_detached) */
   json_t *state_public; /* the container's state, for a seccomp agent */
 };
 
@@ -266,7 +267,8 @@ static int prepare_job(struct exec_job *job, json_t *state, json_t *process,
     log_warn("%s", warnings);
   if (job->process == NULL)
     return -1;
-  if (job->process->terminal && opts->console_socket == NULL && opts->detach)
+  if (job->process->terminal && opts->console_socket == NULL && opts->detach &&
+      !job->keep_pty)
     return skiff_error_invalid(err, "a terminal needs --console-socket with --detach");
   cleanup_json json_t *config = runtime_config(opts->root, opts->id, err);
   if (config == NULL)
@@ -315,17 +317,39 @@ static int exec_steps(struct exec_job *job, json_t *process, int *exit_status,
   return 0;
 }
 
+static int run_job(struct exec_job *job, json_t *process, int *exit_status,
+                   skiff_error_t **err)
+{
+  for (size_t i = 0; i < NJOIN; i++)
+    job->ns_fds[i] = -1;
+  int ret = exec_steps(job, process, exit_status, err);
+  if (ret < 0 && job->pid > 0) {
+    kill(job->pid, SIGKILL);
+    wait_exit(job->pid);
+  }
+  return ret;
+}
+
 int runtime_exec(const struct runtime_options *opts, json_t *process, int *exit_status,
                  skiff_error_t **err)
 {
   struct exec_job job = {.opts = opts, .sock = -1, .child_sock = -1, .pty_master = -1};
-  for (size_t i = 0; i < NJOIN; i++)
-    job.ns_fds[i] = -1;
-  int ret = exec_steps(&job, process, exit_status, err);
-  if (ret < 0 && job.pid > 0) {
-    kill(job.pid, SIGKILL);
-    wait_exit(job.pid);
-  }
+  int ret = run_job(&job, process, exit_status, err);
+  release_job(&job);
+  return ret;
+}
+
+int runtime_exec_detached(const struct runtime_options *opts, json_t *process, pid_t *pid,
+                          int *pty_master, skiff_error_t **err)
+{
+  struct runtime_options detached = *opts;
+  detached.detach = true;
+  struct exec_job job = {.opts = &detached, .sock = -1, .child_sock = -1,
+                         .pty_master = -1, .keep_pty = true};
+  int ignored = 0;
+  int ret = run_job(&job, process, &ignored, err);
+  *pid = ret < 0 ? 0 : job.pid;
+  *pty_master = ret < 0 ? -1 : steal_fd(&job.pty_master);
   release_job(&job);
   return ret;
 }
