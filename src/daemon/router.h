@@ -25,13 +25,14 @@ extern const struct api_route api_system_routes[];
 extern const struct api_route api_images_routes[];
 extern const struct api_route api_containers_routes[];
 extern const struct api_route api_archive_routes[]; /* cp, export, diff, commit */
+extern const struct api_route api_exec_routes[];
 
 /* The most path parameters a pattern may capture. */
 #define ROUTER_MAX_PARAMS 4
 
 /* The route for method and path (without the version prefix), searched in
- * the system, images and containers tables in that order; HEAD falls back
- * to the GET route. On a match, params[0..] receive the captures (new
+ * the system, images, containers and exec tables in that order; HEAD falls
+ * back to the GET route. On a match, params[0..] receive the captures (new
  * strings, NULL-terminated; the caller frees them) and the route is
  * returned. Otherwise NULL with *status 404 (no such path) or 405 (the path
  * exists for other methods). */
