@@ -7,9 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/signalfd.h>
-#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,8 +22,7 @@ struct attachment {
   int signal_fd;
   sigset_t old_mask;
   bool mask_changed;
-  struct termios saved_tty;
-  bool raw;
+  struct cli_terminal term;
   struct cli *cli;
   const char *id;
 };
@@ -55,8 +52,7 @@ void run_attach_close(struct attachment *a)
 {
   if (a == NULL)
     return;
-  if (a->raw)
-    tcsetattr(STDIN_FILENO, TCSADRAIN, &a->saved_tty);
+  terminal_restore(&a->term);
   if (a->signal_fd >= 0)
     close(a->signal_fd);
   if (a->mask_changed)
@@ -95,16 +91,9 @@ struct attachment *run_attach_open(struct cli *cli, const char *id,
 
 static void resize_tty(struct attachment *a)
 {
-  struct winsize ws;
-  if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) < 0 || ws.ws_row == 0)
-    return;
-  cleanup_free char *base = cli_path("/containers/%s/resize", a->id);
-  cleanup_free char *path = NULL;
-  if (base && asprintf(&path, "%s?h=%u&w=%u", base, ws.ws_row, ws.ws_col) >= 0) {
-    skiff_error_t *e = NULL;
-    client_simple(a->cli->client, "POST", path, NULL, NULL, &e);
-    skiff_error_free(&e); /* a 409 after the container exited is expected */
-  }
+  cleanup_free char *path = cli_path("/containers/%s/resize", a->id);
+  if (path)
+    terminal_send_size(a->cli, path); /* a 409 after the container exited is expected */
 }
 
 static void forward_signal(int signo, void *arg)
@@ -125,24 +114,12 @@ static void forward_signal(int signo, void *arg)
   }
 }
 
-static void make_raw(struct attachment *a)
-{
-  if (!a->o.tty || !a->o.in || !isatty(STDIN_FILENO))
-    return;
-  if (tcgetattr(STDIN_FILENO, &a->saved_tty) < 0)
-    return;
-  struct termios raw = a->saved_tty;
-  cfmakeraw(&raw);
-  raw.c_oflag = a->saved_tty.c_oflag; /* keep output processing, as docker does */
-  if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == 0)
-    a->raw = true;
-}
-
 int run_attach_pump(struct cli *cli, struct attachment *a, const char *id,
                     skiff_error_t **err)
 {
   a->id = id;
-  make_raw(a);
+  if (a->o.tty && a->o.in)
+    terminal_make_raw(&a->term);
   if (a->o.tty)
     resize_tty(a);
   fflush(stdout);

@@ -8,6 +8,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <termios.h>
 
 #include "client.h"
 #include "common/error.h"
@@ -87,7 +88,28 @@ int cmd_commit(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 /* run.c */
 int cmd_run(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_create(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+
+/* docker's -e and --env-file (files first, then the flags): an Env array.
+ * NULL with *err for a malformed entry or an unreadable file. */
+json_t *cli_build_env(const struct strlist *env_flags, const struct strlist *env_files,
+                      skiff_error_t **err);
+
+/* exec.c */
 int cmd_exec(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+
+/* terminal.c: the local terminal of attach, run -t and exec -t. */
+struct cli_terminal {
+  struct termios saved;
+  bool raw;
+};
+/* Put stdin in raw mode, as docker does (output processing kept), when it
+ * is a terminal; terminal_restore undoes it. */
+void terminal_make_raw(struct cli_terminal *t);
+void terminal_restore(struct cli_terminal *t);
+/* POST our terminal's size to resize_path ("/containers/<id>/resize" or
+ * "/exec/<id>/resize", escaped); errors are ignored (the process may have
+ * exited: docker ignores them too). */
+void terminal_send_size(struct cli *cli, const char *resize_path);
 
 /* Attach to a created or running container and copy its streams until it
  * closes them (used by run, start -a and attach). */

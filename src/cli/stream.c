@@ -107,6 +107,9 @@ struct pump_state {
   struct stream_pump *p;
   struct stdcopy demux;
   int fds[2];
+  char in_buf[32768]; /* stdin read but not sent yet: in_buf[in_start, in_end) */
+  size_t in_start, in_end;
+  bool in_eof;
 };
 
 static int deliver(struct pump_state *s, const char *buf, size_t len,
@@ -120,43 +123,49 @@ static int deliver(struct pump_state *s, const char *buf, size_t len,
   return stdcopy_feed(&s->demux, buf, len, err);
 }
 
-/* send(2) rather than write(2): a daemon that hangs up must give EPIPE, not
- * a SIGPIPE that kills the client. */
-static int send_all(int sock, const char *buf, size_t len)
+/* Input is sent without blocking, one chunk at a time: a client blocked in
+ * send(2) while the daemon waits for it to read output (a process that
+ * echoes a large input) would deadlock. send(2) rather than write(2): a
+ * daemon that hangs up must give EPIPE, not a SIGPIPE that kills us. */
+static int send_pending(struct pump_state *s, skiff_error_t **err)
 {
-  while (len > 0) {
-    ssize_t n = send(sock, buf, len, MSG_NOSIGNAL);
+  while (s->in_start < s->in_end) {
+    ssize_t n = send(s->p->sock, s->in_buf + s->in_start, s->in_end - s->in_start,
+                     MSG_DONTWAIT | MSG_NOSIGNAL);
     if (n < 0 && errno == EINTR)
       continue;
-    if (n < 0)
-      return -1;
-    buf += n;
-    len -= (size_t)n;
+    if (n < 0 && errno == EAGAIN)
+      return 0;
+    if (n < 0) {
+      s->in_start = s->in_end = 0;
+      /* The process may have closed its stdin or exited: keep reading. */
+      if (errno == EPIPE || errno == ECONNRESET) {
+        s->p->in_fd = -1;
+        return 0;
+      }
+      return skiff_error_errno(err, "attach: send input");
+    }
+    s->in_start += (size_t)n;
+  }
+  s->in_start = s->in_end = 0;
+  if (s->in_eof) { /* all sent: half-close so the process sees EOF */
+    shutdown(s->p->sock, SHUT_WR);
+    s->p->in_fd = -1;
   }
   return 0;
 }
 
-/* Forward stdin; at its end, half-close so the container sees EOF. */
-static int forward_input(struct stream_pump *p, skiff_error_t **err)
+/* Read stdin once into the (empty) input buffer. */
+static int forward_input(struct pump_state *s, skiff_error_t **err)
 {
-  char buf[32768];
-  ssize_t n = read(p->in_fd, buf, sizeof buf);
+  ssize_t n = read(s->p->in_fd, s->in_buf, sizeof s->in_buf);
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
     return 0;
-  if (n <= 0) {
-    shutdown(p->sock, SHUT_WR);
-    p->in_fd = -1;
-    return 0;
-  }
-  if (send_all(p->sock, buf, (size_t)n) < 0) {
-    /* The container may have closed its stdin or exited: keep reading. */
-    if (errno == EPIPE || errno == ECONNRESET) {
-      p->in_fd = -1;
-      return 0;
-    }
-    return skiff_error_errno(err, "attach: send input");
-  }
-  return 0;
+  if (n <= 0)
+    s->in_eof = true;
+  else
+    s->in_end = (size_t)n;
+  return send_pending(s, err);
 }
 
 static void forward_signal(struct stream_pump *p)
@@ -170,15 +179,20 @@ static void forward_signal(struct stream_pump *p)
 static int pump_once(struct pump_state *s, skiff_error_t **err)
 {
   struct stream_pump *p = s->p;
-  struct pollfd fds[3] = {{.fd = p->sock, .events = POLLIN},
-                          {.fd = p->in_fd, .events = POLLIN},
-                          {.fd = p->signal_fd, .events = POLLIN}};
+  bool pending = s->in_start < s->in_end || s->in_eof;
+  struct pollfd fds[3] = {
+      {.fd = p->sock, .events = (short)(POLLIN | (pending && p->in_fd >= 0 ? POLLOUT : 0))},
+      {.fd = pending ? -1 : p->in_fd, .events = POLLIN},
+      {.fd = p->signal_fd, .events = POLLIN}};
   if (poll(fds, 3, -1) < 0)
     return errno == EINTR ? 0 : skiff_error_errno(err, "attach: poll");
   if (fds[2].revents & POLLIN)
     forward_signal(p);
-  if (p->in_fd >= 0 && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
-    if (forward_input(p, err) < 0)
+  if (p->in_fd >= 0 && pending && (fds[0].revents & (POLLOUT | POLLERR)))
+    if (send_pending(s, err) < 0)
+      return -1;
+  if (p->in_fd >= 0 && !pending && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
+    if (forward_input(s, err) < 0)
       return -1;
   if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
     return 0;
