@@ -14,9 +14,10 @@ void terminal_make_raw(struct cli_terminal *t)
   t->raw = false;
   if (!isatty(STDIN_FILENO) || tcgetattr(STDIN_FILENO, &t->saved) < 0)
     return;
+  /* docker's term.MakeRaw is cfmakeraw: output processing (OPOST) goes too,
+   * so a container's "\r\n" reaches the terminal as it is, not "\r\r\n". */
   struct termios raw = t->saved;
   cfmakeraw(&raw);
-  raw.c_oflag = t->saved.c_oflag; /* keep output processing, as docker does */
   if (tcsetattr(STDIN_FILENO, TCSADRAIN, &raw) == 0)
     t->raw = true;
 }

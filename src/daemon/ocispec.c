@@ -5,6 +5,8 @@
 #include <grp.h>
 #include <pwd.h>
 #include <stdint.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -249,19 +251,33 @@ static void set_resources(json_t *spec, json_t *host)
     json_object_set_new(res, "blockIO", json_pack("{s:I}", "weight", weight));
 }
 
-/* docker's default capabilities, or with privileged every one the kernel
- * has, as bounding, effective and permitted sets. */
+/* Every capability the kernel has that skiffd holds in its bounding set:
+ * docker asks for all the kernel has, and fails to start anything
+ * privileged under a parent that dropped some (as on hosts whose init or
+ * container manager restricts them); what we do not hold we cannot grant. */
+static json_t *all_caps(void)
+{
+  json_t *caps = json_array();
+  json_t *features = runtime_features();
+  size_t i;
+  json_t *name;
+  json_array_foreach(json_object_get(json_object_get(features, "linux"), "capabilities"), i,
+                     name)
+  {
+    cap_value_t cap;
+    if (cap_from_name(json_string_value(name), &cap) == 0 &&
+        prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
+      json_array_append(caps, name);
+  }
+  json_decref(features);
+  return caps;
+}
+
+/* docker's default capabilities, or with privileged every one (all_caps),
+ * as bounding, effective and permitted sets. */
 static json_t *capability_sets(bool privileged)
 {
-  json_t *caps = string_array(default_caps);
-  if (privileged) {
-    json_decref(caps);
-    caps = json_array();
-    json_t *features = runtime_features();
-    json_array_extend(caps, json_object_get(json_object_get(features, "linux"),
-                                            "capabilities"));
-    json_decref(features);
-  }
+  json_t *caps = privileged ? all_caps() : string_array(default_caps);
   json_t *sets = json_pack("{s:O, s:O, s:O}", "bounding", caps, "effective", caps,
                            "permitted", caps);
   json_decref(caps);
