@@ -109,14 +109,14 @@ def create_exec(engine, container, **config):
     return answer["Id"]
 
 
-def hijack(engine, exec_id, body=None):
+def hijack(engine, exec_id, body=None, version="1.47"):
     """POST /exec/{id}/start with Upgrade: tcp; the socket after the 101 headers and the
     bytes that came with them."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(30)
     s.connect(str(engine.sock))
     data = json.dumps(body if body is not None else {"Detach": False, "Tty": False}).encode()
-    s.sendall(f"POST /v1.47/exec/{exec_id}/start HTTP/1.1\r\nHost: localhost\r\n"
+    s.sendall(f"POST /v{version}/exec/{exec_id}/start HTTP/1.1\r\nHost: localhost\r\n"
               f"Connection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\n"
               f"Content-Length: {len(data)}\r\n\r\n".encode() + data)
     head = b""
@@ -234,6 +234,28 @@ def test_api_hijacked_stream_is_framed_and_stdin_half_close_is_eof(engine, box):
     s.close()
     assert out == {1: b"\x00binary\xffdata", 2: b"done\n"}
     assert api(engine, "GET", f"/exec/{exec_id}/json")[1]["ExitCode"] == 0
+
+
+def test_api_before_1_42_the_stream_is_framed_but_called_raw(engine, box):
+    """dockerd's content type says raw-stream to old clients; the frames are there."""
+    exec_id = create_exec(engine, box, Cmd=["echo", "old"], AttachStdout=True)
+    s, headers, rest = hijack(engine, exec_id, version="1.41")
+    out = demux(read_all(s, rest))
+    s.close()
+    assert "application/vnd.docker.raw-stream" in headers and out[1] == b"old\n"
+
+
+def test_api_start_after_the_container_stopped(engine, fresh):
+    detached = create_exec(engine, fresh, Cmd=["true"])
+    attached = create_exec(engine, fresh, Cmd=["true"], AttachStdout=True)
+    cid = engine.docker("inspect", "-f", "{{.Id}}", fresh).stdout.strip()
+    engine.docker("stop", "-t", "0", fresh)
+    status, answer = api(engine, "POST", f"/exec/{detached}/start", {"Detach": True})
+    assert (status, answer["message"]) == (409, f"Container {cid} is not running")
+    s, headers, rest = hijack(engine, attached)
+    out = demux(read_all(s, rest))
+    s.close()
+    assert out[1] == f"Container {cid} is not running\r\n".encode()
 
 
 def test_api_tty_stream_is_raw(engine, box):
