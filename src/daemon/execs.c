@@ -5,7 +5,6 @@
  * Records whose container is gone are dropped when next looked at. */
 #include "execs.h"
 
-#include <ctype.h>
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
@@ -209,17 +208,23 @@ static int check_config(json_t *body, skiff_error_t **err)
     json_t *item;
     if (v && !json_is_null(v) && !json_is_array(v))
       return type_error(err, v, *k, "[]string");
-    json_array_foreach(v, i, item) if (!json_is_string(item)) return type_error(err, item,
-                                                                                *k, "string");
+    json_array_foreach(v, i, item)
+    {
+      if (!json_is_string(item))
+        return type_error(err, item, *k, "string");
+    }
   }
   json_t *size = json_object_get(body, "ConsoleSize");
   size_t i;
   json_t *item;
   if (size && !json_is_null(size) && !json_is_array(size))
     return type_error(err, size, "ConsoleSize", "[2]uint");
-  json_array_foreach(size, i, item) if (!json_is_integer(item) || json_integer_value(item) < 0 ||
-                                        json_integer_value(item) > 65535) return
-      type_error(err, item, "ConsoleSize", "uint");
+  json_array_foreach(size, i, item)
+  {
+    json_int_t n = json_integer_value(item);
+    if (!json_is_integer(item) || n < 0 || n > 65535)
+      return type_error(err, item, "ConsoleSize", "uint");
+  }
   if (json_array_size(json_object_get(body, "Cmd")) == 0)
     return skiff_error_invalid(err, "No exec command specified");
   return 0;
@@ -379,14 +384,12 @@ json_t *execs_inspect(struct exec_store *s, const char *id, skiff_error_t **err)
 /* ---- start ----------------------------------------------------------- */
 
 /* The exit code dockerd gives an exec that could not start: 127 when the
- * runtime says the command does not exist, else 126. */
+ * runtime's message names the command and says it does not exist
+ * (translateContainerdStartErr), else 126. */
 static int start_failure_code(const char *msg, const char *cmd)
 {
-  cleanup_free char *lower = strdup(msg);
-  for (char *p = lower; p && *p; p++)
-    *p = (char)tolower((unsigned char)*p);
-  if (lower && strstr(lower, cmd) &&
-      (strstr(lower, "executable file not found") || strstr(lower, "no such file or directory")))
+  if (strcasestr(msg, cmd) && (strcasestr(msg, "executable file not found") ||
+                               strcasestr(msg, "no such file or directory")))
     return 127;
   return 126;
 }
@@ -486,13 +489,10 @@ static int spawn_shim(struct exec_store *s, struct exec *e, const char *text,
  * 400 (rather than 500) for a command that is missing or not executable. */
 static void record_failure(struct exec_store *s, struct exec *e, skiff_error_t *err)
 {
-  json_t *cmd = json_object_get(e->config, "Cmd");
-  cleanup_free char *lower_cmd = strdup(json_string_value(json_array_get(cmd, 0)));
-  for (char *p = lower_cmd; p && *p; p++)
-    *p = (char)tolower((unsigned char)*p);
+  const char *cmd = json_string_value(json_array_get(json_object_get(e->config, "Cmd"), 0));
   pthread_mutex_lock(&s->lock);
   e->state = EXEC_EXITED;
-  e->exit_code = start_failure_code(err->msg, lower_cmd ? lower_cmd : "");
+  e->exit_code = start_failure_code(err->msg, cmd);
   if (err->status == 0 && (e->exit_code == 127 || strstr(err->msg, "permission denied")))
     err->status = EINVAL;
   pthread_cond_broadcast(&s->changed);
