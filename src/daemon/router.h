@@ -25,17 +25,16 @@ extern const struct api_route api_system_routes[];
 extern const struct api_route api_images_routes[];
 extern const struct api_route api_containers_routes[];
 extern const struct api_route api_archive_routes[]; /* cp, export, diff, commit */
-extern const struct api_route api_exec_routes[];
+extern const struct api_route api_exec_routes[]; /* exec */
 
 /* The most path parameters a pattern may capture. */
 #define ROUTER_MAX_PARAMS 4
 
 /* The route for method and path (without the version prefix), searched in
- * the system, images, containers and exec tables in that order; HEAD falls
- * back to the GET route. On a match, params[0..] receive the captures (new
- * strings, NULL-terminated; the caller frees them) and the route is
- * returned. Otherwise NULL with *status 404 (no such path) or 405 (the path
- * exists for other methods). */
+ * the tables above in their order; HEAD falls back to the GET route. On a
+ * match, params[0..] receive the captures (new strings, NULL-terminated;
+ * the caller frees them) and the route is returned. Otherwise NULL with
+ * *status 404 (no such path) or 405 (the path exists for other methods). */
 const struct api_route *router_find(const char *method, const char *path,
                                     char *params[ROUTER_MAX_PARAMS + 1],
                                     unsigned *status);
