@@ -15,28 +15,32 @@
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
 #include "stream.h"
+#include "term.h"
 
 struct attachment {
   struct client_conn conn;
   struct attach_opts o;
+  struct detach_keys keys;
   int signal_fd;
   sigset_t old_mask;
   bool mask_changed;
-  struct cli_terminal term;
   struct cli *cli;
   const char *id;
 };
 
-/* Signals docker's --sig-proxy forwards; SIGWINCH resizes a tty instead. */
-static const int proxied[] = {SIGINT,  SIGTERM, SIGHUP,  SIGQUIT,
-                              SIGUSR1, SIGUSR2, SIGWINCH};
+/* Signals docker's --sig-proxy forwards. */
+static const int proxied[] = {SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2};
 
+/* Proxied signals and, with a tty, SIGWINCH (a resize) come through a
+ * signalfd that the stream loop polls. */
 static int setup_signals(struct attachment *a, skiff_error_t **err)
 {
   sigset_t set;
   sigemptyset(&set);
-  for (size_t i = 0; i < sizeof(proxied) / sizeof(*proxied); i++)
+  for (size_t i = 0; a->o.proxy_signals && i < sizeof(proxied) / sizeof(*proxied); i++)
     sigaddset(&set, proxied[i]);
+  if (a->o.tty)
+    sigaddset(&set, SIGWINCH);
   /* Blocked before the waiter thread exists, so every thread has them blocked
    * and they all arrive through the signalfd. */
   if (pthread_sigmask(SIG_BLOCK, &set, &a->old_mask) != 0)
@@ -48,11 +52,28 @@ static int setup_signals(struct attachment *a, skiff_error_t **err)
   return 0;
 }
 
+/* detachKeys of docker's client configuration ($DOCKER_CONFIG/config.json
+ * or ~/.docker/config.json), which --detach-keys overrides; NULL if unset. */
+static const char *config_detach_keys(void)
+{
+  static char keys[256];
+  const char *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
+  cleanup_free char *path = NULL;
+  if ((dir && *dir ? asprintf(&path, "%s/config.json", dir)
+                   : asprintf(&path, "%s/.docker/config.json", home ? home : "")) < 0)
+    return NULL;
+  cleanup_json json_t *config = json_load_file(path, 0, NULL);
+  const char *value = json_string_value(json_object_get(config, "detachKeys"));
+  if (value == NULL || strlen(value) >= sizeof keys)
+    return NULL;
+  return strcpy(keys, value);
+}
+
 void run_attach_close(struct attachment *a)
 {
   if (a == NULL)
     return;
-  terminal_restore(&a->term);
+  term_restore();
   if (a->signal_fd >= 0)
     close(a->signal_fd);
   if (a->mask_changed)
@@ -75,33 +96,52 @@ struct attachment *run_attach_open(struct cli *cli, const char *id,
   a->cli = cli;
   cleanup_free char *base = cli_path("/containers/%s/attach", id);
   cleanup_free char *path = NULL;
-  if (base == NULL || asprintf(&path, "%s?stream=1&stdin=%d&stdout=%d&stderr=%d", base,
-                               o->in, o->out, o->err) < 0) {
+  cleanup_free char *keys_query = NULL;
+  const char *keys = o->detach_keys ? o->detach_keys : config_detach_keys();
+  if (keys && *keys && client_query_add(&keys_query, "detachKeys", keys) < 0)
+    keys_query = NULL;
+  if (base == NULL || asprintf(&path, "%s?stream=1&stdin=%d&stdout=%d&stderr=%d%s%s", base,
+                               o->in, o->out, o->err, keys_query ? "&" : "",
+                               keys_query ? keys_query + 1 : "") < 0) {
     skiff_error_errno(err, "attach");
     run_attach_close(a);
     return NULL;
   }
+  /* The daemon refused invalid keys already; docker's CLI then falls back
+   * to the default ones, and so do we. */
+  if (detachkeys_parse(keys, &a->keys, NULL) < 0)
+    detachkeys_parse(NULL, &a->keys, NULL);
   if (client_hijack(cli->client, "POST", path, NULL, &a->conn, err) < 0 ||
-      (o->proxy_signals && setup_signals(a, err) < 0)) {
+      ((o->proxy_signals || o->tty) && setup_signals(a, err) < 0)) {
     run_attach_close(a);
     return NULL;
   }
   return a;
 }
 
+static void resize_to(struct attachment *a, unsigned rows, unsigned cols)
+{
+  cleanup_free char *base = cli_path("/containers/%s/resize", a->id);
+  cleanup_free char *path = NULL;
+  if (base && asprintf(&path, "%s?h=%u&w=%u", base, rows, cols) >= 0) {
+    skiff_error_t *e = NULL;
+    client_simple(a->cli->client, "POST", path, NULL, NULL, &e);
+    skiff_error_free(&e); /* a 409 after the container exited is expected */
+  }
+}
+
 static void resize_tty(struct attachment *a)
 {
-  cleanup_free char *path = cli_path("/containers/%s/resize", a->id);
-  if (path)
-    terminal_send_size(a->cli, path); /* a 409 after the container exited is expected */
+  unsigned rows, cols;
+  if (term_size(STDOUT_FILENO, &rows, &cols))
+    resize_to(a, rows, cols);
 }
 
 static void forward_signal(int signo, void *arg)
 {
   struct attachment *a = arg;
   if (signo == SIGWINCH) {
-    if (a->o.tty)
-      resize_tty(a);
+    resize_tty(a);
     return;
   }
   cleanup_free char *base = cli_path("/containers/%s/kill", a->id);
@@ -117,11 +157,17 @@ static void forward_signal(int signo, void *arg)
 int run_attach_pump(struct cli *cli, struct attachment *a, const char *id,
                     skiff_error_t **err)
 {
+  (void)cli;
   a->id = id;
-  if (a->o.tty && a->o.in)
-    terminal_make_raw(&a->term);
-  if (a->o.tty)
+  bool raw = a->o.tty && a->o.in && term_make_raw(STDIN_FILENO);
+  if (a->o.tty) {
+    /* docker's attach first sets a size one larger: a shell that already
+     * runs redraws its prompt only when the size really changes. */
+    unsigned rows, cols;
+    if (a->o.redraw && term_size(STDOUT_FILENO, &rows, &cols))
+      resize_to(a, rows + 1, cols + 1);
     resize_tty(a);
+  }
   fflush(stdout);
   struct stream_pump p = {
       .sock = a->conn.fd,
@@ -134,8 +180,13 @@ int run_attach_pump(struct cli *cli, struct attachment *a, const char *id,
       .signal_fd = a->signal_fd,
       .on_signal = forward_signal,
       .arg = a,
+      .detach_keys = raw ? &a->keys : NULL,
   };
-  return stream_pump_run(&p, err);
+  int r = stream_pump_run(&p, err);
+  term_restore(); /* before anything is printed */
+  if (r < 0)
+    return -1;
+  return p.detached ? ATTACH_DETACHED : 0;
 }
 
 /* ------------------------------------------------------------ waiting */

@@ -20,7 +20,6 @@ struct cli {
   const char *name; /* the command as invoked: "ps", "container ls" */
   bool debug;
   int fail_status;      /* exit status when a command returns -1 (docker: 1) */
-  bool show_usage_hint; /* the error is a usage error: add "See 'skiff X --help'." */
 };
 
 /* A command: returns an exit status >= 0, or -1 with *err (main prints it
@@ -61,8 +60,18 @@ int cli_for_each(struct cli *cli, char **args, int nargs,
                            skiff_error_t **err),
                  void *arg);
 
+/* strerror as Go's syscall errors read ("no such file or directory"), for
+ * messages docker prints as they come from Go (thread-local buffer). */
+const char *cli_go_strerror(int errnum);
+
 /* Shorten a "sha256:..." id to 12 hex digits (stringid.TruncateID). */
 void cli_short_id(const char *id, char *buf, size_t len);
+
+/* GET path into the file output (written whole or not at all), or to
+ * stdout when output is NULL; errors start with what ("failed to save
+ * image"). */
+int cli_download(struct cli *cli, const char *path, const char *output, const char *what,
+                 skiff_error_t **err);
 
 /* container.c */
 int cmd_ps(struct cli *cli, int argc, char **argv, skiff_error_t **err);
@@ -117,12 +126,17 @@ struct attach_opts {
   bool in, out, err; /* which streams */
   bool tty;
   bool proxy_signals;
+  bool redraw;             /* resize once to a wrong size first (docker attach) */
+  const char *detach_keys; /* --detach-keys; NULL: the config file's or docker's */
 };
 struct attachment;
 /* Hijack POST /containers/{id}/attach. NULL with *err. */
 struct attachment *run_attach_open(struct cli *cli, const char *id,
                                    const struct attach_opts *o, skiff_error_t **err);
-/* Copy streams until the container closes them; then release everything. */
+/* Copy streams until the container closes them (raw mode, resizes and
+ * signals handled); the terminal is restored when it returns. Returns 0,
+ * ATTACH_DETACHED when the user typed the detach keys, or -1 with *err. */
+#define ATTACH_DETACHED 1
 int run_attach_pump(struct cli *cli, struct attachment *a, const char *id,
                     skiff_error_t **err);
 void run_attach_close(struct attachment *a);
@@ -143,6 +157,34 @@ void run_wait_cancel(struct waiter *w);
  * found, 126 when it could not be executed, else 125. */
 int run_start_error_status(const char *message);
 
+/* resources.c: the resource flags of run, create and update. */
+struct resource_flags {
+  const char *memory, *memory_swap, *memory_reservation, *cpus, *blkio_weight;
+  const char *cpuset_cpus, *cpuset_mems;
+  long long cpu_shares, cpu_period, cpu_quota, pids_limit;
+  bool cpu_shares_given, cpu_period_given, cpu_quota_given, pids_limit_given;
+  /* filled by resource_flags_parse */
+  long long memory_bytes, memory_swap_bytes, memory_reservation_bytes, nano_cpus;
+  long long blkio_weight_value;
+};
+/* Add the resource flags to opts[0..n) (room for 11 more), sorting the
+ * whole list by name as docker's help does. Returns the new count. */
+int resource_options(struct resource_flags *f, struct opt *opts, int n);
+/* Turn the given values into numbers; a bad one is docker's flag error
+ * (exit 125 with the usage hint). */
+int resource_flags_parse(struct cli *cli, struct resource_flags *f, skiff_error_t **err);
+/* Put the given flags into a HostConfig or UpdateConfig object. */
+void resource_flags_put(const struct resource_flags *f, json_t *obj);
+/* docker's units.RAMInBytes for flag (named as in its messages: "-m, --memory"). */
+int cli_parse_bytes(const char *flag, const char *text, long long *out, skiff_error_t **err);
+/* docker's opts.ParseRestartPolicy ("on-failure:3") as a RestartPolicy object. */
+json_t *cli_restart_policy(const char *text, skiff_error_t **err);
+int cmd_update(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+
+/* stats.c */
+int cmd_top(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+int cmd_stats(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+
 /* image.c */
 int cmd_images(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_tag(struct cli *cli, int argc, char **argv, skiff_error_t **err);
@@ -157,6 +199,9 @@ int cmd_image_prune(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 /* Pull ref from its registry, printing progress to out (run does this for a
  * missing image). Returns 0 or -1. */
 int image_pull(struct cli *cli, const char *ref, FILE *out, skiff_error_t **err);
+/* The same for one platform ("linux/arm64", or NULL), or every tag. */
+int image_pull_platform(struct cli *cli, const char *ref, const char *platform,
+                        bool all_tags, FILE *out, skiff_error_t **err);
 
 /* "busybox" → "busybox:latest" (a reference without tag or digest). */
 char *image_tagged_name(const char *ref);
@@ -185,5 +230,18 @@ void jsonstream_free(struct jsonstream *s);
 int progress_call(struct cli *cli, const char *method, const char *path, int body_fd,
                   long long body_size, FILE *out, char **status_out,
                   skiff_error_t **err);
+/* The same with more request headers ("Name: value", NULL-ended). */
+int progress_call_headers(struct cli *cli, const char *method, const char *path,
+                          const char *const *headers, int body_fd, long long body_size,
+                          FILE *out, char **status_out, skiff_error_t **err);
+
+/* registry.c: push, login, logout. */
+int cmd_push(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+int cmd_login(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+int cmd_logout(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+int cmd_search(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+/* The "X-Registry-Auth: ..." header for the registry of ref, from
+ * ~/.docker/config.json (an empty auth when there is none). New string. */
+char *cli_registry_auth_header(const char *ref);
 
 #endif

@@ -378,7 +378,7 @@ static int perform(struct client *c, const struct client_call *call,
   cleanup_free char *target = request_target(c, &route, call->path, call->raw_path, err);
   cleanup_free char *json_text = NULL;
   struct http_request req = {.method = call->method, .target = target,
-                             .host = route.host_header};
+                             .host = route.host_header, .headers = call->headers};
   if (target == NULL || fill_body(call, &req, &json_text, err) < 0)
     return -1;
   cleanup_close int fd = connect_daemon(c, &route, err);

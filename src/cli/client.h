@@ -63,6 +63,7 @@ struct client_call {
   int body_fd;              /* a body streamed from this fd (-1: none) */
   long long body_size;      /* its size, or -1 for chunked */
   const char *content_type; /* of the body_fd body */
+  const char *const *headers; /* more "Name: value" lines, NULL-ended */
   /* When set and the status is < 400, the response body is handed here in
    * chunks instead of being collected; returning < 0 stops the transfer. */
   int (*on_data)(const char *buf, size_t len, void *arg);

@@ -8,10 +8,13 @@
 
 #include "cli.h"
 #include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/timestamp.h"
 #include "common/jsonutil.h"
 #include "format.h"
 #include "stream.h"
 #include "template.h"
+#include "term.h"
 
 #define PS_TABLE                                                                       \
   "table "                                                                             \
@@ -252,6 +255,15 @@ static char *ps_query(const struct ps_flags *f, skiff_error_t **err)
   return path;
 }
 
+/* docker's ps words a template that does not parse its own way. */
+static int ps_template_error(skiff_error_t **err)
+{
+  const char *msg = strstr((*err)->msg, "template: ");
+  cleanup_free char *why = strdup(msg ? msg : (*err)->msg);
+  skiff_error_free(err);
+  return skiff_error_invalid(err, "failed to parse template: %s", why ? why : "");
+}
+
 static int ps_print(json_t *list, const struct ps_flags *f, skiff_error_t **err)
 {
   const char *format = f->format;
@@ -266,7 +278,7 @@ static int ps_print(json_t *list, const struct ps_flags *f, skiff_error_t **err)
   }
   struct listfmt lf;
   if (listfmt_init(&lf, format, PS_TABLE, err) < 0)
-    return -1;
+    return ps_template_error(err);
   size_t i;
   json_t *c;
   int r = 0;
@@ -289,13 +301,15 @@ int cmd_ps(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   struct opt opts[] = {
       {"all", 'a', OPT_BOOL, &f.all, NULL,
        "Show all containers (default shows just running)", NULL},
-      {"filter", 'f', OPT_LIST, &f.filters, "filter",
+      {"filter", 'f', OPT_FILTER, &f.filters, "filter",
        "Filter output based on conditions provided", NULL},
       {"format", 0, OPT_STRING, &f.format, "string",
        "Format output using a custom template:\n'table':            Print output in "
        "table format with column headers (default)\n'table TEMPLATE':   Print output "
        "in table format using the given Go template\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {"last", 'n', OPT_INT, &f.last, "int",
        "Show n last created containers (includes all states) (default -1)", NULL},
@@ -362,12 +376,14 @@ static int stop_like(struct cli *cli, const char *verb, const char *summary, int
                         "Signal to send to the container", NULL},
                        {"timeout", 't', OPT_INT, &timeout, "int",
                         "Seconds to wait before killing the container", &timeout_given},
-                       {"time", 0, OPT_INT, &timeout, "int",
-                        "Seconds to wait before killing the container (deprecated)",
+                       {"time", 0, OPT_INT, &timeout, "int", NULL, /* hidden */
                         &timeout_given},
                        {NULL, 0, 0, NULL, NULL, NULL, NULL}};
+  char aliases[64];
+  snprintf(aliases, sizeof aliases, "skiff container %s, skiff %s", verb, verb);
   struct command_spec spec = {.usage = "[OPTIONS] CONTAINER [CONTAINER...]",
                               .summary = summary,
+                              .aliases = aliases,
                               .min_args = 1,
                               .max_args = -1};
   cleanup_free char **args = NULL;
@@ -422,7 +438,7 @@ int cmd_kill(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 }
 
 static int start_attached(struct cli *cli, const char *name, bool interactive,
-                          skiff_error_t **err)
+                          const char *detach_keys, skiff_error_t **err)
 {
   cleanup_free char *path = cli_path("/containers/%s/json", name);
   cleanup_json json_t *c = client_json(cli->client, "GET", path, NULL, NULL, err);
@@ -435,7 +451,7 @@ static int start_attached(struct cli *cli, const char *name, bool interactive,
                           .out = true,
                           .err = true,
                           .tty = json_is_true(json_object_get(config, "Tty")),
-                          .proxy_signals = true};
+                          .detach_keys = detach_keys};
   o.proxy_signals = !o.tty;
   struct attachment *a = run_attach_open(cli, id, &o, err);
   if (a == NULL)
@@ -449,9 +465,9 @@ static int start_attached(struct cli *cli, const char *name, bool interactive,
   }
   int r = run_attach_pump(cli, a, id, err);
   run_attach_close(a);
-  if (r < 0) {
+  if (r < 0 || r == ATTACH_DETACHED) { /* detached: docker's start says nothing */
     run_wait_cancel(w);
-    return -1;
+    return r < 0 ? -1 : 0;
   }
   return run_wait_end(w, err);
 }
@@ -459,8 +475,11 @@ static int start_attached(struct cli *cli, const char *name, bool interactive,
 int cmd_start(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 {
   bool attach = false, interactive = false;
+  const char *detach_keys = NULL;
   struct opt opts[] = {{"attach", 'a', OPT_BOOL, &attach, NULL,
                         "Attach STDOUT/STDERR and forward signals", NULL},
+                       {"detach-keys", 0, OPT_STRING, &detach_keys, "string",
+                        "Override the key sequence for detaching a container", NULL},
                        {"interactive", 'i', OPT_BOOL, &interactive, NULL,
                         "Attach container's STDIN", NULL},
                        {NULL, 0, 0, NULL, NULL, NULL, NULL}};
@@ -478,7 +497,7 @@ int cmd_start(struct cli *cli, int argc, char **argv, skiff_error_t **err)
     return skiff_error_invalid(
         err, "you cannot start and attach multiple containers at once");
   if (attach || interactive)
-    return start_attached(cli, args[0], interactive, err);
+    return start_attached(cli, args[0], interactive, detach_keys, err);
   struct strbuf failed = {0};
   for (int i = 0; i < nargs; i++) {
     skiff_error_t *e = NULL;
@@ -590,7 +609,11 @@ int cmd_rename(struct cli *cli, int argc, char **argv, skiff_error_t **err)
     return skiff_error_invalid(err, "Error: Neither old nor new names may be empty");
   cleanup_free char *query = NULL;
   client_query_add(&query, "name", args[1]);
-  return post_verb(cli, args[0], "rename", query, err);
+  if (post_verb(cli, args[0], "rename", query, err) == 0)
+    return 0;
+  cli_report(*err); /* docker prints the daemon's error, then its own */
+  skiff_error_free(err);
+  return skiff_error_invalid(err, "Error: failed to rename container named %s", args[0]);
 }
 
 /* ------------------------------------------------------------ logs */
@@ -608,9 +631,9 @@ static int logs_query(const struct logs_flags *f, char **q, skiff_error_t **err)
   for (int i = 0; i < 2; i++) {
     if (times[i][1] == NULL)
       continue;
-    cleanup_free char *ts = format_api_timestamp(times[i][1], (int64_t)time(NULL), err);
+    cleanup_free char *ts = timestamp_from_api(times[i][1], (int64_t)time(NULL), err);
     if (ts == NULL)
-      return -1;
+      return skiff_error_wrap(err, "invalid value for \"%s\"", times[i][0]);
     client_query_add(q, times[i][0], ts);
   }
   if (f->timestamps)
@@ -634,7 +657,7 @@ static int logs_data(const char *buf, size_t len, void *arg)
 {
   struct logs_sink *s = arg;
   if (s->tty)
-    return stream_write_all(STDOUT_FILENO, buf, len);
+    return fs_write_all(STDOUT_FILENO, buf, len);
   return stdcopy_feed(&s->demux, buf, len, &s->err);
 }
 
@@ -775,10 +798,14 @@ static int inspect_command(struct cli *cli, enum inspect_kind kind, const char *
   struct opt opts[] = {
       {"format", 'f', OPT_STRING, &format, "string",
        "Format output using a custom template:\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {"size", 's', OPT_BOOL, &size, NULL,
-       "Display total file sizes if the type is container", NULL},
+       kind == INSPECT_CONTAINER ? "Display total file sizes"
+                                 : "Display total file sizes if the type is container",
+       NULL},
       {"type", 0, OPT_STRING, &type, "string", "Only inspect objects of the given type",
        NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};
@@ -803,7 +830,12 @@ static int inspect_command(struct cli *cli, enum inspect_kind kind, const char *
   else if (type && strcmp(type, "image") == 0)
     kind = INSPECT_IMAGE;
   else if (type && *type)
-    return skiff_error_invalid(err, "\"%s\" is not a valid value for --type", type);
+    return skiff_error_invalid(err, "unknown type: \"%s\": must be one of \"config\", "
+                               "\"container\", \"image\", \"network\", \"node\", "
+                               "\"plugin\", \"secret\", \"service\", \"task\", "
+                               "\"volume\"", type);
+  if (format_check_template(format, &cli->fail_status, err) < 0)
+    return -1;
   if (format && strcmp(format, "json") == 0)
     format = "{{json .}}";
   return inspect_objects(cli, args, nargs, kind, format, size, err);
@@ -837,7 +869,7 @@ int cmd_container_prune(struct cli *cli, int argc, char **argv, skiff_error_t **
   bool force = false;
   struct strlist filters = {0};
   struct opt opts[] = {
-      {"filter", 0, OPT_LIST, &filters, "filter",
+      {"filter", 0, OPT_FILTER, &filters, "filter",
        "Provide filter values (e.g. \"until=<timestamp>\")", NULL},
       {"force", 'f', OPT_BOOL, &force, NULL, "Do not prompt for confirmation", NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};
@@ -885,7 +917,10 @@ int cmd_container_prune(struct cli *cli, int argc, char **argv, skiff_error_t **
 int cmd_attach(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 {
   bool no_stdin = false, sig_proxy = true;
+  const char *detach_keys = NULL;
   struct opt opts[] = {
+      {"detach-keys", 0, OPT_STRING, &detach_keys, "string",
+       "Override the key sequence for detaching a container", NULL},
       {"no-stdin", 0, OPT_BOOL, &no_stdin, NULL, "Do not attach STDIN", NULL},
       {"sig-proxy", 0, OPT_BOOL, &sig_proxy, NULL,
        "Proxy all received signals to the process (default true)", NULL},
@@ -909,14 +944,24 @@ int cmd_attach(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   if (!json_is_true(json_object_get(state, "Running")))
     return skiff_error_invalid(
         err, "You cannot attach to a stopped container, start it first");
+  if (json_is_true(json_object_get(state, "Paused")))
+    return skiff_error_invalid(
+        err, "You cannot attach to a paused container, unpause it first");
+  if (json_is_true(json_object_get(state, "Restarting")))
+    return skiff_error_invalid(
+        err, "You cannot attach to a restarting container, wait until it is running");
   json_t *config = json_object_get(c, "Config");
   const char *id = str(c, "Id");
   struct attach_opts o = {.in = !no_stdin &&
                                 json_is_true(json_object_get(config, "OpenStdin")),
                           .out = true,
                           .err = true,
-                          .tty = json_is_true(json_object_get(config, "Tty"))};
+                          .tty = json_is_true(json_object_get(config, "Tty")),
+                          .redraw = true,
+                          .detach_keys = detach_keys};
   o.proxy_signals = sig_proxy && !o.tty;
+  if (term_check_stdin(!no_stdin, o.tty, err) < 0)
+    return -1;
   struct waiter *w = NULL;
   struct attachment *a = run_attach_open(cli, id, &o, err);
   if (a == NULL || (w = run_wait_begin(cli, id, "next-exit", err)) == NULL) {
@@ -925,9 +970,10 @@ int cmd_attach(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   }
   r = run_attach_pump(cli, a, id, err);
   run_attach_close(a);
-  if (r < 0) {
+  if (r < 0 || r == ATTACH_DETACHED) {
     run_wait_cancel(w);
-    return -1;
+    /* docker's attach reports the detach as an error (its exit status 1). */
+    return r < 0 ? -1 : skiff_error_invalid(err, "read escape sequence");
   }
   return run_wait_end(w, err);
 }

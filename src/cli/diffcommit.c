@@ -46,11 +46,6 @@ int cmd_diff(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 
 /* ---- export ---- */
 
-static int write_out(const char *buf, size_t len, void *arg)
-{
-  return fs_write_all(*(int *)arg, buf, len);
-}
-
 int cmd_export(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 {
   const char *output = NULL;
@@ -71,29 +66,7 @@ int cmd_export(struct cli *cli, int argc, char **argv, skiff_error_t **err)
     return skiff_error_invalid(
         err, "cowardly refusing to save to a terminal. Use the -o flag or redirect");
   cleanup_free char *path = cli_path("/containers/%s/export", args[0]);
-  /* A file is written under a temporary name and renamed when complete. */
-  cleanup_free char *tmp = NULL;
-  if (output && asprintf(&tmp, "%s.skiff-tmp-XXXXXX", output) < 0)
-    return skiff_error_errno(err, "export");
-  cleanup_close int fd = output ? mkostemp(tmp, O_CLOEXEC) : dup(STDOUT_FILENO);
-  if (fd < 0)
-    return skiff_error_errno(err, "failed to export container: open %s",
-                             output ? output : "stdout");
-  struct client_call call = {.method = "GET", .path = path, .body_fd = -1,
-                             .on_data = write_out, .arg = &fd};
-  struct client_reply reply;
-  r = client_do(cli->client, &call, &reply, err);
-  if (r == 0 && reply.status >= 400)
-    r = client_error_from_reply(&reply, err);
-  else if (r == 0 && reply.aborted)
-    r = skiff_error_errno(err, "failed to export container: write %s",
-                          output ? output : "stdout");
-  client_reply_clear(&reply);
-  if (output && r == 0 && (fchmod(fd, 0644) < 0 || rename(tmp, output) < 0))
-    r = skiff_error_errno(err, "failed to export container: %s", output);
-  if (output && r < 0)
-    unlink(tmp);
-  return r;
+  return cli_download(cli, path, output, "failed to export container", err);
 }
 
 /* ---- commit ---- */

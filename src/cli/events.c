@@ -6,6 +6,7 @@
 
 #include "cli.h"
 #include "common/cleanup.h"
+#include "common/timestamp.h"
 #include "common/jsonutil.h"
 #include "format.h"
 #include "template.h"
@@ -78,7 +79,7 @@ static char *events_path(const char *since, const char *until,
   for (int i = 0; i < 2; i++) {
     if (times[i][1] == NULL)
       continue;
-    cleanup_free char *ts = format_api_timestamp(times[i][1], (int64_t)time(NULL), err);
+    cleanup_free char *ts = timestamp_from_api(times[i][1], (int64_t)time(NULL), err);
     if (ts == NULL)
       return NULL;
     client_query_add(&q, times[i][0], ts);
@@ -119,11 +120,13 @@ int cmd_events(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   const char *since = NULL, *until = NULL, *format = NULL;
   struct strlist filters = {0};
   struct opt opts[] = {
-      {"filter", 'f', OPT_LIST, &filters, "filter",
+      {"filter", 'f', OPT_FILTER, &filters, "filter",
        "Filter output based on conditions provided", NULL},
       {"format", 0, OPT_STRING, &format, "string",
        "Format output using a custom template:\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {"since", 0, OPT_STRING, &since, "string",
        "Show all events created since timestamp", NULL},
@@ -146,8 +149,13 @@ int cmd_events(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   struct events_out o = {0};
   if (format && *format) {
     o.tmpl = template_parse(strcmp(format, "json") == 0 ? "{{json .}}" : format, err);
-    if (o.tmpl == NULL)
-      return -1;
+    if (o.tmpl == NULL) { /* docker: "Error parsing format: ...", status 64 */
+      const char *msg = strstr((*err)->msg, "template: ");
+      cleanup_free char *why = strdup(msg ? msg : (*err)->msg);
+      skiff_error_free(err);
+      cli->fail_status = 64;
+      return skiff_error_invalid(err, "Error parsing format: %s", why ? why : "");
+    }
   }
   r = stream_events(cli, path, &o, err);
   template_free(o.tmpl);

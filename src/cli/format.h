@@ -62,14 +62,6 @@ void format_go_time(int64_t unix_seconds, char *buf, size_t len);
 /* Go's RFC3339NanoFixed in local time: "2024-01-02T15:04:05.000000000Z". */
 void format_rfc3339_nano(int64_t unix_ns, char *buf, size_t len);
 
-/* Go's time.ParseDuration ("1h30m", "10s", "-2.5m"). Returns -1 if invalid. */
-int format_parse_duration(const char *text, int64_t *ns);
-
-/* docker's timetypes.GetTimestamp for --since/--until: a duration is taken
- * back from now ("10m" → now-600 as "SECONDS.NANOS"), an RFC 3339 date or
- * date-time is converted (local time when it has no zone), a number passes
- * as is. Returns a new string or NULL with *err. */
-char *format_api_timestamp(const char *value, int64_t now_unix, skiff_error_t **err);
 
 /* A parsed --format for a list command (ps, images, ...). */
 struct template;
@@ -95,6 +87,12 @@ int listfmt_row(struct listfmt *f, json_t *row, skiff_error_t **err);
  * headers (field name -> column title). Returns -1 on error. */
 int listfmt_flush(struct listfmt *f, json_t *headers, FILE *out, skiff_error_t **err);
 void listfmt_clear(struct listfmt *f);
+
+/* docker checks a --format template before it asks the daemon anything:
+ * for inspect, version, info and events a template that does not parse is
+ * exit status 64 (cli.StatusError). Returns -1 with *err and sets
+ * *status to 64 then; 0 for a good template or none. */
+int format_check_template(const char *format, int *status, skiff_error_t **err);
 
 /* Render data with a template for a one-off output (inspect, version, info)
  * without headers, appending "\n" when add_newline. Returns -1 with *err. */

@@ -13,6 +13,7 @@
 
 #include "common/cleanup.h"
 #include "common/unixsock.h"
+#include "format.h"
 
 /* ------------------------------------------------------------ connect */
 
@@ -94,6 +95,8 @@ static int send_head(int fd, const struct http_request *req, skiff_error_t **err
     fprintf(f, "Content-Length: %lld\r\n", length);
   if (req->upgrade)
     fputs("Connection: Upgrade\r\nUpgrade: tcp\r\n", f);
+  for (size_t i = 0; req->headers && req->headers[i]; i++)
+    fprintf(f, "%s\r\n", req->headers[i]);
   fputs("\r\n", f);
   if (fclose(f) != 0)
     return skiff_error_errno(err, "compose the request");
@@ -148,32 +151,18 @@ int http_send(int fd, const struct http_request *req, skiff_error_t **err)
 
 struct reading {
   const struct http_sink *sink;
-  char *field, *value; /* the header being read; http-parser hands it in pieces */
-  size_t field_len, value_len;
+  struct strbuf field, value; /* the header being read; http-parser hands it in pieces */
   bool in_value, headers_done, complete, stopped;
   bool skip_body; /* HEAD, or an upgrade: the head is the whole response */
 };
 
-static int grow(char **s, size_t *len, const char *at, size_t n)
-{
-  char *g = realloc(*s, *len + n + 1);
-  if (g == NULL)
-    return -1;
-  memcpy(g + *len, at, n);
-  *len += n;
-  g[*len] = '\0';
-  *s = g;
-  return 0;
-}
-
 static int flush_header(struct reading *r)
 {
   int ret = 0;
-  if (r->field && r->sink->on_header)
-    ret = r->sink->on_header(r->field, r->value ? r->value : "", r->sink->arg);
-  free(r->field), free(r->value);
-  r->field = r->value = NULL;
-  r->field_len = r->value_len = 0;
+  if (r->field.s && r->sink->on_header)
+    ret = r->sink->on_header(r->field.s, r->value.s ? r->value.s : "", r->sink->arg);
+  strbuf_free(&r->field);
+  strbuf_free(&r->value);
   r->in_value = false;
   return ret < 0 ? -1 : 0;
 }
@@ -183,14 +172,14 @@ static int on_field(http_parser *p, const char *at, size_t n)
   struct reading *r = p->data;
   if (r->in_value && flush_header(r) < 0)
     return -1;
-  return grow(&r->field, &r->field_len, at, n);
+  return strbuf_append(&r->field, at, n);
 }
 
 static int on_value(http_parser *p, const char *at, size_t n)
 {
   struct reading *r = p->data;
   r->in_value = true;
-  return grow(&r->value, &r->value_len, at, n);
+  return strbuf_append(&r->value, at, n);
 }
 
 static int on_headers_complete(http_parser *p)
@@ -292,7 +281,8 @@ int http_receive(int fd, bool head_request, const struct http_sink *sink,
   size_t got = 0, used = 0;
   char buf[65536];
   int ret = parse_until_done(fd, &p, &r, buf, sizeof buf, &got, &used, cancel, err);
-  free(r.field), free(r.value);
+  strbuf_free(&r.field);
+  strbuf_free(&r.value);
   return ret;
 }
 
@@ -306,7 +296,8 @@ int http_receive_head(int fd, int *status, const struct http_sink *sink, char **
   size_t got = 0, used = 0;
   char buf[65536];
   int ret = parse_until_done(fd, &p, &r, buf, sizeof buf, &got, &used, NULL, err);
-  free(r.field), free(r.value);
+  strbuf_free(&r.field);
+  strbuf_free(&r.value);
   if (ret != 0)
     return -1;
   *status = (int)p.status_code;

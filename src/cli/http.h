@@ -36,6 +36,7 @@ struct http_request {
   int body_fd;              /* one read from this fd (-1: none), */
   long long body_size;      /* of this size, or -1 to send it chunked */
   bool upgrade;             /* ask for "Upgrade: tcp" (attach, exec) */
+  const char *const *headers; /* more "Name: value" lines, NULL-ended */
 };
 
 /* Write the request (head and body). Returns -1 with *err when the

@@ -1,4 +1,5 @@
 /* Image commands: images, tag, rmi, import, save, load, pull, image prune. */
+#include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -253,13 +254,15 @@ int cmd_images(struct cli *cli, int argc, char **argv, skiff_error_t **err)
       {"all", 'a', OPT_BOOL, &f.all, NULL,
        "Show all images (default hides intermediate images)", NULL},
       {"digests", 0, OPT_BOOL, &f.digests, NULL, "Show digests", NULL},
-      {"filter", 'f', OPT_LIST, &f.filters, "filter",
+      {"filter", 'f', OPT_FILTER, &f.filters, "filter",
        "Filter output based on conditions provided", NULL},
       {"format", 0, OPT_STRING, &f.format, "string",
        "Format output using a custom template:\n'table':            Print output in "
        "table format with column headers (default)\n'table TEMPLATE':   Print output "
        "in table format using the given Go template\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {"no-trunc", 0, OPT_BOOL, &f.no_trunc, NULL, "Don't truncate output", NULL},
       {"quiet", 'q', OPT_BOOL, &f.quiet, NULL, "Only show image IDs", NULL},
@@ -285,6 +288,44 @@ int cmd_images(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 
 /* ------------------------------------------------------------ tag, rmi */
 
+/* docker's client parses the target itself ("Error parsing reference: ...");
+ * skiff's leaves it to the daemon, whose refusal of it is reworded alike. */
+static void reword_target_error(const char *target, const char *repo, skiff_error_t **err)
+{
+  static const char prefix[] = "Error response from daemon: ";
+  const char *msg = (*err)->msg;
+  if ((*err)->status != 400 || strncmp(msg, prefix, strlen(prefix)) != 0)
+    return;
+  msg += strlen(prefix);
+  if (strncmp(msg, "invalid reference format", 24) != 0 || !strstr(msg, repo))
+    return;
+  cleanup_free char *daemon_said = strdup(msg);
+  skiff_error_free(err);
+  skiff_error_invalid(err, "Error parsing reference: \"%s\" is not a valid repository/tag: %s",
+                      target, daemon_said ? daemon_said : "invalid reference format");
+}
+
+/* The commonest mistake docker's client catches itself: capitals in the
+ * repository (the part after a registry: "host:5000/" keeps its case). */
+static int check_target_case(const char *target, const char *repo, skiff_error_t **err)
+{
+  const char *slash = strchr(repo, '/');
+  size_t first = slash ? (size_t)(slash - repo) : 0;
+  bool registry = slash && (memchr(repo, '.', first) || memchr(repo, ':', first) ||
+                            strncmp(repo, "localhost/", 10) == 0);
+  const char *path = registry ? slash + 1 : repo;
+  for (const char *p = path; *p; p++) {
+    if (!isupper((unsigned char)*p))
+      continue;
+    bool official = !registry && strchr(path, '/') == NULL;
+    return skiff_error_invalid(err, "Error parsing reference: \"%s\" is not a valid "
+                               "repository/tag: invalid reference format: repository name "
+                               "(%s%s) must be lowercase",
+                               target, official ? "library/" : "", path);
+  }
+  return 0;
+}
+
 int cmd_tag(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 {
   struct opt opts[] = {{NULL, 0, 0, NULL, NULL, NULL, NULL}};
@@ -303,6 +344,8 @@ int cmd_tag(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   split_ref(args[1], &repo, &tag, ':');
   if (strchr(args[1], '@'))
     return skiff_error_invalid(err, "refusing to create a tag with a digest reference");
+  if (check_target_case(args[1], repo, err) < 0)
+    return -1;
   cleanup_free char *query = NULL;
   client_query_add(&query, "repo", repo);
   client_query_add(&query, "tag", tag ? tag : "latest");
@@ -310,7 +353,10 @@ int cmd_tag(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   cleanup_free char *path = NULL;
   if (base == NULL || asprintf(&path, "%s%s", base, query) < 0)
     return skiff_error_errno(err, "tag");
-  return client_simple(cli->client, "POST", path, NULL, NULL, err);
+  if (client_simple(cli->client, "POST", path, NULL, NULL, err) == 0)
+    return 0;
+  reword_target_error(args[1], repo, err);
+  return -1;
 }
 
 struct rmi_arg {
@@ -375,7 +421,7 @@ static int open_input(const char *path, long long *size, skiff_error_t **err)
   int fd =
       strcmp(path, "-") == 0 ? dup(STDIN_FILENO) : open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
-    return skiff_error_errno(err, "open %s", path);
+    return skiff_error_invalid(err, "open %s: %s", path, cli_go_strerror(errno));
   struct stat st;
   *size = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) ? (long long)st.st_size : -1;
   if (*size >= 0 && lseek(fd, 0, SEEK_CUR) > 0)
@@ -399,7 +445,7 @@ int cmd_import(struct cli *cli, int argc, char **argv, skiff_error_t **err)
       .summary = "Import the contents from a tarball to create a filesystem image",
       .aliases = "skiff image import, skiff import",
       .min_args = 1,
-      .max_args = 2};
+      .max_args = -1}; /* docker: at least one; more are ignored */
   cleanup_free char **args = NULL;
   int nargs = 0;
   int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
@@ -470,16 +516,6 @@ int cmd_load(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   return progress_call(cli, "POST", path, fd, size, quiet ? NULL : stdout, NULL, err);
 }
 
-struct save_sink {
-  int fd;
-};
-
-static int save_data(const char *buf, size_t len, void *arg)
-{
-  struct save_sink *s = arg;
-  return stream_write_all(s->fd, buf, len);
-}
-
 int cmd_save(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 {
   const char *output = NULL;
@@ -507,53 +543,43 @@ int cmd_save(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   cleanup_free char *path = NULL;
   if (asprintf(&path, "/images/get%s", q) < 0)
     return skiff_error_errno(err, "save");
-  /* Written to a temporary file renamed at the end, so a failed save leaves
-   * no truncated archive behind. */
-  cleanup_free char *tmp = NULL;
-  if (output && asprintf(&tmp, "%s.skiff-tmp-XXXXXX", output) < 0)
-    return skiff_error_errno(err, "save");
-  cleanup_close int fd = output ? mkostemp(tmp, O_CLOEXEC) : dup(STDOUT_FILENO);
-  if (fd < 0)
-    return skiff_error_errno(err, "failed to save image: open %s",
-                             output ? output : "stdout");
-  struct save_sink sink = {.fd = fd};
-  struct client_call call = {
-      .method = "GET", .path = path, .body_fd = -1, .on_data = save_data, .arg = &sink};
-  struct client_reply reply;
-  r = client_do(cli->client, &call, &reply, err);
-  if (r == 0 && reply.status >= 400)
-    r = client_error_from_reply(&reply, err);
-  else if (r == 0 && reply.aborted)
-    r = skiff_error_errno(err, "failed to save image: write %s",
-                          output ? output : "stdout");
-  client_reply_clear(&reply);
-  if (output && r == 0 && (fchmod(fd, 0644) < 0 || rename(tmp, output) < 0))
-    r = skiff_error_errno(err, "failed to save image: %s", output);
-  if (output && r < 0)
-    unlink(tmp);
-  return r;
+  return cli_download(cli, path, output, "failed to save image", err);
 }
 
 /* ------------------------------------------------------------ pull, prune */
 
-int image_pull(struct cli *cli, const char *ref, FILE *out, skiff_error_t **err)
+int image_pull_platform(struct cli *cli, const char *ref, const char *platform,
+                        bool all_tags, FILE *out, skiff_error_t **err)
 {
   cleanup_free char *name = NULL, *tag = NULL;
   split_ref(ref, &name, &tag, strchr(ref, '@') ? '@' : ':');
   cleanup_free char *q = NULL;
   client_query_add(&q, "fromImage", name ? name : ref);
-  client_query_add(&q, "tag", tag ? tag : "latest");
+  client_query_add(&q, "tag", tag ? tag : (all_tags ? "" : "latest"));
+  if (platform && *platform)
+    client_query_add(&q, "platform", platform);
   cleanup_free char *path = NULL;
   if (asprintf(&path, "/images/create%s", q) < 0)
     return skiff_error_errno(err, "pull");
-  return progress_call(cli, "POST", path, -1, 0, out, NULL, err);
+  cleanup_free char *auth = cli_registry_auth_header(ref);
+  const char *headers[] = {auth, NULL};
+  return progress_call_headers(cli, "POST", path, headers, -1, 0, out, NULL, err);
+}
+
+int image_pull(struct cli *cli, const char *ref, FILE *out, skiff_error_t **err)
+{
+  return image_pull_platform(cli, ref, NULL, false, out, err);
 }
 
 int cmd_pull(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 {
-  bool quiet = false;
+  bool quiet = false, all_tags = false, untrusted = false;
   const char *platform = NULL;
   struct opt opts[] = {
+      {"all-tags", 'a', OPT_BOOL, &all_tags, NULL,
+       "Download all tagged images in the repository", NULL},
+      {"disable-content-trust", 0, OPT_BOOL, &untrusted, NULL, "Skip image verification",
+       NULL},
       {"platform", 0, OPT_STRING, &platform, "string",
        "Set platform if server is multi-platform capable", NULL},
       {"quiet", 'q', OPT_BOOL, &quiet, NULL, "Suppress verbose output", NULL},
@@ -568,12 +594,16 @@ int cmd_pull(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
   if (r != OPTS_OK)
     return r == OPTS_HELP ? 0 : r;
-  if (!quiet && !strchr(args[0], ':') && !strchr(args[0], '@'))
+  const char *last = strrchr(args[0], '/');
+  bool tagged = strchr(args[0], '@') || strchr(last ? last : args[0], ':');
+  if (all_tags && tagged)
+    return skiff_error_invalid(err, "tag can't be used with --all-tags/-a");
+  if (!quiet && !tagged && !all_tags)
     printf("Using default tag: latest\n");
-  if (image_pull(cli, args[0], quiet ? NULL : stdout, err) < 0)
+  if (image_pull_platform(cli, args[0], platform, all_tags, quiet ? NULL : stdout, err) < 0)
     return -1;
-  cleanup_free char *tagged = image_tagged_name(args[0]);
-  printf("%s\n", tagged ? tagged : args[0]);
+  cleanup_free char *tagged_name = all_tags ? strdup(args[0]) : image_tagged_name(args[0]);
+  printf("%s\n", tagged_name ? tagged_name : args[0]);
   return 0;
 }
 
@@ -584,7 +614,7 @@ int cmd_image_prune(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   struct opt opts[] = {
       {"all", 'a', OPT_BOOL, &all, NULL,
        "Remove all unused images, not just dangling ones", NULL},
-      {"filter", 0, OPT_LIST, &filters, "filter",
+      {"filter", 0, OPT_FILTER, &filters, "filter",
        "Provide filter values (e.g. \"until=<timestamp>\")", NULL},
       {"force", 'f', OPT_BOOL, &force, NULL, "Do not prompt for confirmation", NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};

@@ -1,6 +1,7 @@
 /* skiff: the command line. Global flags, the command table, and the one
  * place where a command's error is printed and turned into an exit status. */
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,8 @@ static const struct command container_commands[] = {
     {"inspect", cmd_container_inspect,
      "Display detailed information on one or more containers"},
     {"kill", cmd_kill, "Kill one or more running containers"},
+    {"login", cmd_login, "Authenticate to a registry"},
+    {"logout", cmd_logout, "Log out from a registry"},
     {"logs", cmd_logs, "Fetch the logs of a container"},
     {"ls", cmd_ps, "List containers"},
     {"list", cmd_ps, NULL},
@@ -37,7 +40,10 @@ static const struct command container_commands[] = {
     {"remove", cmd_rm, NULL},
     {"run", cmd_run, "Create and run a new container from an image"},
     {"start", cmd_start, "Start one or more stopped containers"},
+    {"stats", cmd_stats, "Display a live stream of container(s) resource usage statistics"},
     {"stop", cmd_stop, "Stop one or more running containers"},
+    {"top", cmd_top, "Display the running processes of a container"},
+    {"update", cmd_update, "Update configuration of one or more containers"},
     {"wait", cmd_wait,
      "Block until one or more containers stop, then print their exit codes"},
     {NULL, NULL, NULL}};
@@ -52,6 +58,7 @@ static const struct command image_commands[] = {
     {"list", cmd_images, NULL},
     {"prune", cmd_image_prune, "Remove unused images"},
     {"pull", cmd_pull, "Download an image from a registry"},
+    {"push", cmd_push, "Upload an image to a registry"},
     {"rm", cmd_rmi, "Remove one or more images"},
     {"remove", cmd_rmi, NULL},
     {"save", cmd_save,
@@ -72,6 +79,7 @@ static const struct command top_commands[] = {
     {"ps", cmd_ps, "List containers"},
     {"images", cmd_images, "List images"},
     {"pull", cmd_pull, "Download an image from a registry"},
+    {"push", cmd_push, "Upload an image to a registry"},
     {"version", cmd_version, "Show the skiff version information"},
     {"info", cmd_info, "Display system-wide information"},
     {"attach", cmd_attach,
@@ -87,6 +95,8 @@ static const struct command top_commands[] = {
     {"inspect", cmd_inspect, "Return low-level information on skiff objects"},
     {"kill", cmd_kill, "Kill one or more running containers"},
     {"load", cmd_load, "Load an image from a tar archive or STDIN"},
+    {"login", cmd_login, "Authenticate to a registry"},
+    {"logout", cmd_logout, "Log out from a registry"},
     {"logs", cmd_logs, "Fetch the logs of a container"},
     {"rename", cmd_rename, "Rename a container"},
     {"restart", cmd_restart, "Restart one or more containers"},
@@ -94,9 +104,13 @@ static const struct command top_commands[] = {
     {"rmi", cmd_rmi, "Remove one or more images"},
     {"save", cmd_save,
      "Save one or more images to a tar archive (streamed to STDOUT by default)"},
+    {"search", cmd_search, "Search Docker Hub for images"},
     {"start", cmd_start, "Start one or more stopped containers"},
+    {"stats", cmd_stats, "Display a live stream of container(s) resource usage statistics"},
     {"stop", cmd_stop, "Stop one or more running containers"},
     {"tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
+    {"top", cmd_top, "Display the running processes of a container"},
+    {"update", cmd_update, "Update configuration of one or more containers"},
     {"wait", cmd_wait,
      "Block until one or more containers stop, then print their exit codes"},
     {NULL, NULL, NULL}};
@@ -151,6 +165,23 @@ static void print_group_usage(const char *group, const struct command *table)
   printf("\nRun 'skiff %s COMMAND --help' for more information on a command.\n", group);
 }
 
+/* A bad global flag, as docker 28 reports it. */
+static int global_flag_error(skiff_error_t **err, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static int global_flag_error(skiff_error_t **err, const char *fmt, ...)
+{
+  va_list ap;
+  cleanup_free char *what = NULL;
+  va_start(ap, fmt);
+  int n = vasprintf(&what, fmt, ap);
+  va_end(ap);
+  return skiff_error_invalid(err,
+                             "%s\n\nUsage:  skiff [OPTIONS] COMMAND [ARG...]\n\nRun 'skiff "
+                             "--help' for more information",
+                             n < 0 ? "bad flag" : what);
+}
+
 /* Global flags end at the command name. Returns the index of the command,
  * argc when there is none, or -1 with *err. */
 static int parse_globals(struct cli *cli, int argc, char **argv, bool *version,
@@ -163,8 +194,10 @@ static int parse_globals(struct cli *cli, int argc, char **argv, bool *version,
     if (strcmp(a, "-H") == 0 || strcmp(a, "--host") == 0 || strcmp(a, "-l") == 0 ||
         strcmp(a, "--log-level") == 0 || strcmp(a, "--config") == 0 ||
         strcmp(a, "-c") == 0 || strcmp(a, "--context") == 0) {
+      if (i + 1 >= argc && a[1] != '-')
+        return global_flag_error(err, "flag needs an argument: '%c' in %s", a[1], a);
       if (i + 1 >= argc)
-        return skiff_error_invalid(err, "flag needs an argument: %s", a);
+        return global_flag_error(err, "flag needs an argument: %s", a);
       if (a[1] == 'H' || strcmp(a, "--host") == 0)
         host = argv[i + 1];
       i++;
@@ -179,7 +212,8 @@ static int parse_globals(struct cli *cli, int argc, char **argv, bool *version,
     } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
       return argc;
     } else if (strncmp(a, "--log-level=", 12) != 0 && strncmp(a, "--config=", 9) != 0) {
-      return skiff_error_invalid(err, "unknown flag: %s", a);
+      return global_flag_error(err, "unknown %s: %s",
+                               a[1] == '-' ? "flag" : "shorthand flag", a);
     }
   }
   cli->host = client_pick_host(host);
@@ -194,6 +228,11 @@ static cli_command_fn resolve(struct cli *cli, int argc, char **argv, int *consu
     if (strcmp(argv[0], groups[g].name) != 0)
       continue;
     const struct command *c = argc > 1 ? find(groups[g].commands, argv[1]) : NULL;
+    if (c == NULL && argc > 1 && argv[1][0] != '-') {
+      snprintf(name, name_len, "%s %s", argv[0], argv[1]);
+      *consumed = -2; /* an unknown command of the group */
+      return NULL;
+    }
     if (c == NULL) {
       print_group_usage(groups[g].name, groups[g].commands);
       *consumed = 0;
@@ -213,8 +252,6 @@ static int finish(struct cli *cli, int status, skiff_error_t *err)
 {
   if (status < 0) {
     cli_report(err);
-    if (cli->show_usage_hint)
-      fprintf(stderr, "See 'skiff %s --help'.\n", cli->name ? cli->name : "");
     status = cli->fail_status;
   }
   skiff_error_free(&err);
@@ -247,8 +284,16 @@ int main(int argc, char **argv)
   if (fn == NULL) {
     if (consumed == 0)
       return finish(&cli, 0, NULL);
-    skiff_error_invalid(&err, "skiff: '%s' is not a skiff command.\nSee 'skiff --help'",
-                        argv[at]);
+    if (consumed == -2)
+      skiff_error_invalid(&err,
+                          "skiff: unknown command: skiff %s\n\nUsage:  skiff %s\n\nRun "
+                          "'skiff %s --help' for more information",
+                          name, argv[at], argv[at]);
+    else
+      skiff_error_invalid(&err,
+                          "skiff: unknown command: skiff %s\n\nRun 'skiff --help' for more "
+                          "information",
+                          argv[at]);
     return finish(&cli, -1, err);
   }
   cli.name = name;

@@ -1,5 +1,6 @@
 #include "opts.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,6 +40,47 @@ int opts_parse_bool(const char *text)
   return -1;
 }
 
+int opts_parse_bytes(const char *text, long long *out, skiff_error_t **err)
+{
+  static const char *const suffixes[] = {"", "b", "k", "kb", "kib", "m", "mb", "mib",
+                                         "g", "gb", "gib", "t", "tb", "tib", "p", "pb",
+                                         "pib"};
+  char *end = NULL;
+  if (!isdigit((unsigned char)*text))
+    return skiff_error_invalid(err, "invalid size: '%s'", text);
+  double v = strtod(text, &end);
+  const char *suffix = end + (*end == ' ');
+  for (size_t i = 0; i < sizeof suffixes / sizeof *suffixes; i++) {
+    if (strcasecmp(suffix, suffixes[i]) != 0)
+      continue;
+    for (size_t power = (i + 1) / 3; power > 0; power--) /* k 1, m 2, g 3 ... */
+      v *= 1024;
+    *out = (long long)v;
+    return 0;
+  }
+  return skiff_error_invalid(err, "invalid suffix: '%s'", suffix);
+}
+
+/* What a value must look like for the types that check it (pflag's Set
+ * failing); the message follows "invalid argument ... flag: ". */
+static int check_value(const struct opt *o, const char *value, skiff_error_t **err)
+{
+  long long ignored;
+  const char *eq = strchr(value, '=');
+  switch (o->type) {
+  case OPT_BYTES: return opts_parse_bytes(value, &ignored, err);
+  case OPT_FILTER:
+    if (eq == NULL)
+      return skiff_error_invalid(err, "bad format of filter (expected name=value)");
+    return 0;
+  case OPT_ENV:
+    if (value[0] == '=')
+      return skiff_error_invalid(err, "invalid environment variable: %s", value);
+    return 0;
+  default: return 0;
+  }
+}
+
 static const struct opt *find_long(const struct opt *opts, const char *name, size_t len)
 {
   for (const struct opt *o = opts; o->name; o++)
@@ -53,6 +95,15 @@ static const struct opt *find_short(const struct opt *opts, char c)
     if (o->shorthand == c)
       return o;
   return NULL;
+}
+
+/* pflag names a flag "-a, --all", or "--init" when it has no shorthand. */
+static void shown_name(const struct opt *o, char *buf, size_t len)
+{
+  if (o->shorthand)
+    snprintf(buf, len, "-%c, --%s", o->shorthand, o->name);
+  else
+    snprintf(buf, len, "--%s", o->name);
 }
 
 static int set_value(const struct opt *o, const char *value, const char *shown,
@@ -71,8 +122,17 @@ static int set_value(const struct opt *o, const char *value, const char *shown,
     *(bool *)o->value = b;
     return 0;
   }
-  case OPT_STRING: *(const char **)o->value = value; return 0;
+  case OPT_STRING:
+  case OPT_BYTES:
+    if (check_value(o, value, err) < 0)
+      return skiff_error_wrap(err, "invalid argument \"%s\" for \"%s\" flag", value, shown);
+    *(const char **)o->value = value;
+    return 0;
   case OPT_LIST:
+  case OPT_FILTER:
+  case OPT_ENV:
+    if (check_value(o, value, err) < 0)
+      return skiff_error_wrap(err, "invalid argument \"%s\" for \"%s\" flag", value, shown);
     if (strlist_add(o->value, value) < 0)
       return skiff_error_errno(err, "flag %s", shown);
     return 0;
@@ -107,7 +167,7 @@ static int parse_long(const struct opt *opts, int argc, char **argv, int *i, boo
   if (o == NULL)
     return skiff_error_invalid(err, "unknown flag: --%.*s", (int)len, name);
   char shown[128];
-  snprintf(shown, sizeof shown, "--%s", o->name);
+  shown_name(o, shown, sizeof shown);
   if (eq)
     return set_value(o, eq + 1, shown, err);
   if (o->type == OPT_BOOL)
@@ -131,8 +191,8 @@ static int parse_short(const struct opt *opts, int argc, char **argv, int *i,
     if (o == NULL)
       return skiff_error_invalid(err, "unknown shorthand flag: '%c' in %s", *p,
                                  argv[*i]);
-    char shown[8];
-    snprintf(shown, sizeof shown, "-%c", *p);
+    char shown[128];
+    shown_name(o, shown, sizeof shown);
     if (p[1] == '=')
       return set_value(o, p + 2, shown, err);
     if (o->type == OPT_BOOL) {
@@ -149,28 +209,43 @@ static int parse_short(const struct opt *opts, int argc, char **argv, int *i,
   return 0;
 }
 
+/* cobra's argument checks as docker 28 words them; a minimum alone says
+ * "See", the others "Run". */
 static int check_arg_count(const struct command_spec *spec, int n, skiff_error_t **err)
 {
-  if (n < spec->min_args) {
-    if (spec->min_args == 1 && spec->max_args == 1)
-      return skiff_error_invalid(err, "\"skiff %s\" requires exactly 1 argument.",
-                                 spec->name);
-    return skiff_error_invalid(err, "\"skiff %s\" requires at least %d argument%s.",
-                               spec->name, spec->min_args,
-                               spec->min_args == 1 ? "" : "s");
-  }
-  if (spec->max_args >= 0 && n > spec->max_args) {
-    if (spec->max_args == 0)
-      return skiff_error_invalid(err, "\"skiff %s\" accepts no arguments.", spec->name);
-    if (spec->max_args == spec->min_args)
-      return skiff_error_invalid(err, "\"skiff %s\" requires exactly %d argument%s.",
-                                 spec->name, spec->max_args,
-                                 spec->max_args == 1 ? "" : "s");
-    return skiff_error_invalid(err, "\"skiff %s\" requires at most %d argument%s.",
-                               spec->name, spec->max_args,
-                               spec->max_args == 1 ? "" : "s");
-  }
-  return 0;
+  int min = spec->min_args, max = spec->max_args;
+  const char *plural_min = min == 1 ? "" : "s", *plural_max = max == 1 ? "" : "s";
+  char what[96];
+  if (n >= min && (max < 0 || n <= max))
+    return 0;
+  if (max == 0)
+    snprintf(what, sizeof what, "accepts no arguments");
+  else if (min == max)
+    snprintf(what, sizeof what, "requires %d argument%s", min, plural_min);
+  else if (max < 0)
+    snprintf(what, sizeof what, "requires at least %d argument%s", min, plural_min);
+  else if (min == 0)
+    snprintf(what, sizeof what, "requires at most %d argument%s", max, plural_max);
+  else
+    snprintf(what, sizeof what, "requires at least %d and at most %d argument%s", min, max,
+             plural_max);
+  return skiff_error_invalid(err,
+                             "skiff: 'skiff %s' %s\n\nUsage:  skiff %s %s\n\n%s 'skiff %s "
+                             "--help' for more information",
+                             spec->name, what, spec->name, spec->usage,
+                             max < 0 ? "See" : "Run", spec->name);
+}
+
+/* A bad flag: pflag's message, then the usage (docker 28). */
+static int flag_error(const struct command_spec *spec, skiff_error_t **err)
+{
+  cleanup_free char *msg = (*err)->msg;
+  (*err)->msg = NULL;
+  skiff_error_free(err);
+  return skiff_error_invalid(err,
+                             "%s\n\nUsage:  skiff %s %s\n\nRun 'skiff %s --help' for more "
+                             "information",
+                             msg, spec->name, spec->usage, spec->name);
 }
 
 int opts_parse(const struct command_spec *spec, const struct opt *opts, int argc,
@@ -201,7 +276,7 @@ int opts_parse(const struct command_spec *spec, const struct opt *opts, int argc
     else
       r = parse_short(opts, argc, argv, &i, &help, err);
     if (r < 0)
-      return -1;
+      return flag_error(spec, err);
     if (help) {
       opts_print_help(spec, opts);
       return OPTS_HELP;
@@ -235,6 +310,8 @@ void opts_print_help(const struct command_spec *spec, const struct opt *opts)
   char left[128];
   for (int pass = 0; pass < 2; pass++) {
     for (const struct opt *o = opts;; o++) {
+      if (o->name && o->help == NULL)
+        continue; /* a hidden flag (docker's deprecated aliases) */
       const char *name = o->name ? o->name : "help";
       if (o->shorthand)
         snprintf(left, sizeof left, "  -%c, --%s", o->shorthand, name);

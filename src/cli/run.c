@@ -11,14 +11,16 @@
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
 #include "stream.h"
+#include "term.h"
 
 struct run_flags {
   bool detach, rm, interactive, tty, init, privileged, read_only, sig_proxy, quiet;
   bool entrypoint_given, stop_timeout_given;
   const char *name, *workdir, *user, *hostname, *entrypoint, *restart, *stop_signal;
-  const char *log_driver, *network, *memory, *platform, *pull, *cidfile;
-  const char *pid, *ipc, *uts, *shm_size;
+  const char *log_driver, *network, *platform, *pull, *cidfile;
+  const char *pid, *ipc, *uts, *shm_size, *detach_keys;
   long long stop_timeout;
+  struct resource_flags res; /* -m, --cpus, --pids-limit, ... (resources.c) */
   struct strlist env, env_file, labels, log_opts, volumes, cap_add, cap_drop, attach,
       publish, dns, add_host, tmpfs, expose;
 };
@@ -33,7 +35,7 @@ static void run_flags_free(struct run_flags *f)
     strlist_free(lists[i]);
 }
 
-#define RUN_OPTS_MAX 48
+#define RUN_OPTS_MAX 64
 
 /* The flags of create (and, with_run, of run). */
 static void run_options(struct run_flags *f, struct opt *o, bool with_run)
@@ -49,10 +51,12 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
        "Write the container ID to the file", NULL},
       {"detach", 'd', OPT_BOOL, &f->detach, NULL,
        "Run container in background and print container ID", NULL},
+      {"detach-keys", 0, OPT_STRING, &f->detach_keys, "string",
+       "Override the key sequence for detaching a container", NULL},
       {"dns", 0, OPT_LIST, &f->dns, "list", "Set custom DNS servers", NULL},
       {"entrypoint", 0, OPT_STRING, &f->entrypoint, "string",
        "Overwrite the default ENTRYPOINT of the image", &f->entrypoint_given},
-      {"env", 'e', OPT_LIST, &f->env, "list", "Set environment variables", NULL},
+      {"env", 'e', OPT_ENV, &f->env, "list", "Set environment variables", NULL},
       {"env-file", 0, OPT_LIST, &f->env_file, "list",
        "Read in a file of environment variables", NULL},
       {"expose", 0, OPT_LIST, &f->expose, "list", "Expose a port or a range of ports",
@@ -70,13 +74,11 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
       {"log-driver", 0, OPT_STRING, &f->log_driver, "string",
        "Logging driver for the container", NULL},
       {"log-opt", 0, OPT_LIST, &f->log_opts, "list", "Log driver options", NULL},
-      {"memory", 'm', OPT_STRING, &f->memory, "bytes", "Memory limit", NULL},
       {"name", 0, OPT_STRING, &f->name, "string", "Assign a name to the container",
        NULL},
       {"network", 0, OPT_STRING, &f->network, "network",
        "Connect a container to a network", NULL},
-      {"net", 0, OPT_STRING, &f->network, "network", "Connect a container to a network",
-       NULL},
+      {"net", 0, OPT_STRING, &f->network, "network", NULL, NULL}, /* hidden, as docker's */
       {"pid", 0, OPT_STRING, &f->pid, "string", "PID namespace to use", NULL},
       {"platform", 0, OPT_STRING, &f->platform, "string",
        "Set platform if server is multi-platform capable", NULL},
@@ -85,8 +87,10 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
       {"publish", 'p', OPT_LIST, &f->publish, "list",
        "Publish a container's port(s) to the host", NULL},
       {"pull", 0, OPT_STRING, &f->pull, "string",
-       "Pull image before running (\"always\", \"missing\", \"never\")\n(default "
-       "\"missing\")",
+       with_run ? "Pull image before running (\"always\", \"missing\", \"never\")\n(default "
+                  "\"missing\")"
+                : "Pull image before creating (\"always\", \"missing\", \"never\")\n(default "
+                  "\"missing\")",
        NULL},
       {"quiet", 'q', OPT_BOOL, &f->quiet, NULL, "Suppress the pull output", NULL},
       {"read-only", 0, OPT_BOOL, &f->read_only, NULL,
@@ -97,7 +101,7 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
        "Automatically remove the container and its associated anonymous volumes\nwhen "
        "it exits",
        NULL},
-      {"shm-size", 0, OPT_STRING, &f->shm_size, "bytes", "Size of /dev/shm", NULL},
+      {"shm-size", 0, OPT_BYTES, &f->shm_size, "bytes", "Size of /dev/shm", NULL},
       {"sig-proxy", 0, OPT_BOOL, &f->sig_proxy, NULL,
        "Proxy received signals to the process (default true)", NULL},
       {"stop-signal", 0, OPT_STRING, &f->stop_signal, "string",
@@ -116,11 +120,13 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
   };
   int n = 0;
   for (struct opt *a = all; a->name; a++) {
-    bool run_only = strcmp(a->name, "detach") == 0 || strcmp(a->name, "sig-proxy") == 0;
+    bool run_only = strcmp(a->name, "detach") == 0 || strcmp(a->name, "sig-proxy") == 0 ||
+                    strcmp(a->name, "detach-keys") == 0;
     if (run_only && !with_run)
       continue;
     o[n++] = *a;
   }
+  n = resource_options(&f->res, o, n);
   o[n] = (struct opt){0};
 }
 
@@ -150,10 +156,11 @@ static int read_env_file(json_t *env, const char *path, skiff_error_t **err)
 {
   cleanup_fclose FILE *f = fopen(path, "re");
   if (f == NULL)
-    return skiff_error_errno(err, "open %s", path);
+    return skiff_error_invalid(err, "open %s: %s", path, cli_go_strerror(errno));
   char *line = NULL;
   size_t cap = 0;
   int lineno = 0, r = 0;
+  errno = 0;
   while (r == 0 && getline(&line, &cap, f) >= 0) {
     char *s = line;
     if (lineno++ == 0 && strncmp(s, "\xEF\xBB\xBF", 3) == 0)
@@ -174,6 +181,9 @@ static int read_env_file(json_t *env, const char *path, skiff_error_t **err)
       r = add_env(env, s, err);
   }
   free(line);
+  if (r == 0 && ferror(f))
+    r = skiff_error_invalid(err, "invalid env file (%s): read %s: %s", path, path,
+                            cli_go_strerror(errno));
   return r;
 }
 
@@ -207,51 +217,6 @@ static json_t *build_map(const struct strlist *l, bool need_value, const char *w
     json_object_set_new(map, key, json_string(eq ? eq + 1 : ""));
   }
   return steal_pointer(&map);
-}
-
-static json_t *build_restart(const char *text, skiff_error_t **err)
-{
-  if (text == NULL || *text == '\0')
-    text = "no";
-  const char *colon = strchr(text, ':');
-  cleanup_free char *name =
-      strndup(text, colon ? (size_t)(colon - text) : strlen(text));
-  long long retries = 0;
-  if (colon) {
-    char *end = NULL;
-    retries = strtoll(colon + 1, &end, 10);
-    if (*end || end == colon + 1 || strcmp(name, "on-failure") != 0) {
-      skiff_error_invalid(err, "invalid restart policy format: %s", text);
-      return NULL;
-    }
-  }
-  if (strcmp(name, "no") && strcmp(name, "always") && strcmp(name, "unless-stopped") &&
-      strcmp(name, "on-failure")) {
-    skiff_error_invalid(err, "invalid restart policy format: %s", text);
-    return NULL;
-  }
-  return json_pack("{s:s, s:I}", "Name", name, "MaximumRetryCount",
-                   (json_int_t)retries);
-}
-
-/* docker's RAMInBytes: a number with an optional b, k, m, g, t or p. */
-static int parse_bytes(const char *text, long long *out, skiff_error_t **err)
-{
-  char *end = NULL;
-  double v = strtod(text, &end);
-  if (end == text || v < 0)
-    return skiff_error_invalid(err, "invalid size: '%s'", text);
-  static const char units[] = "bkmgtp";
-  const char *u = *end ? strchr(units, tolower((unsigned char)*end)) : units;
-  if (u == NULL ||
-      (*end && end[1] && !(tolower((unsigned char)end[1]) == 'b' && end[2] == '\0') &&
-       !(tolower((unsigned char)end[1]) == 'i' &&
-         tolower((unsigned char)end[2]) == 'b' && end[3] == '\0')))
-    return skiff_error_invalid(err, "invalid size: '%s'", text);
-  for (long i = 0; i < u - units; i++)
-    v *= 1024;
-  *out = (long long)v;
-  return 0;
 }
 
 /* -p [IP:][HOSTPORT:]PORT[/PROTO] into ExposedPorts and PortBindings. */
@@ -296,7 +261,8 @@ static int attach_flags(const struct run_flags *f, json_t *config, skiff_error_t
   bool in = f->interactive, out = !f->detach, errs = !f->detach;
   if (f->attach.n) {
     if (f->detach)
-      return skiff_error_invalid(err, "Conflicting options: -a and -d");
+      return skiff_error_invalid(err, "conflicting options: cannot specify both --attach "
+                                 "and --detach");
     in = out = errs = false;
     for (size_t i = 0; i < f->attach.n; i++) {
       const char *s = f->attach.items[i];
@@ -326,12 +292,15 @@ static int attach_flags(const struct run_flags *f, json_t *config, skiff_error_t
 static json_t *build_host_config(const struct run_flags *f, json_t *exposed,
                                  skiff_error_t **err)
 {
-  cleanup_json json_t *restart = build_restart(f->restart, err);
-  cleanup_json json_t *log_config = build_map(&f->log_opts, true, "log-opt", err);
+  cleanup_json json_t *restart = cli_restart_policy(f->restart ? f->restart : "no", err);
+  /* docker: a --log-opt without "=" is an option with an empty value. */
+  cleanup_json json_t *log_config = restart ? build_map(&f->log_opts, false, "log-opt", err)
+                                            : NULL;
   if (restart == NULL || log_config == NULL)
     return NULL;
-  if (f->rm && strcmp(json_string_value(json_object_get(restart, "Name")), "no") != 0) {
-    skiff_error_invalid(err, "Conflicting options: --restart and --rm");
+  const char *policy = json_string_value(json_object_get(restart, "Name"));
+  if (f->rm && strcmp(policy, "no") != 0 && *policy) {
+    skiff_error_invalid(err, "conflicting options: cannot specify both --restart and --rm");
     return NULL;
   }
   json_t *hc = json_pack(
@@ -347,6 +316,10 @@ static json_t *build_host_config(const struct run_flags *f, json_t *exposed,
     return NULL;
   }
   cleanup_json json_t *hold = hc;
+  unsigned rows, cols;
+  /* The terminal's size from the start, as docker's CLI sends it. */
+  if (f->tty && term_size(STDOUT_FILENO, &rows, &cols))
+    json_object_set_new(hc, "ConsoleSize", json_pack("[i, i]", rows, cols));
   if (f->init)
     json_object_set_new(hc, "Init", json_true());
   const char *modes[][2] = {
@@ -354,11 +327,9 @@ static json_t *build_host_config(const struct run_flags *f, json_t *exposed,
   for (size_t i = 0; i < 3; i++)
     if (modes[i][1])
       json_object_set_new(hc, modes[i][0], json_string(modes[i][1]));
+  resource_flags_put(&f->res, hc);
   long long bytes;
-  if (f->memory && (parse_bytes(f->memory, &bytes, err) < 0 ||
-                    json_object_set_new(hc, "Memory", json_integer(bytes)) < 0))
-    return NULL;
-  if (f->shm_size && (parse_bytes(f->shm_size, &bytes, err) < 0 ||
+  if (f->shm_size && (cli_parse_bytes("--shm-size", f->shm_size, &bytes, err) < 0 ||
                       json_object_set_new(hc, "ShmSize", json_integer(bytes)) < 0))
     return NULL;
   json_t *tmpfs = json_object();
@@ -446,18 +417,40 @@ static json_t *post_create(struct cli *cli, const struct run_flags *f, json_t *b
   return client_json(cli->client, "POST", full, body, status, err);
 }
 
-/* Create the container, pulling a missing image first as docker does.
- * Returns the new id or NULL. */
-static char *create_container(struct cli *cli, const struct run_flags *f, char **args,
-                              int nargs, skiff_error_t **err)
+/* What run and create check before they ask the daemon anything. */
+static json_t *local_create_body(const struct run_flags *f, char **args, int nargs,
+                                 skiff_error_t **err)
 {
-  cleanup_json json_t *body = build_create_body(f, args, nargs, err);
-  if (body == NULL)
+  if (f->pull && strcmp(f->pull, "always") != 0 && strcmp(f->pull, "missing") != 0 &&
+      strcmp(f->pull, "never") != 0) {
+    skiff_error_invalid(err, "invalid pull option: '%s': must be one of \"always\", "
+                        "\"missing\" or \"never\"", f->pull);
     return NULL;
+  }
+  return build_create_body(f, args, nargs, err);
+}
+
+/* docker's withHelp: "skiff: MESSAGE" and where to read more. */
+static void with_help(skiff_error_t **err, const char *command)
+{
+  cleanup_free char *msg = (*err)->msg;
+  (*err)->msg = NULL;
+  int status = (*err)->status;
+  skiff_error_free(err);
+  skiff_error_status(err, status,
+                     "skiff: %s\n\nRun 'skiff %s --help' for more information",
+                     msg ? msg : "error", command);
+}
+
+/* Create the container from body, pulling a missing image first as
+ * docker does. Returns the new id or NULL. */
+static char *create_container(struct cli *cli, const struct run_flags *f, json_t *body,
+                              char **args, skiff_error_t **err)
+{
   long status = 0;
   cleanup_json json_t *answer = NULL;
   if (f->pull && strcmp(f->pull, "always") == 0 &&
-      image_pull(cli, args[0], stderr, err) < 0)
+      image_pull_platform(cli, args[0], f->platform, false, stderr, err) < 0)
     return NULL;
   answer = post_create(cli, f, body, &status, err);
   if (answer == NULL && is_missing_image(*err) &&
@@ -465,7 +458,7 @@ static char *create_container(struct cli *cli, const struct run_flags *f, char *
     cleanup_free char *tagged = image_tagged_name(args[0]);
     fprintf(stderr, "Unable to find image '%s' locally\n", tagged ? tagged : args[0]);
     skiff_error_free(err);
-    if (image_pull(cli, args[0], f->quiet ? NULL : stderr, err) < 0)
+    if (image_pull_platform(cli, args[0], f->platform, false, f->quiet ? NULL : stderr, err) < 0)
       return NULL;
     answer = post_create(cli, f, body, &status, err);
   }
@@ -506,7 +499,8 @@ static int parse_run_flags(struct cli *cli, struct run_flags *f, struct opt *opt
                               .stop_at_arg = true};
   f->sig_proxy = true;
   run_options(f, opts, run);
-  return cli_parse(cli, &spec, opts, argc, argv, args, nargs, err);
+  int r = cli_parse(cli, &spec, opts, argc, argv, args, nargs, err);
+  return r == OPTS_OK && resource_flags_parse(cli, &f->res, err) < 0 ? -1 : r;
 }
 
 int cmd_create(struct cli *cli, int argc, char **argv, skiff_error_t **err)
@@ -516,8 +510,13 @@ int cmd_create(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   cleanup_free char **args = NULL;
   int nargs = 0;
   int r = parse_run_flags(cli, &f, opts, false, argc, argv, &args, &nargs, err);
-  if (r == OPTS_OK) {
-    cleanup_free char *id = create_container(cli, &f, args, nargs, err);
+  cleanup_json json_t *body = r == OPTS_OK ? local_create_body(&f, args, nargs, err) : NULL;
+  if (r == OPTS_OK && body == NULL) {
+    with_help(err, "create");
+    cli->fail_status = 125;
+    r = -1;
+  } else if (r == OPTS_OK) {
+    cleanup_free char *id = create_container(cli, &f, body, args, err);
     r = id ? (printf("%s\n", id), 0) : -1;
   }
   run_flags_free(&f);
@@ -549,6 +548,7 @@ static int run_detached(struct cli *cli, const char *id, skiff_error_t **err)
 {
   if (start_container(cli, id, err) < 0) {
     cli->fail_status = run_start_error_status((*err)->msg);
+    with_help(err, "run");
     return -1;
   }
   printf("%s\n", id);
@@ -576,11 +576,15 @@ static int run_attached(struct cli *cli, const struct run_flags *f, const char *
       .out = json_is_true(json_object_get(attach_cfg, "AttachStdout")),
       .err = json_is_true(json_object_get(attach_cfg, "AttachStderr")),
       .tty = f->tty,
-      .proxy_signals = f->sig_proxy && !f->tty};
+      .proxy_signals = f->sig_proxy, /* with a tty too, as docker's run */
+      .detach_keys = f->detach_keys};
   struct attachment *a = NULL;
   struct waiter *w = NULL;
-  if (((o.in || o.out || o.err) && (a = run_attach_open(cli, id, &o, err)) == NULL) ||
+  bool attach = o.in || o.out || o.err;
+  if ((attach && (a = run_attach_open(cli, id, &o, err)) == NULL) ||
       (w = run_wait_begin(cli, id, f->rm ? "removed" : "next-exit", err)) == NULL) {
+    if (attach && a == NULL)
+      cli->fail_status = 1; /* docker's run returns attach errors as they are */
     run_attach_close(a);
     if (f->rm)
       remove_container(cli, id);
@@ -589,6 +593,7 @@ static int run_attached(struct cli *cli, const struct run_flags *f, const char *
   if (start_container(cli, id, err) < 0) {
     run_attach_close(a);
     cli->fail_status = run_start_error_status((*err)->msg);
+    with_help(err, "run");
     /* With --rm the daemon removes the container; let it finish first (as
      * docker does), but not forever, and remove it ourselves if it did not. */
     bool removed = f->rm && run_wait_settle(w, 10);
@@ -599,9 +604,9 @@ static int run_attached(struct cli *cli, const struct run_flags *f, const char *
   }
   int r = a ? run_attach_pump(cli, a, id, err) : 0;
   run_attach_close(a);
-  if (r < 0) {
+  if (r < 0 || r == ATTACH_DETACHED) { /* detached: the container runs on */
     run_wait_cancel(w);
-    return -1;
+    return r < 0 ? -1 : 0;
   }
   int status = run_wait_end(w, err);
   if (status < 0)
@@ -620,15 +625,29 @@ int cmd_run(struct cli *cli, int argc, char **argv, skiff_error_t **err)
     run_flags_free(&f);
     return r == OPTS_HELP ? 0 : r;
   }
-  /* Every failure before the container runs is docker's 125. */
-  cli->fail_status = 125;
   cleanup_json json_t *attach_cfg = json_object();
+  cleanup_json json_t *body = NULL;
   cleanup_free char *id = NULL;
-  if (attach_flags(&f, attach_cfg, err) == 0)
-    id = create_container(cli, &f, args, nargs, err);
-  if (id == NULL)
+  if (f.attach.n && f.detach) { /* docker: a plain error, 1 */
+    run_flags_free(&f);
+    return skiff_error_invalid(err, "conflicting options: cannot specify both --attach "
+                               "and --detach");
+  }
+  /* Every failure before the container runs is docker's 125, with help. */
+  cli->fail_status = 125;
+  bool no_tty = false;
+  if (attach_flags(&f, attach_cfg, err) == 0 && !f.detach &&
+      term_check_stdin(json_is_true(json_object_get(attach_cfg, "AttachStdin")), f.tty,
+                       err) < 0) {
+    cli->fail_status = 1; /* docker's, for this one, without help */
+    no_tty = true;
+  } else if (*err == NULL && (body = local_create_body(&f, args, nargs, err)) != NULL)
+    id = create_container(cli, &f, body, args, err);
+  if (id == NULL) {
+    if (!no_tty)
+      with_help(err, "run");
     r = -1;
-  else if (f.detach)
+  } else if (f.detach)
     r = run_detached(cli, id, err);
   else
     r = run_attached(cli, &f, id, attach_cfg, err);

@@ -6,7 +6,10 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
+
+#include "common/fs.h"
 
 void stdcopy_init(struct stdcopy *d, stdcopy_sink sink, void *arg)
 {
@@ -82,89 +85,94 @@ int stdcopy_feed(struct stdcopy *d, const char *buf, size_t len, skiff_error_t *
   return 0;
 }
 
-int stream_write_all(int fd, const void *buf, size_t len)
-{
-  const char *p = buf;
-  while (len > 0) {
-    ssize_t n = write(fd, p, len);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n < 0)
-      return -1;
-    p += n;
-    len -= (size_t)n;
-  }
-  return 0;
-}
-
 int stream_sink_fds(int stream, const char *buf, size_t len, void *arg)
 {
   const int *fds = arg;
-  return stream_write_all(stream == STDCOPY_STDERR ? fds[1] : fds[0], buf, len);
+  return fs_write_all(stream == STDCOPY_STDERR ? fds[1] : fds[0], buf, len);
 }
 
 struct pump_state {
   struct stream_pump *p;
   struct stdcopy demux;
   int fds[2];
-  char in_buf[32768]; /* stdin read but not sent yet: in_buf[in_start, in_end) */
-  size_t in_start, in_end;
-  bool in_eof;
+  struct detach_scanner scan;
+  char pending[32768]; /* input the daemon has not taken yet */
+  size_t pending_off, pending_len;
+  bool input_ended;    /* stdin reached its end: half-close once sent */
+  long long detached_at; /* ms, or -1 */
 };
+
+static long long now_ms(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 static int deliver(struct pump_state *s, const char *buf, size_t len,
                    skiff_error_t **err)
 {
   if (s->p->tty) {
-    if (stream_write_all(s->p->out_fd, buf, len) < 0)
+    if (fs_write_all(s->p->out_fd, buf, len) < 0)
       return skiff_error_errno(err, "write output");
     return 0;
   }
   return stdcopy_feed(&s->demux, buf, len, err);
 }
 
-/* Input is sent without blocking, one chunk at a time: a client blocked in
- * send(2) while the daemon waits for it to read output (a process that
- * echoes a large input) would deadlock. send(2) rather than write(2): a
- * daemon that hangs up must give EPIPE, not a SIGPIPE that kills us. */
+/* Send pending input without waiting (MSG_DONTWAIT: the socket stays
+ * blocking for everything else); at the end of stdin, half-close so that
+ * the container sees EOF. A daemon that hung up gives EPIPE, not SIGPIPE. */
 static int send_pending(struct pump_state *s, skiff_error_t **err)
 {
-  while (s->in_start < s->in_end) {
-    ssize_t n = send(s->p->sock, s->in_buf + s->in_start, s->in_end - s->in_start,
-                     MSG_DONTWAIT | MSG_NOSIGNAL);
+  struct stream_pump *p = s->p;
+  while (s->pending_off < s->pending_len) {
+    ssize_t n = send(p->sock, s->pending + s->pending_off, s->pending_len - s->pending_off,
+                     MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0 && errno == EAGAIN)
       return 0;
-    if (n < 0) {
-      s->in_start = s->in_end = 0;
-      /* The process may have closed its stdin or exited: keep reading. */
-      if (errno == EPIPE || errno == ECONNRESET) {
-        s->p->in_fd = -1;
-        return 0;
-      }
-      return skiff_error_errno(err, "attach: send input");
+    if (n < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+      /* The container may have closed its stdin or exited: keep reading. */
+      p->in_fd = -1;
+      s->pending_len = s->pending_off = 0;
+      return 0;
     }
-    s->in_start += (size_t)n;
+    if (n < 0)
+      return skiff_error_errno(err, "attach: send input");
+    s->pending_off += (size_t)n;
   }
-  s->in_start = s->in_end = 0;
-  if (s->in_eof) { /* all sent: half-close so the process sees EOF */
-    shutdown(s->p->sock, SHUT_WR);
-    s->p->in_fd = -1;
+  s->pending_off = s->pending_len = 0;
+  if (s->input_ended && p->in_fd >= 0) {
+    shutdown(p->sock, SHUT_WR);
+    p->in_fd = -1;
   }
   return 0;
 }
 
-/* Read stdin once into the (empty) input buffer. */
-static int forward_input(struct pump_state *s, skiff_error_t **err)
+/* Read stdin into the (empty) pending buffer. After the detach keys no
+ * more input is read: the daemon ends the stream. */
+static int read_input(struct pump_state *s, skiff_error_t **err)
 {
-  ssize_t n = read(s->p->in_fd, s->in_buf, sizeof s->in_buf);
+  struct stream_pump *p = s->p;
+  ssize_t n = read(p->in_fd, s->pending, sizeof s->pending);
   if (n < 0 && (errno == EINTR || errno == EAGAIN))
     return 0;
-  if (n <= 0)
-    s->in_eof = true;
-  else
-    s->in_end = (size_t)n;
+  if (n <= 0) {
+    s->input_ended = true;
+    return send_pending(s, err);
+  }
+  s->pending_len = (size_t)n;
+  if (p->detach_keys) {
+    char ignored[sizeof s->pending + DETACHKEYS_MAX];
+    bool detached = false;
+    detach_scanner_feed(&s->scan, s->pending, (size_t)n, ignored, &detached);
+    if (detached) {
+      p->detached = true;
+      s->detached_at = now_ms();
+    }
+  }
   return send_pending(s, err);
 }
 
@@ -179,21 +187,25 @@ static void forward_signal(struct stream_pump *p)
 static int pump_once(struct pump_state *s, skiff_error_t **err)
 {
   struct stream_pump *p = s->p;
-  bool pending = s->in_start < s->in_end || s->in_eof;
+  bool reading = p->in_fd >= 0 && s->pending_len == 0 && !s->input_ended && !p->detached;
   struct pollfd fds[3] = {
-      {.fd = p->sock, .events = (short)(POLLIN | (pending && p->in_fd >= 0 ? POLLOUT : 0))},
-      {.fd = pending ? -1 : p->in_fd, .events = POLLIN},
+      {.fd = p->sock, .events = (short)(POLLIN | (s->pending_len ? POLLOUT : 0))},
+      {.fd = reading ? p->in_fd : -1, .events = POLLIN},
       {.fd = p->signal_fd, .events = POLLIN}};
-  if (poll(fds, 3, -1) < 0)
+  /* A daemon that does not end the stream after the detach keys (one
+   * that does not scan for them) is left after 2 s. */
+  int timeout = s->detached_at < 0 ? -1 : (int)(s->detached_at + 2000 - now_ms());
+  if (s->detached_at >= 0 && timeout <= 0)
+    return 1;
+  int ready = poll(fds, 3, timeout);
+  if (ready < 0)
     return errno == EINTR ? 0 : skiff_error_errno(err, "attach: poll");
   if (fds[2].revents & POLLIN)
     forward_signal(p);
-  if (p->in_fd >= 0 && pending && (fds[0].revents & (POLLOUT | POLLERR)))
-    if (send_pending(s, err) < 0)
-      return -1;
-  if (p->in_fd >= 0 && !pending && (fds[1].revents & (POLLIN | POLLHUP | POLLERR)))
-    if (forward_input(s, err) < 0)
-      return -1;
+  if ((fds[0].revents & POLLOUT) && send_pending(s, err) < 0)
+    return -1;
+  if ((fds[1].revents & (POLLIN | POLLHUP | POLLERR)) && read_input(s, err) < 0)
+    return -1;
   if (!(fds[0].revents & (POLLIN | POLLHUP | POLLERR)))
     return 0;
   char buf[32768];
@@ -209,8 +221,11 @@ static int pump_once(struct pump_state *s, skiff_error_t **err)
 
 int stream_pump_run(struct stream_pump *p, skiff_error_t **err)
 {
-  struct pump_state s = {.p = p, .fds = {p->out_fd, p->err_fd}};
+  struct pump_state s = {.p = p, .fds = {p->out_fd, p->err_fd}, .detached_at = -1};
   stdcopy_init(&s.demux, stream_sink_fds, s.fds);
+  if (p->detach_keys)
+    detach_scanner_init(&s.scan, p->detach_keys);
+  p->detached = false;
   int r = p->early_len ? deliver(&s, p->early, p->early_len, err) : 0;
   while (r == 0)
     r = pump_once(&s, err);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/detachkeys.h"
 #include "common/error.h"
 
 enum { STDCOPY_STDIN = 0, STDCOPY_STDOUT = 1, STDCOPY_STDERR = 2, STDCOPY_SYSERR = 3 };
@@ -37,10 +38,6 @@ int stdcopy_feed(struct stdcopy *d, const char *buf, size_t len, skiff_error_t *
 /* True when the stream stopped inside a frame. */
 bool stdcopy_truncated(const struct stdcopy *d);
 
-/* Write all of buf to fd (retrying short writes and EINTR). Returns -1 on
- * error with errno set. */
-int stream_write_all(int fd, const void *buf, size_t len);
-
 /* A stdcopy_sink writing stdout (and stdin echo) to fds[0], stderr to fds[1];
  * arg is an int[2]. */
 int stream_sink_fds(int stream, const char *buf, size_t len, void *arg);
@@ -56,9 +53,15 @@ struct stream_pump {
   int signal_fd; /* a signalfd, or -1 */
   void (*on_signal)(int signo, void *arg);
   void *arg;
+  /* Watch input for docker's detach keys (a tty's, as docker's CLI does);
+   * NULL: no. The keys still go to the daemon, which ends the stream. */
+  const struct detach_keys *detach_keys;
+  bool detached; /* out: the keys were typed */
 };
 
-/* Copy until the daemon closes the stream. Returns 0, or -1 with *err. */
+/* Copy until the daemon closes the stream (after a detach: at most 2 s
+ * more). Input never blocks output: what the daemon cannot take yet waits
+ * while output goes on. Returns 0, or -1 with *err. */
 int stream_pump_run(struct stream_pump *p, skiff_error_t **err);
 
 #endif

@@ -144,7 +144,9 @@ int cmd_version(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   struct opt opts[] = {
       {"format", 'f', OPT_STRING, &format, "string",
        "Format output using a custom template:\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};
   struct command_spec spec = {.usage = "[OPTIONS]",
@@ -156,6 +158,8 @@ int cmd_version(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
   if (r != OPTS_OK)
     return r == OPTS_HELP ? 0 : r;
+  if (format_check_template(format, &cli->fail_status, err) < 0)
+    return -1;
   skiff_error_t *server_err = NULL;
   cleanup_json json_t *data = version_data(cli, &server_err);
   json_object_del(data, "ServerOK");
@@ -284,7 +288,9 @@ int cmd_info(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   struct opt opts[] = {
       {"format", 'f', OPT_STRING, &format, "string",
        "Format output using a custom template:\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};
   struct command_spec spec = {.usage = "[OPTIONS]",
@@ -297,6 +303,8 @@ int cmd_info(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
   if (r != OPTS_OK)
     return r == OPTS_HELP ? 0 : r;
+  if (format_check_template(format, &cli->fail_status, err) < 0)
+    return -1;
   skiff_error_t *server_err = NULL;
   cleanup_json json_t *info =
       client_json(cli->client, "GET", "/info", NULL, NULL, &server_err);
@@ -435,7 +443,9 @@ int cmd_system_df(struct cli *cli, int argc, char **argv, skiff_error_t **err)
        "Format output using a custom template:\n'table':            Print output in "
        "table format with column headers (default)\n'table TEMPLATE':   Print output "
        "in table format using the given Go template\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template",
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "https://docs.docker.com/go/formatting/ for more information about formatting "
+       "output with templates",
        NULL},
       {"verbose", 'v', OPT_BOOL, &verbose, NULL,
        "Show detailed information on space usage", NULL},
@@ -531,9 +541,12 @@ static int prune_kind(struct cli *cli, const char *kind, const char *filters,
 int cmd_system_prune(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 {
   bool all = false, force = false, volumes = false;
+  struct strlist filters = {0};
   struct opt opts[] = {
       {"all", 'a', OPT_BOOL, &all, NULL,
        "Remove all unused images not just dangling ones", NULL},
+      {"filter", 0, OPT_FILTER, &filters, "filter",
+       "Provide filter values (e.g. \"label=<key>=<value>\")", NULL},
       {"force", 'f', OPT_BOOL, &force, NULL, "Do not prompt for confirmation", NULL},
       {"volumes", 0, OPT_BOOL, &volumes, NULL, "Prune anonymous volumes", NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};
@@ -544,8 +557,15 @@ int cmd_system_prune(struct cli *cli, int argc, char **argv, skiff_error_t **err
   cleanup_free char **args = NULL;
   int nargs = 0;
   int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
+  cleanup_free char *given = r == OPTS_OK ? cli_filters_json(&filters, err) : NULL;
+  strlist_free(&filters);
   if (r != OPTS_OK)
     return r == OPTS_HELP ? 0 : r;
+  /* The filters go to every kind; images also get dangling, as docker's. */
+  cleanup_json json_t *image_filters = given ? json_loads(given, 0, NULL) : json_object();
+  json_object_set_new(image_filters, "dangling",
+                      json_pack("{s:b}", all ? "false" : "true", 1));
+  cleanup_free char *images = json_dumps(image_filters, JSON_COMPACT);
   char warning[512];
   snprintf(warning, sizeof warning,
            "WARNING! This will remove:\n  - all stopped containers\n"
@@ -558,17 +578,15 @@ int cmd_system_prune(struct cli *cli, int argc, char **argv, skiff_error_t **err
   if (!force && !cli_confirm(warning))
     return 0;
   long long reclaimed = 0;
-  if (prune_kind(cli, "containers", NULL, "ContainersDeleted", "Deleted Containers",
+  if (prune_kind(cli, "containers", given, "ContainersDeleted", "Deleted Containers",
                  &reclaimed, err) < 0 ||
-      prune_kind(cli, "networks", NULL, "NetworksDeleted", "Deleted Networks",
+      prune_kind(cli, "networks", given, "NetworksDeleted", "Deleted Networks",
                  &reclaimed, err) < 0 ||
-      (volumes && prune_kind(cli, "volumes", NULL, "VolumesDeleted", "Deleted Volumes",
+      (volumes && prune_kind(cli, "volumes", given, "VolumesDeleted", "Deleted Volumes",
                              &reclaimed, err) < 0) ||
-      prune_kind(cli, "images",
-                 all ? "{\"dangling\":{\"false\":true}}"
-                     : "{\"dangling\":{\"true\":true}}",
-                 "ImagesDeleted", "Deleted Images", &reclaimed, err) < 0 ||
-      prune_kind(cli, "build", NULL, "CachesDeleted", "Deleted build cache objects",
+      prune_kind(cli, "images", images, "ImagesDeleted", "Deleted Images", &reclaimed,
+                 err) < 0 ||
+      prune_kind(cli, "build", given, "CachesDeleted", "Deleted build cache objects",
                  &reclaimed, err) < 0)
     return -1;
   char size[32];

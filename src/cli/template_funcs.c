@@ -138,6 +138,34 @@ static int want_args(struct exec *x, const char *name, int n, int min, int max)
   return 0;
 }
 
+/* docker's CLI marshals Go values: a struct keeps its field order, a map's
+ * keys come sorted. Here both are JSON objects; one with a key that is not
+ * an exported Go field name (capitalised) is taken for a map (labels, log
+ * options, event attributes). Returns a new reference. */
+static json_t *go_order(json_t *v)
+{
+  if (json_is_array(v)) {
+    json_t *copy = json_array();
+    for (size_t i = 0; i < json_array_size(v); i++)
+      json_array_append_new(copy, go_order(json_array_get(v, i)));
+    return copy;
+  }
+  if (!json_is_object(v))
+    return json_incref(v);
+  bool map = false;
+  const char *k;
+  json_t *item;
+  json_object_foreach(v, k, item) map |= !(k[0] >= 'A' && k[0] <= 'Z');
+  json_t *copy = json_object();
+  size_t n = 0;
+  cleanup_free const char **keys = map ? tmpl_sorted_keys(v, &n) : NULL;
+  for (size_t i = 0; i < n; i++)
+    json_object_set_new(copy, keys[i], go_order(json_object_get(v, keys[i])));
+  if (!map)
+    json_object_foreach(v, k, item) json_object_set_new(copy, k, go_order(item));
+  return copy;
+}
+
 static int fn_json(struct exec *x, json_t **a, int n, json_t **out)
 {
   if (want_args(x, "json", n, 1, 1) < 0)
@@ -158,7 +186,8 @@ static int fn_json(struct exec *x, json_t **a, int n, json_t **out)
         json_object_set(shown, k, v);
     }
   }
-  cleanup_free char *text = json_dumps(shown, JSON_COMPACT | JSON_ENCODE_ANY);
+  cleanup_json json_t *ordered = go_order(shown);
+  cleanup_free char *text = json_dumps(ordered, JSON_COMPACT | JSON_ENCODE_ANY);
   /* A whole row goes through docker's MarshalJSON, i.e. Go's json.Marshal,
    * which escapes <, > and & (the template's own json function does not). */
   if (text && (x->flags & TEMPLATE_STRICT) && a[0] == x->root) {

@@ -1,12 +1,18 @@
 /* Helpers shared by the command files. */
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "client.h"
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/jsonutil.h"
 
 int cli_parse(struct cli *cli, struct command_spec *spec, const struct opt *opts,
@@ -15,11 +21,8 @@ int cli_parse(struct cli *cli, struct command_spec *spec, const struct opt *opts
   bool usage_error = false;
   spec->name = cli->name;
   int r = opts_parse(spec, opts, argc, argv, args, nargs, &usage_error, err);
-  if (r < 0 && usage_error) {
-    /* docker: a bad flag is 125, a bad argument count 1. */
-    cli->fail_status = strstr((*err)->msg, "flag") ? 125 : 1;
-    cli->show_usage_hint = true;
-  }
+  if (r < 0 && usage_error) /* docker: a bad flag is 125, a bad argument count 1. */
+    cli->fail_status = strncmp((*err)->msg, "skiff: '", 8) == 0 ? 1 : 125;
   return r;
 }
 
@@ -40,7 +43,7 @@ char *cli_filters_json(const struct strlist *filters, skiff_error_t **err)
   for (size_t i = 0; i < filters->n; i++) {
     const char *f = filters->items[i];
     const char *eq = strchr(f, '=');
-    if (eq == NULL || eq == f) {
+    if (eq == NULL) {
       skiff_error_invalid(err, "bad format of filter (expected name=value)");
       return NULL;
     }
@@ -113,4 +116,44 @@ void cli_short_id(const char *id, char *buf, size_t len)
   if (colon)
     id = colon + 1;
   snprintf(buf, len, "%.12s", id);
+}
+
+static int write_out(const char *buf, size_t len, void *arg)
+{
+  return fs_write_all(*(int *)arg, buf, len);
+}
+
+int cli_download(struct cli *cli, const char *path, const char *output, const char *what,
+                 skiff_error_t **err)
+{
+  /* A file is written under a temporary name and renamed when complete,
+   * so a failure leaves no truncated archive behind. */
+  cleanup_free char *tmp = NULL;
+  if (output && asprintf(&tmp, "%s.skiff-tmp-XXXXXX", output) < 0)
+    return skiff_error_errno(err, "%s", what);
+  cleanup_close int fd = output ? mkostemp(tmp, O_CLOEXEC) : dup(STDOUT_FILENO);
+  if (fd < 0)
+    return skiff_error_errno(err, "%s: open %s", what, output ? output : "stdout");
+  struct client_call call = {.method = "GET", .path = path, .body_fd = -1,
+                             .on_data = write_out, .arg = &fd};
+  struct client_reply reply;
+  int r = client_do(cli->client, &call, &reply, err);
+  if (r == 0 && reply.status >= 400)
+    r = client_error_from_reply(&reply, err);
+  else if (r == 0 && reply.aborted)
+    r = skiff_error_errno(err, "%s: write %s", what, output ? output : "stdout");
+  client_reply_clear(&reply);
+  if (output && r == 0 && (fchmod(fd, 0644) < 0 || rename(tmp, output) < 0))
+    r = skiff_error_errno(err, "%s: %s", what, output);
+  if (output && r < 0)
+    unlink(tmp);
+  return r;
+}
+
+const char *cli_go_strerror(int errnum)
+{
+  static __thread char buf[128];
+  snprintf(buf, sizeof buf, "%s", strerror(errnum));
+  buf[0] = (char)tolower((unsigned char)buf[0]);
+  return buf;
 }

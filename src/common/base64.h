@@ -3,6 +3,7 @@
 #ifndef SKIFF_COMMON_BASE64_H
 #define SKIFF_COMMON_BASE64_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -10,5 +11,9 @@
  * for len * 3 / 4 + 3 bytes. Returns the decoded length, or -1 on a
  * character outside the alphabet or a malformed end. */
 ssize_t base64_decode(const char *in, size_t len, unsigned char *out);
+
+/* Encode len bytes, padded, with the standard alphabet or (url) RFC 4648's
+ * URL-safe one (X-Registry-Auth). New string, NULL when out of memory. */
+char *base64_encode(const void *data, size_t len, bool url);
 
 #endif

@@ -19,6 +19,7 @@
 #include "common/log.h"
 #include "containers.h"
 #include "copy.h"
+#include "create_request.h"
 #include "daemon.h"
 #include "http.h"
 #include "image/image.h"
@@ -216,7 +217,9 @@ static char *commit_layer(struct daemon *d, struct container_fs *fs,
  * the container's, as dockerd's merge does. New reference. */
 static json_t *commit_config(struct http_request *req, json_t *record, skiff_error_t **err)
 {
-  cleanup_json json_t *body = http_request_json(req, err);
+  size_t len = 0;
+  const char *text = http_request_body(req, &len);
+  cleanup_json json_t *body = create_request_parse_config(text, len, err);
   if (body == NULL && *err)
     return NULL;
   if (body && !json_is_object(body) && !json_is_null(body)) {

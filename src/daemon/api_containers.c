@@ -1,20 +1,24 @@
 /* /containers/... of the Docker Engine API. */
 #include <errno.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/detachkeys.h"
 #include "common/jsonlog.h"
 #include "common/jsonutil.h"
+#include "common/proc.h"
 #include "containers.h"
+#include "create_request.h"
 #include "daemon.h"
+#include "relay.h"
 #include "router.h"
 
 /* The container named in the path, resolved; answers 404 itself. */
@@ -30,6 +34,12 @@ static char *path_container(struct daemon *d, struct http_request *req,
   return id;
 }
 
+static void respond_error(struct http_response *resp, skiff_error_t **err)
+{
+  http_respond_skiff_error(resp, *err);
+  skiff_error_free(err);
+}
+
 /* Call it with ret computed beforehand: in answer(resp, f(&err), err, ...) the
  * order in which C evaluates the arguments is unspecified, and GCC reads err
  * (still NULL) before calling f, which turned every error into a 500. */
@@ -41,13 +51,33 @@ static void answer(struct http_response *resp, int ret, skiff_error_t *err, unsi
     http_respond_empty(resp, ok);
 }
 
+/* dockerd's CheckForJSON: a body must be declared as JSON. */
+static int check_json_type(struct http_request *req, size_t body_len, skiff_error_t **err)
+{
+  const char *ct = http_request_header(req, "Content-Type");
+  size_t n = ct ? strcspn(ct, "; \t") : 0;
+  if (body_len == 0 && (ct == NULL || *ct == '\0'))
+    return 0;
+  if (ct == NULL || n == 0)
+    return skiff_error_invalid(err, "malformed Content-Type header (%s): mime: no media "
+                               "type", ct ? ct : "");
+  if (n != strlen("application/json") || strncasecmp(ct, "application/json", n) != 0)
+    return skiff_error_invalid(err, "unsupported Content-Type header (%s): must be "
+                               "'application/json'", ct);
+  return 0;
+}
+
 static void h_create(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
   skiff_error_t *err = NULL;
-  cleanup_json json_t *body = http_request_json(req, &err);
-  if (body == NULL || !json_is_object(body)) {
-    http_respond_error(resp, 400, "%s", err ? err->msg : "config cannot be empty in order "
-                                                          "to create a container");
+  size_t len = 0;
+  const char *text = http_request_body(req, &len);
+  cleanup_json json_t *body =
+      check_json_type(req, len, &err) < 0
+          ? NULL
+          : create_request_parse(text, len, d->config.log_driver, &err);
+  if (body == NULL) {
+    http_respond_skiff_error(resp, err);
     skiff_error_free(&err);
     return;
   }
@@ -66,8 +96,11 @@ static void h_create(struct daemon *d, struct http_request *req, struct http_res
 
 static void h_list(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
+  static const char *const accepted[] = {
+      "ancestor", "before", "exited",  "health", "id",     "isolation", "is-task", "label",
+      "name",     "status", "publish", "expose", "since", "volume",    "network", NULL};
   bool bad;
-  cleanup_json json_t *filters = http_request_filters(req, resp, &bad);
+  cleanup_json json_t *filters = http_request_filters_of(req, resp, accepted, &bad);
   int64_t limit = -1;
   skiff_error_t *err = NULL;
   if (bad)
@@ -80,6 +113,11 @@ static void h_list(struct daemon *d, struct http_request *req, struct http_respo
   json_t *list = containers_list(d->containers, http_request_query_bool(req, "all", false),
                                  (int)limit, http_request_query_bool(req, "size", false),
                                  filters, &err);
+  if (list == NULL) {
+    http_respond_skiff_error(resp, err);
+    skiff_error_free(&err);
+    return;
+  }
   http_respond_json(resp, 200, list);
 }
 
@@ -97,6 +135,12 @@ static void h_inspect(struct daemon *d, struct http_request *req, struct http_re
 
 static void h_start(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
+  size_t body_len = 0;
+  http_request_body(req, &body_len);
+  if (body_len > 7) /* dockerd: "a non-nil json object is at least 7 characters" */
+    return http_respond_error(resp, 400, "starting container with non-empty request body "
+                                         "was deprecated since API v1.22 and removed in "
+                                         "v1.24");
   cleanup_free char *id = path_container(d, req, resp);
   if (id == NULL)
     return;
@@ -149,13 +193,29 @@ static void h_restart(struct daemon *d, struct http_request *req, struct http_re
   skiff_error_free(&err);
 }
 
+/* dockerd's ContainerKill checks the signal before it looks for the
+ * container: a number it cannot send, or an unknown name. */
+static int check_kill_signal(const char *signal, skiff_error_t **err)
+{
+  if (signal == NULL || *signal == '\0' || proc_parse_signal(signal) > 0)
+    return 0;
+  if (strspn(signal, "0123456789") == strlen(signal) && strtoll(signal, NULL, 10) > 0)
+    return skiff_error_invalid(err, "The linux daemon does not support signal %s", signal);
+  return skiff_error_invalid(err, "Invalid signal: %s", signal);
+}
+
 static void h_kill(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
-  cleanup_free char *id = path_container(d, req, resp);
-  if (id == NULL)
-    return;
+  const char *name = http_request_param(req, 0), *signal = http_request_query(req, "signal");
   skiff_error_t *err = NULL;
-  int ret = containers_kill(d->containers, id, http_request_query(req, "signal"), &err);
+  cleanup_free char *id = NULL;
+  if (check_kill_signal(signal, &err) < 0)
+    return respond_error(resp, &err);
+  int ret = (id = containers_resolve(d->containers, name, &err)) ? 0 : -1;
+  if (ret == 0)
+    ret = containers_kill(d->containers, id, signal, &err);
+  if (ret < 0)
+    skiff_error_wrap(&err, "Cannot kill container: %s", name);
   answer(resp, ret, err, 204);
   skiff_error_free(&err);
 }
@@ -179,6 +239,10 @@ static bool client_gone(void *resp)
 
 static void h_wait(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
+  const char *condition = http_request_query(req, "condition");
+  if (condition && *condition && strcmp(condition, "not-running") != 0 &&
+      strcmp(condition, "next-exit") != 0 && strcmp(condition, "removed") != 0)
+    return http_respond_error(resp, 400, "invalid condition: \"%s\"", condition);
   cleanup_free char *id = path_container(d, req, resp);
   if (id == NULL)
     return;
@@ -210,82 +274,113 @@ static void h_delete(struct daemon *d, struct http_request *req, struct http_res
   skiff_error_free(&err);
 }
 
+/* dockerd's ContainerRename: the name is taken with a leading "/", and
+ * what reserving it refuses is "Error when allocating new name: ...". */
 static void h_rename(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
+  const char *name = http_request_query(req, "name");
+  if (name == NULL || *name == '\0')
+    return http_respond_error(resp, 400, "Neither old nor new names may be empty");
   cleanup_free char *id = path_container(d, req, resp);
-  if (id == NULL)
+  cleanup_free char *slashed = NULL;
+  if (id == NULL || asprintf(&slashed, "/%s", name + (name[0] == '/')) < 0)
     return;
+  cleanup_json json_t *info = containers_inspect(d->containers, id, false, NULL);
+  if (strcmp(json_string_value(json_object_get(info, "Name")) ?: "", slashed) == 0)
+    return http_respond_error(resp, 400, "Renaming a container with the same name as its "
+                                         "current name");
   skiff_error_t *err = NULL;
-  int ret = containers_rename(d->containers, id, http_request_query(req, "name"), &err);
+  int ret = containers_rename(d->containers, id, slashed, &err);
+  if (ret < 0 && (err->status == EEXIST || err->status == EINVAL))
+    skiff_error_wrap(&err, "Error when allocating new name");
   answer(resp, ret, err, 204);
   skiff_error_free(&err);
 }
 
 static void h_prune(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
+  static const char *const accepted[] = {"until", "label", "label!", NULL};
   bool bad;
-  cleanup_json json_t *filters = http_request_filters(req, resp, &bad);
+  cleanup_json json_t *filters = http_request_filters_of(req, resp, accepted, &bad);
+  skiff_error_t *err = NULL;
   if (bad)
     return;
-  http_respond_json(resp, 200, containers_prune(d->containers, filters, NULL));
+  json_t *report = containers_prune(d->containers, filters, &err);
+  if (report == NULL) {
+    http_respond_skiff_error(resp, err);
+    skiff_error_free(&err);
+    return;
+  }
+  http_respond_json(resp, 200, report);
+}
+
+/* A terminal dimension: dockerd's strconv.Atoi messages for what is not a
+ * number; negative or beyond 16 bits is refused the same way. */
+static int size_param(struct http_request *req, const char *name, unsigned *value,
+                      struct http_response *resp)
+{
+  const char *text = http_request_query(req, name);
+  if (text == NULL)
+    text = "";
+  char *end;
+  errno = 0;
+  unsigned long v = strtoul(text, &end, 10);
+  if (*text < '0' || *text > '9' || *end != '\0') {
+    http_respond_error(resp, 400, "strconv.Atoi: parsing \"%s\": invalid syntax", text);
+    return -1;
+  }
+  if (errno == ERANGE || v > 65535) {
+    http_respond_error(resp, 400, "strconv.Atoi: parsing \"%s\": value out of range",
+                       text);
+    return -1;
+  }
+  *value = (unsigned)v;
+  return 0;
 }
 
 static void h_resize(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
-  cleanup_free char *id = path_container(d, req, resp);
-  if (id == NULL)
+  unsigned height, width;
+  if (size_param(req, "h", &height, resp) < 0 || size_param(req, "w", &width, resp) < 0)
     return;
-  if (!containers_is_running(d->containers, id)) {
-    http_respond_error(resp, 409, "Container %s is not running", id);
-    return;
-  }
-  http_respond_empty(resp, 200); /* terminals: a later issue */
+  skiff_error_t *err = NULL;
+  int ret = containers_resize(d->containers, http_request_param(req, 0), height, width, &err);
+  answer(resp, ret, err, 200);
+  skiff_error_free(&err);
 }
 
 /* ---- attach ----------------------------------------------------------- */
 
-static int copy_some(int from, int to)
+/* dockerd's 409s: a paused or restarting container takes no attach. */
+static bool attach_refused(struct daemon *d, const char *id, struct http_request *req,
+                           struct http_response *resp)
 {
-  char buf[32768];
-  ssize_t n = read(from, buf, sizeof buf);
-  if (n <= 0)
-    return -1;
-  for (ssize_t off = 0; off < n;) {
-    ssize_t w = write(to, buf + off, (size_t)(n - off));
-    if (w <= 0)
-      return -2;
-    off += w;
-  }
-  return 0;
-}
-
-/* Relay between the client and the shim until the shim is done. */
-static void relay(int client, int shim)
-{
-  struct pollfd fds[2] = {{client, POLLIN, 0}, {shim, POLLIN, 0}};
-  for (;;) {
-    if (poll(fds, 2, -1) < 0)
-      break;
-    if (fds[1].revents & (POLLIN | POLLHUP | POLLERR)) {
-      if (copy_some(shim, client) < 0)
-        break;
-    }
-    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
-      int r = copy_some(client, shim);
-      if (r == -1) { /* the client closed its stdin */
-        shutdown(shim, SHUT_WR);
-        fds[0].fd = -1;
-      } else if (r == -2) {
-        break;
-      }
-    }
-  }
+  cleanup_json json_t *info = containers_inspect(d->containers, id, false, NULL);
+  json_t *state = json_object_get(info, "State");
+  const char *ref = http_request_param(req, 0);
+  if (json_is_true(json_object_get(state, "Paused")))
+    http_respond_error(resp, 409, "container %s is paused, unpause the container before "
+                       "attach", ref);
+  else if (json_is_true(json_object_get(state, "Restarting")))
+    http_respond_error(resp, 409, "container %s is restarting, wait until the container "
+                       "is running", ref);
+  else
+    return false;
+  return true;
 }
 
 static void h_attach(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
+  skiff_error_t *err = NULL;
+  struct detach_keys keys;
+  /* Like dockerd: the keys are checked before the container is looked up. */
+  if (detachkeys_parse(http_request_query(req, "detachKeys"), &keys, &err) < 0) {
+    http_respond_skiff_error(resp, err);
+    skiff_error_free(&err);
+    return;
+  }
   cleanup_free char *id = path_container(d, req, resp);
-  if (id == NULL)
+  if (id == NULL || attach_refused(d, id, req, resp))
     return;
   bool in = http_request_query_bool(req, "stdin", false);
   bool out = http_request_query_bool(req, "stdout", false);
@@ -299,12 +394,13 @@ static void h_attach(struct daemon *d, struct http_request *req, struct http_res
                                           : "application/vnd.docker.multiplexed-stream");
   if (client < 0)
     return;
-  skiff_error_t *err = NULL;
+  containers_publish_event(d->containers, id, "attach", NULL);
   int shim = containers_attach(d->containers, id, in, out, err_stream, &tty, &err);
-  if (shim >= 0) {
-    relay(client, shim);
+  /* dockerd scans for the detach keys only in a terminal's input. */
+  if (shim >= 0 && relay_run(client, shim, tty && in ? &keys : NULL) == RELAY_DETACHED)
+    containers_publish_event(d->containers, id, "detach", NULL);
+  if (shim >= 0)
     close(shim);
-  }
   skiff_error_free(&err);
   close(client);
 }
@@ -316,15 +412,23 @@ struct log_request {
   int64_t since_ns, until_ns;
 };
 
-static int64_t time_param(const char *text)
+/* since/until: "SECONDS[.NANOS]" as the CLI sends them (RFC 3339 is also
+ * taken); anything else is refused, where dockerd's strconv fails. */
+static int time_param(struct http_request *req, const char *name, int64_t *ns,
+                      skiff_error_t **err)
 {
+  const char *text = http_request_query(req, name);
+  *ns = 0;
   if (text == NULL || *text == '\0')
     return 0;
   char *end;
   double secs = strtod(text, &end);
-  if (*end == '\0')
-    return (int64_t)(secs * 1e9);
-  return jsonlog_parse_time(text); /* RFC 3339 also accepted */
+  if (end != text && *end == '\0')
+    *ns = (int64_t)(secs * 1e9);
+  else if ((*ns = jsonlog_parse_time(text)) < 0)
+    return skiff_error_invalid(err, "invalid value for %s: \"%s\" is not a time stamp",
+                               name, text);
+  return 0;
 }
 
 static int send_entry(struct http_response *resp, const struct log_request *lr,
@@ -429,24 +533,37 @@ out:
     fclose(f);
 }
 
+/* tail: a count; "all", a negative or a malformed one mean every line
+ * (dockerd's Atoi failing gives -1). */
+static long tail_param(struct http_request *req)
+{
+  const char *tail = http_request_query(req, "tail");
+  char *end;
+  long keep = tail && *tail ? strtol(tail, &end, 10) : -1;
+  return tail && *tail && *end == '\0' && keep >= 0 ? keep : -1;
+}
+
 static void h_logs(struct daemon *d, struct http_request *req, struct http_response *resp)
 {
-  cleanup_free char *id = path_container(d, req, resp);
-  cleanup_free char *path = NULL;
   struct log_request lr = {
       .out = http_request_query_bool(req, "stdout", false),
       .err = http_request_query_bool(req, "stderr", false),
-      .timestamps = http_request_query_bool(req, "timestamps", false),
-      .since_ns = time_param(http_request_query(req, "since")),
-      .until_ns = time_param(http_request_query(req, "until"))};
-  if (id == NULL || containers_log_info(d->containers, id, &path, &lr.tty, NULL) < 0)
-    return;
-  if (!lr.out && !lr.err) {
-    http_respond_error(resp, 400, "You must choose at least one stream");
+      .timestamps = http_request_query_bool(req, "timestamps", false)};
+  if (!lr.out && !lr.err)
+    return http_respond_error(resp, 400, "Bad parameters: you must choose at least one "
+                                         "stream");
+  skiff_error_t *err = NULL;
+  if (time_param(req, "since", &lr.since_ns, &err) < 0 ||
+      time_param(req, "until", &lr.until_ns, &err) < 0) {
+    http_respond_skiff_error(resp, err);
+    skiff_error_free(&err);
     return;
   }
-  const char *tail = http_request_query(req, "tail");
-  long keep = tail && strcmp(tail, "all") != 0 ? atol(tail) : -1;
+  cleanup_free char *id = path_container(d, req, resp);
+  cleanup_free char *path = NULL;
+  if (id == NULL || containers_log_info(d->containers, id, &path, &lr.tty, NULL) < 0)
+    return;
+  long keep = tail_param(req);
   if (http_stream_begin(resp, 200, lr.tty ? "application/vnd.docker.raw-stream"
                                           : "application/vnd.docker.multiplexed-stream") < 0)
     return;

@@ -3,6 +3,7 @@
  * remove, save (GET /images/get, /images/{name}/get), load and prune.
  * The work is src/image's; this file maps requests and answers, status
  * codes (404 no such image, 400 bad input, 409 conflict) and events. */
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -10,10 +11,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "api_registry.h"
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
+#include "common/timestamp.h"
 #include "containers.h"
 #include "daemon.h"
 #include "events.h"
@@ -87,12 +92,11 @@ static void handle_create(struct daemon *d, struct http_request *req,
                           struct http_response *resp)
 {
   const char *src = http_request_query(req, "fromSrc");
-  if (src == NULL || *src == '\0') {
-    http_respond_error(resp, 501, "pulling images is not supported yet (%s)",
-                       http_request_query(req, "fromImage")
-                           ?: "no fromSrc or fromImage");
-    return;
-  }
+  const char *image = http_request_query(req, "fromImage");
+  if ((src == NULL || *src == '\0') && image && *image)
+    return api_registry_pull(d, req, resp);
+  if (src == NULL || *src == '\0')
+    return http_respond_error(resp, 400, "missing fromSrc or fromImage");
   if (strcmp(src, "-") != 0) {
     http_respond_error(resp, 400,
                        "importing from a URL (%s) is not supported: send the "
@@ -178,6 +182,32 @@ static void handle_history(struct daemon *d, struct http_request *req,
 
 /* ---- POST /images/{name}/tag ---- */
 
+/* distribution/reference's tag grammar: [\w][\w.-]{0,127}. */
+static bool valid_tag(const char *tag)
+{
+  size_t n = strlen(tag);
+  if (n == 0 || n > 128 || !(isalnum((unsigned char)tag[0]) || tag[0] == '_'))
+    return false;
+  for (size_t i = 1; i < n; i++)
+    if (!isalnum((unsigned char)tag[i]) && !strchr("_.-", tag[i]))
+      return false;
+  return true;
+}
+
+/* dockerd's checks of the new name before it looks for the image. */
+static int check_new_tag(const char *repo, const char *tag, skiff_error_t **err)
+{
+  if (tag && *tag && !valid_tag(tag))
+    return skiff_error_invalid(err, "invalid tag format");
+  cleanup_free char *norm = repo && *repo ? image_reference_normalize(repo, NULL) : NULL;
+  const char *digest_name = "docker.io/library/sha256";
+  size_t n = strlen(digest_name);
+  if (norm && strncmp(norm, digest_name, n) == 0 && strchr(":@", norm[n]))
+    return skiff_error_invalid(err, "refusing to create an ambiguous tag using digest "
+                               "algorithm as name");
+  return 0;
+}
+
 static void handle_tag(struct daemon *d, struct http_request *req,
                        struct http_response *resp)
 {
@@ -185,7 +215,8 @@ static void handle_tag(struct daemon *d, struct http_request *req,
   const char *repo = http_request_query(req, "repo");
   const char *tag = http_request_query(req, "tag");
   skiff_error_t *err = NULL;
-  if (image_store_tag(d->images, name, repo, tag, &err) < 0)
+  if (check_new_tag(repo, tag, &err) < 0 ||
+      image_store_tag(d->images, name, repo, tag, &err) < 0)
     return respond_error(resp, &err);
   cleanup_free char *id = image_store_resolve(d->images, name, NULL);
   cleanup_free char *full = NULL;
@@ -201,17 +232,72 @@ static void handle_tag(struct daemon *d, struct http_request *req,
 
 /* ---- DELETE /images/{name} ---- */
 
+/* The short ids of image id and of a container using it (running first);
+ * false when none uses it. */
+static bool image_user(struct daemon *d, const char *id, char image[13], char user[13],
+                       bool *running)
+{
+  cleanup_free char *full = id ? containers_image_user(d->containers, id, running) : NULL;
+  if (full == NULL)
+    return false;
+  snprintf(image, 13, "%s", strchr(id, ':') ? strchr(id, ':') + 1 : id);
+  snprintf(user, 13, "%s", full);
+  return true;
+}
+
+/* dockerd refuses even a forced removal, by ID, of an image that a running
+ * container uses. */
+static int check_forced_removal(struct daemon *d, const char *name, const char *id,
+                                skiff_error_t **err)
+{
+  char image[13], user[13];
+  bool running = false;
+  const char *hex = id && strchr(id, ':') ? strchr(id, ':') + 1 : id;
+  if (!image_user(d, id, image, user, &running) || !running ||
+      (strncmp(hex, name, strlen(name)) != 0 && strncmp(id, name, strlen(name)) != 0))
+    return 0;
+  return skiff_error_status(err, EBUSY, "conflict: unable to delete %s (cannot be forced) "
+                            "- image is being used by running container %s", image, user);
+}
+
+/* The image store's conflicts say "a container"; dockerd's name it. */
+static void name_the_user(struct daemon *d, const char *name, const char *id,
+                          skiff_error_t **err)
+{
+  char image[13], user[13];
+  bool running = false;
+  if ((*err)->status != EBUSY || !image_user(d, id, image, user, &running))
+    return;
+  bool reference = strstr((*err)->msg, "a container is using its referenced image") != NULL;
+  bool by_id = strstr((*err)->msg, "image is being used by a container") != NULL;
+  if (!reference && !by_id)
+    return;
+  skiff_error_free(err);
+  if (reference)
+    skiff_error_status(err, EBUSY, "conflict: unable to remove repository reference "
+                       "\"%s\" (must force) - container %s is using its referenced image "
+                       "%s", name, user, image);
+  else
+    skiff_error_status(err, EBUSY, "conflict: unable to delete %s (%s) - image is being "
+                       "used by %s container %s", image,
+                       running ? "cannot be forced" : "must be forced",
+                       running ? "running" : "stopped", user);
+}
+
 static void handle_remove(struct daemon *d, struct http_request *req,
                           struct http_response *resp)
 {
   const char *name = http_request_param(req, 0);
+  bool force = http_request_query_bool(req, "force", false);
   cleanup_free char *id = image_store_resolve(d->images, name, NULL);
   skiff_error_t *err = NULL;
-  json_t *records =
-      image_store_remove(d->images, name, http_request_query_bool(req, "force", false),
-                         image_in_use, d, &err);
-  if (records == NULL)
+  if (force && check_forced_removal(d, name, id, &err) < 0)
     return respond_error(resp, &err);
+  json_t *records = image_store_remove(d->images, name, force, image_in_use, d, &err);
+  if (records == NULL) {
+    name_the_user(d, name, id, &err);
+    return respond_error(resp, &err);
+  }
   size_t i;
   json_t *r;
   bool image_deleted = false;
@@ -324,31 +410,94 @@ static void handle_load(struct daemon *d, struct http_request *req,
 
 /* ---- POST /images/prune ---- */
 
+/* dockerd's image prune filters: dangling (true: dangling images only, the
+ * default; false: every unused image), until, label and label!. */
+struct prune_scope {
+  struct daemon *d;
+  json_t *left_out; /* ids the filters keep */
+};
+
+static bool left_out_or_in_use(const char *id, void *arg)
+{
+  struct prune_scope *p = arg;
+  return json_object_get(p->left_out, id) != NULL || image_in_use(id, p->d);
+}
+
+/* {"k": ["v"]} or {"k": {"v": true}}: the values. */
+static json_t *filter_list(json_t *filters, const char *key)
+{
+  json_t *v = json_object_get(filters, key), *list = json_array();
+  const char *name;
+  json_t *ignored;
+  if (json_is_array(v))
+    json_array_extend(list, v);
+  json_object_foreach(v, name, ignored) json_array_append_new(list, json_string(name));
+  return list;
+}
+
+static bool has_labels(json_t *labels, json_t *wanted)
+{
+  size_t i;
+  json_t *w;
+  json_array_foreach(wanted, i, w)
+  {
+    const char *text = json_string_value(w), *eq = strchr(text, '=');
+    cleanup_free char *key = eq ? strndup(text, (size_t)(eq - text)) : strdup(text);
+    const char *have = json_string_value(json_object_get(labels, key));
+    if (have == NULL || (eq && strcmp(have, eq + 1) != 0))
+      return false;
+  }
+  return true;
+}
+
+static int prune_left_out(struct daemon *d, json_t *filters, json_t *left_out,
+                          skiff_error_t **err)
+{
+  cleanup_json json_t *until = filter_list(filters, "until");
+  cleanup_json json_t *labels = filter_list(filters, "label");
+  cleanup_json json_t *not_labels = filter_list(filters, "label!");
+  int64_t until_ns = 0;
+  if (json_array_size(until) > 1)
+    return skiff_error_invalid(err, "more than one until filter specified");
+  if (json_array_size(until) &&
+      timestamp_parse(json_string_value(json_array_get(until, 0)), (int64_t)time(NULL),
+                      &until_ns, err) < 0)
+    return -1;
+  cleanup_json json_t *images = image_store_list(d->images, true, NULL, err);
+  if (images == NULL)
+    return -1;
+  size_t i;
+  json_t *img;
+  json_array_foreach(images, i, img)
+  {
+    json_t *have = json_object_get(img, "Labels");
+    int64_t created = json_integer_value(json_object_get(img, "Created")) * 1000000000LL;
+    if ((until_ns && created >= until_ns) || !has_labels(have, labels) ||
+        (json_array_size(not_labels) && has_labels(have, not_labels)))
+      json_object_set(left_out, json_string_value(json_object_get(img, "Id")), json_true());
+  }
+  return 0;
+}
+
 static void handle_prune(struct daemon *d, struct http_request *req,
                          struct http_response *resp)
 {
+  static const char *const accepted[] = {"dangling", "until", "label", "label!", NULL};
   bool bad;
-  cleanup_json json_t *filters = http_request_filters(req, resp, &bad);
+  cleanup_json json_t *filters = http_request_filters_of(req, resp, accepted, &bad);
   if (bad)
     return;
-  bool all_unused = false;
-  const char *key;
-  json_t *v;
-  json_object_foreach(filters, key, v)
-  {
-    if (strcmp(key, "dangling") != 0)
-      return http_respond_error(resp, 400,
-                                "invalid filter '%s' (skiff prunes images by "
-                                "dangling only)",
-                                key);
-    /* {"dangling": ["false"]} or {"dangling": {"false": true}}: all unused. */
-    json_t *first = json_is_array(v) ? json_array_get(v, 0) : NULL;
-    const char *value =
-        first ? json_string_value(first) : json_object_iter_key(json_object_iter(v));
-    all_unused = value && (strcmp(value, "false") == 0 || strcmp(value, "0") == 0);
-  }
+  cleanup_json json_t *dangling = filter_list(filters, "dangling");
+  const char *value = json_string_value(json_array_get(dangling, 0));
+  bool all_unused = value && (strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0);
+  if (value && !all_unused && strcasecmp(value, "true") != 0 && strcmp(value, "1") != 0)
+    return http_respond_error(resp, 400, "invalid filter 'dangling=[%s]'", value);
   skiff_error_t *err = NULL;
-  json_t *report = image_store_prune(d->images, all_unused, image_in_use, d, &err);
+  cleanup_json json_t *left_out = json_object();
+  if (prune_left_out(d, filters, left_out, &err) < 0)
+    return respond_error(resp, &err);
+  struct prune_scope scope = {d, left_out};
+  json_t *report = image_store_prune(d->images, all_unused, left_out_or_in_use, &scope, &err);
   if (report == NULL)
     return respond_error(resp, &err);
   publish(d, "prune", "", NULL);

@@ -29,6 +29,7 @@
 #include "events.h"
 #include "image/image.h"
 #include "ocispec.h"
+#include "resources.h"
 #include "runtime/runtime.h"
 #include "shim_client.h"
 
@@ -126,6 +127,12 @@ static void publish(struct container_store *s, struct container *c, const char *
     json_object_update(attrs, extra);
   json_decref(extra);
   events_publish(s->d->events, "container", action, c->id, attrs);
+}
+
+/* For containers_resources.c (top, stats, update). */
+int container_save(struct container_store *s, struct container *c, skiff_error_t **err)
+{
+  return persist(s, c, err);
 }
 
 struct container *containers_find_locked(struct container_store *s, const char *ref,
@@ -478,8 +485,11 @@ char *containers_create(struct container_store *s, const char *name, json_t *bod
   cleanup_json json_t *host = json_deep_copy(json_object_get(body, "HostConfig"));
   if (host == NULL)
     host = json_object();
-  if (ocispec_check_binds(host, err) < 0)
+  cleanup_json json_t *resource_warnings = json_array();
+  if (ocispec_check_binds(host, err) < 0 ||
+      resources_check(host, false, resource_warnings, err) < 0)
     return NULL;
+  resources_adapt(host);
   default_log_config(s, host);
   cleanup_free char *image_id = NULL;
   cleanup_json json_t *image_config = NULL;
@@ -498,7 +508,7 @@ char *containers_create(struct container_store *s, const char *name, json_t *bod
     snprintf(short_id, sizeof short_id, "%s", id);
     json_object_set_new(config, "Hostname", json_string(short_id));
   }
-  *warnings = json_array();
+  *warnings = steal_pointer(&resource_warnings);
   pthread_mutex_lock(&s->lock);
   cleanup_free char *slashed = NULL, *dir = NULL;
   struct container *c = NULL;
@@ -646,6 +656,11 @@ static void record_start_failure(struct container_store *s, struct container *c,
   set_state(c, strcmp(container_status(c), "restarting") == 0 ? "exited"
                                                                  : container_status(c));
   unmount_rootfs_locked(s, c);
+  /* Nothing of a start that failed stays in the exec root (the bundle,
+   * the attach socket), as nothing does of dockerd's failed task. */
+  cleanup_free char *run_dir = container_run_dir(s, c);
+  if (run_dir)
+    fs_remove_tree(run_dir, NULL);
   persist_state(s, c);
 }
 
@@ -862,9 +877,14 @@ static void handle_exit(struct container_store *s, struct container *c)
                                                                         "RestartCount")) + 1));
     long delay = next_restart_delay(c);
     persist_state(s, c);
+    /* rm -f may remove (and free) the container while we sleep unlocked:
+     * find it again by id before touching it. */
+    cleanup_free char *id = strdup(c->id);
     pthread_mutex_unlock(&s->lock);
     sleep_ms(delay);
     pthread_mutex_lock(&s->lock);
+    if (id == NULL || containers_find_locked(s, id, NULL) != c)
+      return;
     if (c->removing || s->closing) {
       set_state(c, "exited");
       return;
@@ -875,7 +895,9 @@ static void handle_exit(struct container_store *s, struct container *c)
     if (started == 0)
       return;
   }
-  if (auto_remove(c))
+  /* A removal in progress (rm -f waiting for this exit) finishes the job
+   * itself: removing here too would free the record under it. */
+  if (!c->removing && auto_remove(c))
     remove_locked(s, c, true, NULL);
 }
 
@@ -1229,6 +1251,29 @@ int containers_attach(struct container_store *s, const char *id, bool in, bool o
       sleep_ms(1);
   }
   return fd;
+}
+
+/* ---- terminals: resize, attach events (tty) -------------------------- */
+
+int containers_resize(struct container_store *s, const char *id, unsigned height,
+                      unsigned width, skiff_error_t **err)
+{
+  pthread_mutex_lock(&s->lock);
+  struct container *c = containers_find_locked(s, id, err);
+  if (c && !json_is_true(json_object_get(state_of(c), "Running")))
+    skiff_error_status(err, EBUSY, "Container %s is not running", c->id);
+  bool ok = c && json_is_true(json_object_get(state_of(c), "Running"));
+  bool tty = ok && json_is_true(json_object_get(json_object_get(c->record, "Config"), "Tty"));
+  cleanup_free char *run_dir = ok ? container_run_dir(s, c) : NULL;
+  cleanup_free char *cid = ok ? strdup(c->id) : NULL;
+  pthread_mutex_unlock(&s->lock);
+  if (!ok || (tty && shim_resize(run_dir, height, width, err) < 0))
+    return -1;
+  char h[16], w[16];
+  snprintf(h, sizeof h, "%u", height);
+  snprintf(w, sizeof w, "%u", width);
+  containers_publish_event(s, cid, "resize", json_pack("{s:s, s:s}", "height", h, "width", w));
+  return 0;
 }
 
 /* ---- for containers_fs.c (cp, export, diff, commit) ------------------ */

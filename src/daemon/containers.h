@@ -9,6 +9,7 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "common/error.h"
 
@@ -121,6 +122,41 @@ void containers_fs_release(struct container_store *store, struct container_fs *f
  * extra attributes (may be NULL) are taken. Unknown ids are ignored. */
 void containers_publish_event(struct container_store *store, const char *id,
                               const char *action, json_t *extra);
+
+/* ---- top, stats and update (containers_resources.c) ------------------- */
+
+/* For top: the host PIDs of a running or paused container's processes
+ * (malloc'ed, caller frees). EBUSY "Container X is not running" (or
+ * restarting), as docker's 409. */
+int containers_pids(struct container_store *store, const char *id, pid_t **pids,
+                    size_t *count, skiff_error_t **err);
+
+/* For stats: the runtime's cgroup numbers of a running container (see
+ * runtime_stats) and its init PID, or json_null() when it does not run.
+ * *name gets its "/name". NULL with ENOENT once it is gone. New reference. */
+json_t *containers_cgroup_stats(struct container_store *store, const char *id,
+                                char **name, pid_t *pid, skiff_error_t **err);
+
+/* POST /containers/{id}/update: body is docker's UpdateConfig. The new
+ * limits are saved in HostConfig and, when the container runs, applied at
+ * once; on any error nothing changes. warnings receives docker's. */
+int containers_update(struct container_store *store, const char *id, json_t *body,
+                      json_t *warnings, skiff_error_t **err);
+
+/* ---- for bad input (badinput): dockerd's conflict messages ---------- */
+
+/* The id (new string) of a container created from image_id, a running one
+ * when there is one (*running then true); NULL when none is. */
+char *containers_image_user(struct container_store *store, const char *image_id,
+                            bool *running);
+
+/* ---- terminals: resize, attach events (tty) ---- */
+
+/* Set the size of a running container's terminal (through its shim; a
+ * container without one takes it as a no-op, as dockerd does) and emit
+ * "resize". Errors: ENOENT, EBUSY "Container <id> is not running". */
+int containers_resize(struct container_store *store, const char *id, unsigned height,
+                      unsigned width, skiff_error_t **err);
 
 /* ---- exec (execs.c) -------------------------------------------------- */
 

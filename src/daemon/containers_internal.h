@@ -47,6 +47,10 @@ char *container_rootfs(struct container_store *s, struct container *c);
 void container_publish(struct container_store *s, struct container *c, const char *action,
                        json_t *extra);
 
+/* For containers_resources.c (top, stats, update): save the record. With
+ * the lock held. */
+int container_save(struct container_store *s, struct container *c, skiff_error_t **err);
+
 /* A free name of the form adjective_surname (names.c). With the lock held. */
 char *names_generate(struct container_store *s);
 /* docker's rule for names: [a-zA-Z0-9][a-zA-Z0-9_.-]+ */

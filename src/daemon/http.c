@@ -327,7 +327,7 @@ static enum MHD_Result request_begin(struct http_server *server,
   log_debug("%s %s%s%s", req->method, req->api_version ? "/v" : "",
             req->api_version ? req->api_version : "", req->path);
   if (req->route == NULL)
-    return reject(req, status, status == 405 ? "method not allowed" : "page not found");
+    return reject(req, status, "page not found");
   if (!req->route->streaming_body) {
     if (content_length_too_big(req))
       return queue_error(req, 413, "request body too large (the limit is 16 MiB)");

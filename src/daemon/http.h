@@ -35,8 +35,8 @@ bool http_request_version_below(const struct http_request *req, const char *vers
 /* A query parameter, or NULL when absent. */
 const char *http_request_query(const struct http_request *req, const char *name);
 
-/* A query parameter as a boolean: "1", "true", "True" (docker's forms) are
- * true; absent gives dflt. */
+/* A query parameter as a boolean, as docker's BoolValue reads it: anything
+ * but "", "0", "no", "false" and "none" is true; absent gives dflt. */
 bool http_request_query_bool(const struct http_request *req, const char *name,
                              bool dflt);
 
@@ -75,6 +75,11 @@ struct http_response;
  * New reference. */
 json_t *http_request_filters(struct http_request *req, struct http_response *resp,
                              bool *bad);
+
+/* http_request_filters, and 400 "invalid filter 'key'" for a key that is
+ * not one of accepted (NULL-terminated), as dockerd's Validate does. */
+json_t *http_request_filters_of(struct http_request *req, struct http_response *resp,
+                                const char *const *accepted, bool *bad);
 
 /* Respond with status and a JSON body (takes the reference). */
 void http_respond_json(struct http_response *resp, unsigned status, json_t *body);

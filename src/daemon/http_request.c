@@ -144,12 +144,15 @@ void http_request_append_body(struct http_request *req, const char *data, size_t
   req->body[req->body_len] = '\0';
 }
 
-/* "1.47" → 1047; -1 when malformed. */
+/* "1.47" → 1047 ("1" is 1.0, as docker compares versions); -1 when
+ * malformed. */
 static long version_number(const char *v)
 {
   char *end;
   errno = 0;
   long major = strtol(v, &end, 10);
+  if (end != v && *end == '\0' && errno == 0 && major >= 0)
+    return major * 1000;
   if (end == v || *end != '.' || errno)
     return -1;
   const char *minor_text = end + 1;

@@ -407,6 +407,29 @@ int http_hijack(struct http_request *req, struct http_response *resp,
   return hijack_raw(req, resp, content_type);
 }
 
+/* dockerd's filters.FromJSON: {"key": {"value": true}} or the older
+ * {"key": ["value"]}, nothing else. */
+static bool filters_well_formed(json_t *filters)
+{
+  const char *key;
+  json_t *values, *v;
+  size_t i;
+  if (!json_is_object(filters))
+    return false;
+  json_object_foreach(filters, key, values)
+  {
+    if (json_is_array(values)) {
+      json_array_foreach(values, i, v) if (!json_is_string(v) && !json_is_null(v)) return false;
+    } else if (json_is_object(values)) {
+      const char *name;
+      json_object_foreach(values, name, v) if (!json_is_boolean(v) && !json_is_null(v)) return false;
+    } else if (!json_is_null(values)) {
+      return false;
+    }
+  }
+  return true;
+}
+
 json_t *http_request_filters(struct http_request *req, struct http_response *resp,
                              bool *bad)
 {
@@ -414,15 +437,33 @@ json_t *http_request_filters(struct http_request *req, struct http_response *res
   *bad = false;
   if (text == NULL || *text == '\0')
     return NULL;
-  json_error_t jerr;
-  json_t *filters = json_loads(text, 0, &jerr);
-  if (!json_is_object(filters)) {
+  json_t *filters = json_loads(text, JSON_DECODE_ANY, NULL);
+  if (!filters_well_formed(filters)) {
     json_decref(filters);
-    http_respond_error(resp, 400, "invalid filter: %s",
-                       filters ? "expected an object" : jerr.text);
+    http_respond_error(resp, 400, "invalid filter");
     *bad = true;
     return NULL;
   }
   return filters;
 }
 
+json_t *http_request_filters_of(struct http_request *req, struct http_response *resp,
+                                const char *const *accepted, bool *bad)
+{
+  json_t *filters = http_request_filters(req, resp, bad);
+  const char *key;
+  json_t *v;
+  json_object_foreach(filters, key, v)
+  {
+    const char *const *a = accepted;
+    while (*a && strcmp(*a, key) != 0)
+      a++;
+    if (*a == NULL) {
+      http_respond_error(resp, 400, "invalid filter '%s'", key);
+      json_decref(filters);
+      *bad = true;
+      return NULL;
+    }
+  }
+  return filters;
+}

@@ -16,6 +16,7 @@
 #include "common/fs.h"
 #include "common/jsonutil.h"
 #include "common/proc.h"
+#include "resources.h"
 #include "runtime/runtime.h"
 
 #define DEFAULT_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -212,43 +213,24 @@ static void add_bind(json_t *spec, const char *source, const char *dest, bool ro
                                   "rprivate", ro ? "ro" : "rw"));
 }
 
+/* HostConfig's limits (resources.c), beside the default spec's devices. */
 static void set_resources(json_t *spec, json_t *host)
 {
   json_t *res = json_object_get(json_object_get(spec, "linux"), "resources");
-  json_int_t memory = json_integer_value(json_object_get(host, "Memory"));
-  json_int_t swap = json_integer_value(json_object_get(host, "MemorySwap"));
-  if (memory > 0)
-    json_object_set_new(res, "memory", swap != 0 ? json_pack("{s:I, s:I}", "limit", memory,
-                                                             "swap", swap)
-                                                 : json_pack("{s:I}", "limit", memory));
-  json_t *cpu = json_object();
-  json_int_t shares = json_integer_value(json_object_get(host, "CpuShares"));
-  json_int_t quota = json_integer_value(json_object_get(host, "CpuQuota"));
-  json_int_t period = json_integer_value(json_object_get(host, "CpuPeriod"));
-  json_int_t nano = json_integer_value(json_object_get(host, "NanoCpus"));
-  if (nano > 0) { /* --cpus: a quota over docker's 100 ms period */
-    period = 100000;
-    quota = nano * period / 1000000000;
-  }
-  if (shares > 0)
-    json_object_set_new(cpu, "shares", json_integer(shares));
-  if (quota > 0)
-    json_object_set_new(cpu, "quota", json_integer(quota));
-  if (period > 0)
-    json_object_set_new(cpu, "period", json_integer(period));
-  const char *cpus = json_string_value(json_object_get(host, "CpusetCpus"));
-  if (cpus && *cpus)
-    json_object_set_new(cpu, "cpus", json_string(cpus));
-  if (json_object_size(cpu))
-    json_object_set_new(res, "cpu", cpu);
-  else
-    json_decref(cpu);
-  json_int_t pids = json_integer_value(json_object_get(host, "PidsLimit"));
-  if (pids > 0)
-    json_object_set_new(res, "pids", json_pack("{s:I}", "limit", pids));
-  json_int_t weight = json_integer_value(json_object_get(host, "BlkioWeight"));
-  if (weight > 0)
-    json_object_set_new(res, "blockIO", json_pack("{s:I}", "weight", weight));
+  cleanup_json json_t *limits = resources_oci(host);
+  json_object_update(res, limits);
+}
+
+/* HostConfig.ConsoleSize [height, width]: the terminal's size from the
+ * start, so that the first prompt already fits (docker run -it sends it). */
+static void set_console_size(json_t *process, json_t *host)
+{
+  json_t *size = json_object_get(host, "ConsoleSize");
+  json_int_t h = json_integer_value(json_array_get(size, 0));
+  json_int_t w = json_integer_value(json_array_get(size, 1));
+  if (h > 0 && w > 0 && h <= 65535 && w <= 65535)
+    json_object_set_new(process, "consoleSize", json_pack("{s:I, s:I}", "height", h,
+                                                          "width", w));
 }
 
 /* Every capability the kernel has that skiffd holds in its bounding set:
@@ -299,6 +281,8 @@ static int set_process(json_t *spec, json_t *record, const char *rootfs,
   const char *cwd = json_string_value(json_object_get(config, "WorkingDir"));
   json_object_set_new(process, "cwd", json_string(cwd && *cwd ? cwd : "/"));
   json_object_set_new(process, "terminal", json_boolean(json_is_true(json_object_get(config, "Tty"))));
+  if (json_is_true(json_object_get(config, "Tty")))
+    set_console_size(process, json_object_get(record, "HostConfig"));
   json_object_set_new(process, "noNewPrivileges", json_false());
   json_object_del(process, "rlimits"); /* inherit the daemon's, as docker */
   bool privileged = json_is_true(json_object_get(json_object_get(record, "HostConfig"),

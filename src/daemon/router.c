@@ -76,9 +76,9 @@ static bool fill_params(const char *pattern, struct capture *caps,
 
 static const struct api_route *const *tables(void)
 {
-  static const struct api_route *const all[] = {api_system_routes, api_images_routes,
-                                                api_containers_routes, api_archive_routes,
-                                                api_exec_routes, NULL};
+  static const struct api_route *const all[] = {
+      api_system_routes,    api_images_routes,   api_containers_routes, api_archive_routes,
+      api_resources_routes, api_registry_routes, api_exec_routes,       NULL};
   return all;
 }
 
@@ -88,7 +88,6 @@ const struct api_route *router_find(const char *method, const char *path,
 {
   struct capture caps[ROUTER_MAX_PARAMS], head_caps[ROUTER_MAX_PARAMS];
   const struct api_route *head_fallback = NULL;
-  bool other_method = false;
   for (const struct api_route *const *t = tables(); *t; t++) {
     for (const struct api_route *r = *t; r->method; r++) {
       if (!match_at(r->pattern, path, caps, 0))
@@ -102,13 +101,14 @@ const struct api_route *router_find(const char *method, const char *path,
         head_fallback = r;
         memcpy(head_caps, caps, sizeof caps);
       }
-      other_method = true;
     }
   }
   if (head_fallback) {
     *status = fill_params(head_fallback->pattern, head_caps, params) ? 200 : 500;
     return *status == 200 ? head_fallback : NULL;
   }
-  *status = other_method ? 405 : 404;
+  /* dockerd's router answers a known path with another method like an
+   * unknown path: 404 "page not found". */
+  *status = 404;
   return NULL;
 }

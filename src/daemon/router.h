@@ -25,6 +25,8 @@ extern const struct api_route api_system_routes[];
 extern const struct api_route api_images_routes[];
 extern const struct api_route api_containers_routes[];
 extern const struct api_route api_archive_routes[]; /* cp, export, diff, commit */
+extern const struct api_route api_resources_routes[]; /* top, stats, update */
+extern const struct api_route api_registry_routes[];
 extern const struct api_route api_exec_routes[]; /* exec */
 
 /* The most path parameters a pattern may capture. */
@@ -34,7 +36,8 @@ extern const struct api_route api_exec_routes[]; /* exec */
  * the tables above in their order; HEAD falls back to the GET route. On a
  * match, params[0..] receive the captures (new strings, NULL-terminated;
  * the caller frees them) and the route is returned. Otherwise NULL with
- * *status 404 (no such path) or 405 (the path exists for other methods). */
+ * *status 404 (no such path, or not for this method: dockerd answers both
+ * alike). */
 const struct api_route *router_find(const char *method, const char *path,
                                     char *params[ROUTER_MAX_PARAMS + 1],
                                     unsigned *status);

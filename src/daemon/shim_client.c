@@ -7,12 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/close_range.h>
-#include <sys/socket.h>
 #include <sys/syscall.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/unixsock.h"
 
 extern char **environ;
@@ -131,5 +133,34 @@ int shim_spawn_exec(int shim_fd, int client, int *ctl, pid_t *pid, skiff_error_t
     return skiff_error_set(err, saved, "fork skiff-shim --exec");
   }
   *ctl = pair[0];
+  return 0;
+}
+
+int shim_resize(const char *state_dir, unsigned height, unsigned width,
+                skiff_error_t **err)
+{
+  cleanup_free char *path = NULL;
+  if (asprintf(&path, "%s/attach.sock", state_dir) < 0)
+    return skiff_error_set(err, ENOMEM, "resize");
+  cleanup_close int fd = unixsock_connect(path, err);
+  if (fd < 0)
+    return skiff_error_wrap(err, "resize the terminal");
+  /* A shim busy writing to a stalled attach client must not hang us. */
+  struct timeval timeout = {.tv_sec = 5};
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+  char line[128];
+  int len = snprintf(line, sizeof line, "{\"resize\":{\"height\":%u,\"width\":%u}}\n",
+                     height, width);
+  if (fs_write_all(fd, line, (size_t)len) < 0)
+    return skiff_error_errno(err, "resize the terminal");
+  ssize_t n = read(fd, line, sizeof line - 1);
+  if (n <= 0)
+    return skiff_error_set(err, n < 0 ? errno : EIO, "resize the terminal: no answer from "
+                           "the shim");
+  line[n] = '\0';
+  line[strcspn(line, "\n")] = '\0';
+  if (strcmp(line, "ok") != 0)
+    return skiff_error_set(err, 0, "resize the terminal: %s",
+                           strncmp(line, "error ", 6) == 0 ? line + 6 : line);
   return 0;
 }

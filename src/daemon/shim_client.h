@@ -29,4 +29,9 @@ int shim_attach(const char *state_dir, bool in, bool out, bool err_stream,
  * reap. */
 int shim_spawn_exec(int shim_fd, int client, int *ctl, pid_t *pid, skiff_error_t **err);
 
+/* Ask the shim to set its terminal's size: a one-shot request on the
+ * attach socket, answered "ok" or "error <message>" (see src/shim/shim.h). */
+int shim_resize(const char *state_dir, unsigned height, unsigned width,
+                skiff_error_t **err);
+
 #endif

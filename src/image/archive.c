@@ -91,10 +91,9 @@ static struct save_image *plan_image(struct save_plan *p, struct image_store *s,
       continue;
     /* Opened now, under the lock: a removal racing with the stream can
      * unlink the blob but not take it from us. */
-    cleanup_free char *blob = store_blob_path(s, rec->diff_ids[i]);
-    int fd = open(blob, O_RDONLY | O_CLOEXEC);
+    int fd = layer_open_tar(s, rec->chain_ids[i], rec->diff_ids[i], err);
     if (fd < 0)
-      return skiff_error_errno(err, "open layer %s", rec->diff_ids[i]), NULL;
+      return NULL;
     json_object_set_new(p->layer_fds, rec->diff_ids[i], json_integer(fd));
   }
   return img;

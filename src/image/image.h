@@ -138,5 +138,98 @@ int image_commit_check(const struct image_commit *c, char **normalized,
  * describes. Returns the new image id ("sha256:..."). */
 char *image_store_commit(struct image_store *store, int tar_fd,
                          const struct image_commit *c, skiff_error_t **err);
+/* ---- registries: what pull and push need of the store (pull.c) ---- */
+
+struct image_pull;
+
+/* Begin recording an image pulled from a registry, from its config as the
+ * registry served it (checked against config_digest). Layers the store has
+ * already are pinned and count as present. NULL on error. */
+struct image_pull *image_pull_begin(struct image_store *store, const void *config,
+                                    size_t len, const char *config_digest,
+                                    skiff_error_t **err);
+
+/* The image's layers (lowest first): how many, whether layer i is already
+ * in the store, and its diff id. */
+size_t image_pull_layer_count(const struct image_pull *p);
+bool image_pull_layer_present(const struct image_pull *p, size_t i);
+const char *image_pull_diff_id(const struct image_pull *p, size_t i);
+
+/* A file (owned by p) into which the caller writes the compressed blob of
+ * layer i as it streams it: kept in the store in place of the layer's
+ * uncompressed tar (less to write; push sends it back unchanged). */
+int image_pull_blob_fd(struct image_pull *p, size_t i, skiff_error_t **err);
+
+/* Unpack layer i from the stream fd (gzip, zstd or plain) to its end, call
+ * verify(arg) (the caller's check of what it streamed, e.g. the compressed
+ * digest, which blob_digest names), check the diff id, and only then commit
+ * the layer (with its blob when image_pull_blob_fd gave a file). Safe to
+ * call for different layers from several threads at once. */
+int image_pull_layer(struct image_pull *p, size_t i, int fd, const char *blob_digest,
+                     int (*verify)(void *arg, skiff_error_t **err), void *arg,
+                     skiff_error_t **err);
+
+/* Record the image once every layer is present, tagged repository:tag
+ * (normalized name; tag may be NULL) and repository@repo_digest (the
+ * digest the tag named: of the index for a multi-platform image; NULL for
+ * the manifest's own). The image's manifest is kept for push. Returns the
+ * image id (new string). */
+char *image_pull_finish(struct image_pull *p, const char *repository, const char *tag,
+                        const char *repo_digest, const void *manifest, size_t len,
+                        skiff_error_t **err);
+
+/* docker's name of this machine's architecture ("amd64", "arm64"). */
+const char *image_host_arch(void);
+
+/* Release a pull; an unfinished one leaves nothing behind. */
+void image_pull_free(struct image_pull *p);
+
+/* Distribution metadata (as docker's v2metadata): the compressed blobs known
+ * to hold a layer ([{"Digest", "SourceRepository", "MediaType"}], newest
+ * first; a new reference, empty when none), and remembering one more
+ * (media_type may be NULL). */
+json_t *image_dist_sources(struct image_store *store, const char *diff_id);
+int image_dist_add_source(struct image_store *store, const char *diff_id,
+                          const char *digest, const char *repository,
+                          const char *media_type, skiff_error_t **err);
+
+/* Keep a manifest's bytes under their digest (written to digest); read one
+ * back (NULL when unknown). */
+int image_dist_save_manifest(struct image_store *store, const void *manifest, size_t len,
+                             char digest[72], skiff_error_t **err);
+char *image_dist_manifest(struct image_store *store, const char *digest, size_t *len);
+
+/* ---- registries: what push reads (push.c) ---- */
+
+struct image_push_layer {
+  char *diff_id;    /* "sha256:..." */
+  char *compressed; /* a pulled layer: its blob's digest; NULL otherwise */
+  int fd;           /* that blob, else the uncompressed tar, open for reading */
+  long long size;   /* of what fd reads */
+};
+
+struct image_push_source {
+  char *id;
+  char *config; /* the config's bytes, exactly as stored */
+  size_t config_len;
+  struct image_push_layer *layers; /* lowest first */
+  size_t n_layers;
+  json_t *refs; /* the image's normalized references */
+};
+
+/* The image named name, ready to send: config bytes and open layer tars.
+ * ENOENT "No such image". Release with image_push_source_clear. */
+int image_push_source(struct image_store *store, const char *name,
+                      struct image_push_source *out, skiff_error_t **err);
+void image_push_source_clear(struct image_push_source *src);
+
+/* The tags of a normalized repository name ("docker.io/library/busybox"),
+ * as a new array of strings. */
+json_t *image_store_repository_tags(struct image_store *store, const char *repository);
+
+/* Name image id by reference ("name@sha256:...", normalized), as a push
+ * does once the registry has the manifest. */
+int image_store_add_digest_ref(struct image_store *store, const char *id,
+                               const char *reference, skiff_error_t **err);
 
 #endif

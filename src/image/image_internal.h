@@ -112,9 +112,14 @@ bool reference_is_id_prefix(const char *s);
 
 struct layer_unpacked {
   char *dir;      /* tmp dir holding diff/ (and, once committed, nothing) */
-  char *tar_path; /* the uncompressed tar, to become the layer blob */
+  char *tar_path; /* the uncompressed tar, to become the layer blob, or NULL */
   char diff_id[DIGEST_STR_LEN];
-  long long size; /* bytes of regular files */
+  long long size;     /* bytes of regular files */
+  long long tar_size; /* bytes of the uncompressed tar */
+  /* Without tar_path (a pull): the compressed blob, set by the caller, to
+   * be committed as blobs/<blob_digest> (pull.c). */
+  char *blob_path;
+  char blob_digest[DIGEST_STR_LEN];
 };
 
 /* Read a layer tar (plain, gzip, zstd, xz, bzip2) from fd and unpack it
@@ -123,6 +128,19 @@ struct layer_unpacked {
  * layer. On error nothing is left behind. */
 int layer_unpack(const char *tmp_root, int fd, struct layer_unpacked *out,
                  skiff_error_t **err);
+/* The same; without keep_tar the uncompressed tar is only hashed (a pulled
+ * layer keeps its compressed blob instead) and nothing is synced: the
+ * caller syncs the file system before an image refers to the layer (until
+ * then a crash leaves it unreferenced, and the next open collects it). */
+int layer_unpack_opts(const char *tmp_root, int fd, bool keep_tar,
+                      struct layer_unpacked *out, skiff_error_t **err);
+/* The layer's uncompressed tar, open for reading from its start: its blob,
+ * or for a pulled layer its compressed blob decompressed into an unlinked
+ * file of tmp/. */
+int layer_open_tar(struct image_store *s, const char *chain_hex, const char *diff_id,
+                   skiff_error_t **err);
+/* The compressed blob a pulled layer keeps ("sha256:..."), or NULL. New. */
+char *layer_compressed_digest(struct image_store *s, const char *chain_hex);
 /* Remove what a layer_unpack left in tmp and free the strings. */
 void layer_unpacked_discard(struct layer_unpacked *u);
 /* Move an unpacked layer into the store as the child of parent_chain (hex,

@@ -39,9 +39,10 @@
 struct tee {
   struct archive *raw;
   EVP_MD_CTX *sha;
-  int out_fd;
+  int out_fd; /* the uncompressed tar kept as the layer blob, or -1 */
   int saved_errno;
   char *buf;
+  long long total;
 };
 
 struct deferred_dir {
@@ -69,7 +70,8 @@ static la_ssize_t tee_read(struct archive *a, void *arg, const void **buf)
   }
   if (n > 0) {
     EVP_DigestUpdate(t->sha, t->buf, (size_t)n);
-    if (fs_write_all(t->out_fd, t->buf, (size_t)n) < 0) {
+    t->total += n;
+    if (t->out_fd >= 0 && fs_write_all(t->out_fd, t->buf, (size_t)n) < 0) {
       t->saved_errno = errno;
       archive_set_error(a, errno, "write layer blob");
       return -1;
@@ -463,7 +465,8 @@ static int drain(struct tee *t, skiff_error_t **err)
   la_ssize_t n;
   while ((n = archive_read_data(t->raw, t->buf, TEE_BUF)) > 0) {
     EVP_DigestUpdate(t->sha, t->buf, (size_t)n);
-    if (fs_write_all(t->out_fd, t->buf, (size_t)n) < 0)
+    t->total += n;
+    if (t->out_fd >= 0 && fs_write_all(t->out_fd, t->buf, (size_t)n) < 0)
       return skiff_error_errno(err, "write layer blob");
   }
   if (n < 0)
@@ -507,7 +510,7 @@ static int finish_digest(struct tee *t, char out[DIGEST_STR_LEN])
   return 0;
 }
 
-static int make_work_dirs(const char *tmp_root, struct layer_unpacked *out,
+static int make_work_dirs(const char *tmp_root, bool keep_tar, struct layer_unpacked *out,
                           skiff_error_t **err)
 {
   cleanup_free char *tmpl = NULL;
@@ -518,7 +521,7 @@ static int make_work_dirs(const char *tmp_root, struct layer_unpacked *out,
   out->dir = steal_pointer(&tmpl);
   cleanup_free char *diff = NULL;
   if (asprintf(&diff, "%s/diff", out->dir) < 0 ||
-      asprintf(&out->tar_path, "%s.tar", out->dir) < 0)
+      (keep_tar && asprintf(&out->tar_path, "%s.tar", out->dir) < 0))
     return skiff_error_set(err, ENOMEM, "layer");
   if (mkdir(diff, 0755) < 0)
     return skiff_error_errno(err, "mkdir %s", diff);
@@ -542,9 +545,12 @@ static int unpack_into(struct layer_unpacked *out, int in_fd, int tar_fd,
     ret = run_readers(&u, &t, err);
   finish_dirs(&u);
   drop_cache(&u);
-  if (ret == 0 && (finish_digest(&t, out->diff_id) < 0 || fsync(tar_fd) < 0))
-    ret = skiff_error_errno(err, "layer: finish %s", out->tar_path);
-  if (ret == 0 && syncfs(u.rootfd) < 0)
+  if (ret == 0 && (finish_digest(&t, out->diff_id) < 0 || (tar_fd >= 0 && fsync(tar_fd) < 0)))
+    ret = skiff_error_errno(err, "layer: finish %s", out->dir);
+  out->tar_size = t.total;
+  /* A streamed layer (no tar kept: a pull) is made durable by one syncfs
+   * before its image is recorded, instead of one per layer. */
+  if (ret == 0 && tar_fd >= 0 && syncfs(u.rootfd) < 0)
     ret = skiff_error_errno(err, "layer: sync %s", diff);
   out->size = u.size;
   if (t.raw)
@@ -559,14 +565,20 @@ static int unpack_into(struct layer_unpacked *out, int in_fd, int tar_fd,
 int layer_unpack(const char *tmp_root, int fd, struct layer_unpacked *out,
                  skiff_error_t **err)
 {
+  return layer_unpack_opts(tmp_root, fd, true, out, err);
+}
+
+int layer_unpack_opts(const char *tmp_root, int fd, bool keep_tar,
+                      struct layer_unpacked *out, skiff_error_t **err)
+{
   memset(out, 0, sizeof *out);
-  if (make_work_dirs(tmp_root, out, err) < 0) {
+  if (make_work_dirs(tmp_root, keep_tar, out, err) < 0) {
     layer_unpacked_discard(out);
     return -1;
   }
   cleanup_close int tar_fd =
-      open(out->tar_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
-  if (tar_fd < 0) {
+      keep_tar ? open(out->tar_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644) : -1;
+  if (keep_tar && tar_fd < 0) {
     skiff_error_errno(err, "create %s", out->tar_path);
     layer_unpacked_discard(out);
     return -1;
@@ -584,9 +596,12 @@ void layer_unpacked_discard(struct layer_unpacked *u)
     fs_remove_tree(u->dir, NULL);
   if (u->tar_path)
     unlink(u->tar_path);
+  if (u->blob_path)
+    unlink(u->blob_path);
   free(u->dir);
   free(u->tar_path);
-  u->dir = u->tar_path = NULL;
+  free(u->blob_path);
+  u->dir = u->tar_path = u->blob_path = NULL;
 }
 
 /* ---- the layer in the store ---- */
@@ -600,9 +615,30 @@ static int write_meta(const char *dir, const char *name, const char *value,
   return fs_write_file_atomic(path, value, strlen(value), 0644, 0, err);
 }
 
+static int move_to_blobs(struct image_store *s, char **from, const char *digest,
+                         skiff_error_t **err)
+{
+  cleanup_free char *blob = store_blob_path(s, digest);
+  if (blob == NULL)
+    return skiff_error_set(err, ENOMEM, "layer");
+  if (access(blob, F_OK) == 0)
+    return 0; /* layer_unpacked_discard removes the duplicate */
+  if (rename(*from, blob) < 0)
+    return skiff_error_errno(err, "rename %s to %s", *from, blob);
+  free(*from);
+  *from = NULL;
+  cleanup_close int dfd = open(s->blobs, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd >= 0)
+    fsync(dfd);
+  return 0;
+}
+
 static int move_blob(struct image_store *s, struct layer_unpacked *u,
                      skiff_error_t **err)
 {
+  /* A pulled layer keeps its compressed blob instead of the tar. */
+  if (u->tar_path == NULL)
+    return u->blob_path ? move_to_blobs(s, &u->blob_path, u->blob_digest, err) : 0;
   cleanup_free char *blob = store_blob_path(s, u->diff_id);
   if (blob == NULL)
     return skiff_error_set(err, ENOMEM, "layer");
@@ -614,6 +650,18 @@ static int move_blob(struct image_store *s, struct layer_unpacked *u,
   if (dfd >= 0)
     fsync(dfd);
   return 0;
+}
+
+/* A layer without its tar blob records where its bytes are: the compressed
+ * blob ("compressed") and the tar's length ("tar_size"). */
+static int write_layer_tar_meta(struct layer_unpacked *u, skiff_error_t **err)
+{
+  char size[32];
+  snprintf(size, sizeof size, "%lld", u->tar_size);
+  return write_meta(u->dir, "tar_size", size, err) < 0 ||
+                 (u->blob_digest[0] && write_meta(u->dir, "compressed", u->blob_digest, err) < 0)
+             ? -1
+             : 0;
 }
 
 int layer_commit_locked(struct image_store *s, struct layer_unpacked *u,
@@ -634,6 +682,7 @@ int layer_commit_locked(struct image_store *s, struct layer_unpacked *u,
   if (access(dest, F_OK) < 0) {
     if (write_meta(u->dir, "diff_id", u->diff_id, err) < 0 ||
         write_meta(u->dir, "size", size, err) < 0 ||
+        (u->tar_path == NULL && write_layer_tar_meta(u, err) < 0) ||
         write_meta(u->dir, "parent", parent_chain ? parent : "", err) < 0)
       return -1;
     if (rename(u->dir, dest) < 0 && errno != EEXIST && errno != ENOTEMPTY)
@@ -654,4 +703,61 @@ long long layer_size(struct image_store *s, const char *chain_hex)
     return 0;
   cleanup_free char *text = fs_read_file(path, NULL, NULL);
   return text ? atoll(text) : 0;
+}
+
+char *layer_compressed_digest(struct image_store *s, const char *chain_hex)
+{
+  cleanup_free char *path = NULL;
+  if (asprintf(&path, "%s/%s/compressed", s->layers, chain_hex) < 0)
+    return NULL;
+  char *digest = fs_read_file(path, NULL, NULL);
+  if (digest && !digest_valid(digest)) {
+    free(digest);
+    return NULL;
+  }
+  return digest;
+}
+
+/* Decompress the blob at in_fd into out_fd, checking the result's digest. */
+static int inflate_blob(int in_fd, int out_fd, const char *diff_id, skiff_error_t **err)
+{
+  struct tee t = {.out_fd = out_fd, .buf = malloc(TEE_BUF), .sha = EVP_MD_CTX_new()};
+  int ret = -1;
+  if (t.buf == NULL || t.sha == NULL || EVP_DigestInit_ex(t.sha, EVP_sha256(), NULL) != 1)
+    skiff_error_set(err, ENOMEM, "layer %s", diff_id);
+  else if ((t.raw = open_outer(in_fd, err)) != NULL)
+    ret = drain(&t, err);
+  char actual[DIGEST_STR_LEN];
+  if (ret == 0 && finish_digest(&t, actual) == 0 && strcmp(actual, diff_id) != 0)
+    ret = skiff_error_set(err, EIO, "layer %s: its compressed blob holds %s", diff_id,
+                          actual);
+  if (t.raw)
+    archive_read_free(t.raw);
+  EVP_MD_CTX_free(t.sha);
+  free(t.buf);
+  return ret;
+}
+
+int layer_open_tar(struct image_store *s, const char *chain_hex, const char *diff_id,
+                   skiff_error_t **err)
+{
+  cleanup_free char *tar = store_blob_path(s, diff_id);
+  int fd = tar ? open(tar, O_RDONLY | O_CLOEXEC) : -1;
+  if (fd >= 0 || errno != ENOENT)
+    return fd >= 0 ? fd : skiff_error_errno(err, "open layer %s", diff_id);
+  cleanup_free char *digest = layer_compressed_digest(s, chain_hex);
+  cleanup_free char *blob = digest ? store_blob_path(s, digest) : NULL;
+  cleanup_close int in = blob ? open(blob, O_RDONLY | O_CLOEXEC) : -1;
+  if (in < 0)
+    return skiff_error_set(err, ENOENT, "open layer %s: no tar and no compressed blob",
+                           diff_id);
+  /* An unlinked file: nothing to clean up whatever happens next. */
+  int out = open(s->tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+  if (out < 0)
+    return skiff_error_errno(err, "open layer %s: temporary file in %s", diff_id, s->tmp);
+  if (inflate_blob(in, out, diff_id, err) < 0 || lseek(out, 0, SEEK_SET) < 0) {
+    close(out);
+    return skiff_error_wrap(err, "open layer %s", diff_id);
+  }
+  return out;
 }

@@ -48,7 +48,7 @@ static int filter_bool(json_t *values, const char *key, int *out, skiff_error_t 
   else if (strcmp(v, "false") == 0 || strcmp(v, "0") == 0)
     *out = 0;
   else
-    return skiff_error_invalid(err, "invalid filter '%s=%s'", key, v);
+    return skiff_error_invalid(err, "invalid filter '%s=[%s]'", key, v);
   return 0;
 }
 

@@ -96,9 +96,15 @@ static int mount_new_api(json_t *lowers, const char *upper, const char *work,
       return -1; /* before 6.8: no "lowerdir+"; the caller falls back */
   }
   char msg[256];
-  if (fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", upper, 0) < 0 ||
-      fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", work, 0) < 0 ||
-      fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+  bool configured = fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", upper, 0) == 0 &&
+                    fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", work, 0) == 0;
+  if (!configured || fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+    /* Before 6.5 overlayfs takes its options through the legacy parser,
+     * which accepts any key and refuses "lowerdir+" only at create (EINVAL,
+     * "unrecognized mount option" in the kernel log): use mount(2) then,
+     * which reports its own error if the trouble is elsewhere. */
+    if (configured && errno == EINVAL)
+      return -1;
     int saved = errno;
     kernel_message(fsfd, msg, sizeof msg);
     errno = saved;

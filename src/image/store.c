@@ -553,8 +553,12 @@ static void gc_blobs_locked(struct image_store *s, json_t *dropped_diff_ids)
   while (dir && (e = readdir(dir)) != NULL) {
     cleanup_free char *diff_id =
         e->d_name[0] == '.' ? NULL : layer_diff_id(s, e->d_name);
+    cleanup_free char *compressed =
+        e->d_name[0] == '.' ? NULL : layer_compressed_digest(s, e->d_name);
     if (diff_id)
       json_object_set_new(kept, diff_id, json_true());
+    if (compressed)
+      json_object_set_new(kept, compressed, json_true());
   }
   size_t i;
   json_t *v;
@@ -579,6 +583,7 @@ void store_gc_locked(struct image_store *s, json_t *removed, long long *freed)
       continue;
     cleanup_free char *chain = strdup(e->d_name);
     cleanup_free char *diff_id = layer_diff_id(s, chain);
+    cleanup_free char *compressed = layer_compressed_digest(s, chain);
     long long size = layer_size(s, chain);
     if (chain == NULL || remove_layer(s, chain) < 0)
       continue;
@@ -588,6 +593,8 @@ void store_gc_locked(struct image_store *s, json_t *removed, long long *freed)
       json_array_append_new(removed, json_sprintf("sha256:%s", chain));
     if (diff_id)
       json_array_append_new(dropped, json_string(diff_id));
+    if (compressed) /* a pulled layer's blob */
+      json_array_append_new(dropped, json_string(compressed));
   }
   gc_blobs_locked(s, dropped);
 }

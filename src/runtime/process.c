@@ -5,6 +5,7 @@
 #include <grp.h>
 #include <linux/close_range.h>
 #include <pwd.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -209,9 +210,27 @@ int process_default_home(struct spec_process *p, skiff_error_t **err)
   return 0;
 }
 
+/* A new program inherits the signal mask and ignored signals: whoever
+ * started us (a shim blocking SIGCHLD and ignoring SIGPIPE, a shell that ran
+ * the daemon in the background) must not leave them to the container. */
+static int reset_signals(skiff_error_t **err)
+{
+  struct sigaction dfl = {.sa_handler = SIG_DFL};
+  for (int sig = 1; sig < NSIG; sig++)
+    if (sig != SIGKILL && sig != SIGSTOP)
+      sigaction(sig, &dfl, NULL); /* EINVAL for glibc's reserved ones: fine */
+  sigset_t none;
+  sigemptyset(&none);
+  if (sigprocmask(SIG_SETMASK, &none, NULL) < 0)
+    return skiff_error_errno(err, "reset the signal mask");
+  return 0;
+}
+
 int process_exec(const struct spec_process *p, const char *path,
                  struct seccomp_program *seccomp, skiff_error_t **err)
 {
+  if (reset_signals(err) < 0)
+    return -1;
   if (p->no_new_privileges && prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     return skiff_error_errno(err, "process.noNewPrivileges");
   if (seccomp && p->no_new_privileges && seccomp_program_load(seccomp, NULL, err) < 0)

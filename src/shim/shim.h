@@ -5,6 +5,7 @@
 #ifndef SKIFF_SHIM_SHIM_H
 #define SKIFF_SHIM_SHIM_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -31,6 +32,7 @@ struct shim_config {
 struct shim_client {
   int fd;
   bool stdin, stdout, stderr;
+  bool input_ended; /* half-closed: polled for its hang-up only */
 };
 
 /* What the I/O loop works on. */
@@ -40,12 +42,27 @@ struct shim_io {
   int listener;       /* attach.sock */
   bool tty, stdin_once;
   struct jsonlog_writer *log;
+  /* Client input the container has not read yet: in is non-blocking, so
+   * that output keeps flowing while its stdin is full (a stdin client
+   * waits meanwhile). close_in: close in once this is written. */
+  struct {
+    char buf[32768];
+    size_t off, len;
+    bool close_in;
+  } stdin_pending;
   struct shim_client clients[SHIM_MAX_CLIENTS];
   size_t nclients;
 };
 
 /* Accept one attach client, if one is waiting. */
 void shim_io_accept(struct shim_io *io);
+
+/* One-shot control requests on attach.sock (control.c), told apart from
+ * attach clients by their header line: {"resize":{"height":H,"width":W}}
+ * sets the terminal's size. The answer is one line, "ok" or "error <why>".
+ * Returns false (fd untouched) when header is not a control request;
+ * true once it answered (the caller closes fd). */
+bool shim_control_handle(struct shim_io *io, int fd, json_t *header);
 
 int shim_config_load(const char *dir, struct shim_config *cfg, skiff_error_t **err);
 

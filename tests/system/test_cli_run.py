@@ -44,8 +44,9 @@ def test_run_interactive_pipes_stdin_and_closes_it(cli):
 def test_run_missing_command_exits_127(cli):
     r = cli.skiff("run", "--rm", "--network", "none", IMAGE, "no-such-command")
     assert r.rc == 127, r
-    assert "Error response from daemon" in r.err
-    assert len(r.err.strip().splitlines()) == 1
+    lines = r.err.splitlines()
+    assert lines[0].startswith("skiff: Error response from daemon: ")
+    assert lines[1:] == ["", "Run 'skiff run --help' for more information"]  # as docker 28
 
 
 def test_run_command_that_cannot_execute_exits_126(cli):
@@ -116,7 +117,8 @@ def test_run_records_labels_init_restart_and_stop_settings(cli):
 def test_run_refuses_restart_with_rm(cli):
     r = cli.skiff("run", "--rm", "--restart", "always", IMAGE, "true")
     assert r.rc == 125, r
-    assert "Conflicting options" in r.err
+    assert r.err == ("skiff: conflicting options: cannot specify both --restart and --rm\n\n"
+                     "Run 'skiff run --help' for more information\n")
 
 
 def test_run_unknown_flag_is_a_usage_error(cli):

@@ -100,11 +100,13 @@ def test_help_and_usage_errors(cli):
     r = cli.skiff("ps", "--help")
     assert r.rc == 0 and "Usage:  skiff ps [OPTIONS]" in r.out and "--no-trunc" in r.out
     r = cli.skiff("ps", "--bogus")
-    assert r.rc == 125 and r.err.startswith("unknown flag: --bogus\n")
+    assert r.rc == 125 and r.err == ("unknown flag: --bogus\n\nUsage:  skiff ps [OPTIONS]\n\n"
+                                     "Run 'skiff ps --help' for more information\n")
     r = cli.skiff("rm")
-    assert r.rc == 1 and '"skiff rm" requires at least 1 argument.' in r.err
+    assert r.rc == 1 and r.err.startswith("skiff: 'skiff rm' requires at least 1 argument\n")
     r = cli.skiff("frobnicate")
-    assert r.rc == 1 and "'frobnicate' is not a skiff command" in r.err
+    assert r.rc == 1 and r.err == ("skiff: unknown command: skiff frobnicate\n\n"
+                                   "Run 'skiff --help' for more information\n")
     r = cli.skiff("--help")
     assert r.rc == 0 and "Management Commands:" in r.out
     r = cli.skiff("--version")

@@ -78,10 +78,9 @@ def test_unknown_path_gives_404_with_json_message(skiffd):
     assert json.loads(body) == {"message": "page not found"}
 
 
-def test_known_path_with_wrong_method_gives_405(skiffd):
+def test_known_path_with_wrong_method_is_not_found_like_dockerd(skiffd):
     status, body = skiffd.get_json("/version", "-X", "DELETE")
-    assert status == 405
-    assert body["message"]
+    assert (status, body) == (404, {"message": "page not found"})
 
 
 def test_unknown_path_with_a_body_still_gets_its_answer(skiffd):
@@ -192,7 +191,7 @@ def test_events_without_since_or_until_skip_the_history(skiffd):
 
 def test_events_with_malformed_filters_are_refused(skiffd):
     status, body = skiffd.get_json("/events?until=1&filters=%7Bnot-json")
-    assert status == 400 and "filters" in body["message"]
+    assert (status, body) == (400, {"message": "invalid filter"})
 
 
 def test_events_with_malformed_timestamp_are_refused(skiffd):
@@ -204,8 +203,8 @@ def test_malformed_json_body_is_refused_with_400(skiffd):
     status, body = skiffd.get_json("/v1.47/containers/create", "-X", "POST", "-H",
                                    "Content-Type: application/json",
                                    "--data", '{"Image": "busybox", oops}')
-    assert status == 400
-    assert "invalid JSON" in body["message"] and "line 1" in body["message"]
+    assert (status, body) == (400, {"message": "invalid JSON: invalid character 'o' looking "
+                                               "for beginning of object key string"})
 
 
 def test_body_over_16_mib_is_refused_with_413(skiffd, tmp_path):

@@ -38,6 +38,16 @@ def test_run_prints_output_and_returns_exit_code(engine):
     assert "oops" in res.stderr
 
 
+def test_container_process_starts_with_no_blocked_or_ignored_signals(engine):
+    # The shim blocks SIGCHLD and ignores SIGPIPE; neither may reach the
+    # container (a shell pipeline's `yes | head` relies on SIGPIPE).
+    res = engine.docker("run", "--rm", "busybox", "grep", "-E", "^Sig(Blk|Ign)",
+                        "/proc/self/status")
+    assert res.stdout.split() == ["SigBlk:", "0" * 16, "SigIgn:", "0" * 16]
+    res = engine.docker("run", "--rm", "--init", "busybox", "sh", "-c", "yes | head -c 3")
+    assert res.stdout == "y\ny"
+
+
 def test_run_rm_removes_container(engine):
     engine.docker("run", "--rm", "--name", "gone", "busybox", "true")
     assert engine.docker("ps", "-aq", "--filter", "name=gone").stdout.strip() == ""

@@ -300,10 +300,11 @@ def test_rmi_of_an_image_a_container_uses_is_a_conflict(engine, busybox_tar):
     if created.returncode != 0:
         pytest.skip(f"containers cannot be created yet: {created.stderr.strip()}")
     try:
+        cid = engine.docker("inspect", "-f", "{{.Id}}", "user").stdout.strip()
         res = engine.docker("rmi", "used")
         assert res.returncode == 1
         assert ('conflict: unable to remove repository reference "used" (must force) - '
-                f"a container is using its referenced image {iid[7:19]}") in res.stderr
+                f"container {cid[:12]} is using its referenced image {iid[7:19]}") in res.stderr
         res = engine.docker("rmi", iid)
         assert res.returncode == 1 and "(must be forced)" in res.stderr
         # Forced: the tag goes; the image stays (dangling) while the container uses it.

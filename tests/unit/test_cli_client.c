@@ -179,10 +179,10 @@ static void test_flag_errors_are_usage_errors(void **state)
       {2, {"run", "--nope"}, "unknown flag: --nope"},
       {2, {"run", "-x"}, "unknown shorthand flag: 'x' in -x"},
       {2, {"run", "--name"}, "flag needs an argument: --name"},
-      {2, {"run", "-T=abc"}, "invalid argument \"abc\" for \"-T\" flag"},
+      {2, {"run", "-T=abc"}, "invalid argument \"abc\" for \"-T, --time\" flag"},
       {2,
        {"run", "--detach=maybe"},
-       "invalid argument \"maybe\" for \"--detach\" flag"},
+       "invalid argument \"maybe\" for \"-d, --detach\" flag"},
   };
   for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
     struct parsed p = {0};
@@ -191,8 +191,10 @@ static void test_flag_errors_are_usage_errors(void **state)
     skiff_error_t *err = NULL;
     assert_int_equal(parse(&p, false, bad[i].argc, bad[i].argv, &args, &nargs, &err),
                      -1);
-    if (strstr(err->msg, bad[i].msg) == NULL)
-      fail_msg("got [%s], want [%s]", err->msg, bad[i].msg);
+    if (strncmp(err->msg, bad[i].msg, strlen(bad[i].msg)) != 0 ||
+        strstr(err->msg, "\n\nUsage:  skiff ") == NULL ||
+        strstr(err->msg, " --help' for more information") == NULL)
+      fail_msg("got [%s], want [%s] and the usage", err->msg, bad[i].msg);
     skiff_error_free(&err);
     strlist_free(&p.env);
   }

@@ -11,6 +11,7 @@
 
 #include "cli/format.h"
 #include "common/humanize.h"
+#include "common/timestamp.h"
 
 static void test_tabwriter_aligns_like_docker_tables(void **state)
 {
@@ -147,27 +148,27 @@ static void test_json_indent_matches_go(void **state)
 static void test_durations_and_timestamps(void **state)
 {
   int64_t ns;
-  assert_int_equal(format_parse_duration("1h30m", &ns), 0);
+  assert_int_equal(timestamp_parse_duration("1h30m", &ns), 0);
   assert_true(ns == 5400LL * 1000000000LL);
-  assert_int_equal(format_parse_duration("1.5s", &ns), 0);
+  assert_int_equal(timestamp_parse_duration("1.5s", &ns), 0);
   assert_true(ns == 1500000000LL);
-  assert_int_equal(format_parse_duration("10", &ns), -1);
-  assert_int_equal(format_parse_duration("5x", &ns), -1);
+  assert_int_equal(timestamp_parse_duration("10", &ns), -1);
+  assert_int_equal(timestamp_parse_duration("5x", &ns), -1);
 
   skiff_error_t *err = NULL;
-  char *t = format_api_timestamp("10m", 1000000, &err);
+  char *t = timestamp_from_api("10m", 1000000, &err);
   assert_string_equal(t, "999400");
   free(t);
-  t = format_api_timestamp("2013-01-02T13:23:37Z", 0, &err);
+  t = timestamp_from_api("2013-01-02T13:23:37Z", 0, &err);
   assert_string_equal(t, "1357133017.000000000");
   free(t);
-  t = format_api_timestamp("2013-01-02T13:23:37.5+01:00", 0, &err);
+  t = timestamp_from_api("2013-01-02T13:23:37.5+01:00", 0, &err);
   assert_string_equal(t, "1357129417.500000000");
   free(t);
-  t = format_api_timestamp("1357133017.25", 0, &err);
+  t = timestamp_from_api("1357133017.25", 0, &err);
   assert_string_equal(t, "1357133017.25");
   free(t);
-  assert_null(format_api_timestamp("yesterday", 0, &err));
+  assert_null(timestamp_from_api("yesterday", 0, &err));
   assert_non_null(strstr(err->msg, "failed to parse value as time or duration"));
   skiff_error_free(&err);
 }

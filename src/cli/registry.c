@@ -1,0 +1,359 @@
+/* Registry commands: push, login, logout, and the credentials that pull
+ * and push send to the daemon (X-Registry-Auth), from the same
+ * ~/.docker/config.json that docker reads and writes ("auths": {server:
+ * {"auth": base64("user:password")}}; $DOCKER_CONFIG names another
+ * directory). Credential helpers (credsStore) are not supported. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "client.h"
+#include "common/base64.h"
+#include "common/cleanup.h"
+#include "common/fs.h"
+#include "common/jsonutil.h"
+#include "opts.h"
+
+#define HUB_SERVER "https://index.docker.io/v1/"
+
+/* ---- config.json ---- */
+
+static char *config_path(void)
+{
+  const char *dir = getenv("DOCKER_CONFIG");
+  const char *home = getenv("HOME");
+  char *path = NULL;
+  if (dir && *dir)
+    return asprintf(&path, "%s/config.json", dir) < 0 ? NULL : path;
+  return asprintf(&path, "%s/.docker/config.json", home && *home ? home : "/root") < 0
+             ? NULL
+             : path;
+}
+
+static json_t *config_load(const char *path)
+{
+  json_t *doc = access(path, F_OK) == 0 ? jsonutil_load_file(path, NULL) : NULL;
+  if (!json_is_object(doc)) {
+    json_decref(doc);
+    doc = json_object();
+  }
+  return doc;
+}
+
+static int config_save(const char *path, json_t *doc, skiff_error_t **err)
+{
+  cleanup_free char *dir = strdup(path);
+  char *slash = dir ? strrchr(dir, '/') : NULL;
+  if (slash)
+    *slash = '\0';
+  if (dir == NULL || fs_mkdir_p(dir, 0700, err) < 0)
+    return skiff_error_wrap(err, "save %s", path);
+  cleanup_free char *text = json_dumps(doc, JSON_INDENT(2));
+  cleanup_free char *line = NULL;
+  if (text == NULL || asprintf(&line, "%s\n", text) < 0)
+    return skiff_error_set(err, ENOMEM, "save %s", path);
+  return fs_write_file_atomic(path, line, strlen(line), 0600, FS_WRITE_DURABLE, err);
+}
+
+/* The registry of a reference as config.json keys it: "host[:port]", or
+ * Docker Hub's legacy URL. */
+static char *registry_key(const char *ref)
+{
+  const char *slash = strchr(ref, '/');
+  if (slash) {
+    size_t n = (size_t)(slash - ref);
+    bool host = memchr(ref, '.', n) || memchr(ref, ':', n) ||
+                (n == 9 && strncmp(ref, "localhost", 9) == 0);
+    if (host && !(n == 9 && strncmp(ref, "docker.io", 9) == 0) &&
+        !(n == 15 && strncmp(ref, "index.docker.io", 15) == 0))
+      return strndup(ref, n);
+  }
+  return strdup(HUB_SERVER);
+}
+
+/* A server as typed ("https://host:5000/", "host:5000") → its key. */
+static char *server_key(const char *server)
+{
+  if (server == NULL || *server == '\0')
+    return strdup(HUB_SERVER);
+  const char *p = strstr(server, "://");
+  p = p ? p + 3 : server;
+  char *host = strndup(p, strcspn(p, "/"));
+  if (host && (strcmp(host, "index.docker.io") == 0 || strcmp(host, "docker.io") == 0 ||
+               strcmp(host, "registry-1.docker.io") == 0)) {
+    free(host);
+    return strdup(HUB_SERVER);
+  }
+  return host;
+}
+
+/* config.json's entry for key, trying the forms docker accepts. Borrowed. */
+static json_t *find_auth(json_t *auths, const char *key)
+{
+  json_t *entry = json_object_get(auths, key);
+  const char *k;
+  json_t *v;
+  json_object_foreach(entry ? NULL : auths, k, v)
+  {
+    cleanup_free char *norm = server_key(k);
+    if (norm && strcmp(norm, key) == 0)
+      return v;
+  }
+  return entry;
+}
+
+char *cli_registry_auth_header(const char *ref)
+{
+  cleanup_free char *path = config_path();
+  cleanup_free char *key = registry_key(ref);
+  cleanup_json json_t *doc = path ? config_load(path) : json_object();
+  json_t *entry = key ? find_auth(json_object_get(doc, "auths"), key) : NULL;
+  cleanup_json json_t *auth = json_is_object(entry) ? json_deep_copy(entry) : json_object();
+  json_object_set_new(auth, "serveraddress", json_string(key ? key : ""));
+  cleanup_free char *text = json_dumps(auth, JSON_COMPACT);
+  cleanup_free char *b64 = text ? base64_encode(text, strlen(text), true) : NULL;
+  char *header = NULL;
+  if (b64 == NULL || asprintf(&header, "X-Registry-Auth: %s", b64) < 0)
+    return NULL;
+  return header;
+}
+
+/* ---- push ---- */
+
+int cmd_push(struct cli *cli, int argc, char **argv, skiff_error_t **err)
+{
+  bool all_tags = false, quiet = false, untrusted = false;
+  const char *platform = NULL;
+  struct opt opts[] = {
+      {"all-tags", 'a', OPT_BOOL, &all_tags, NULL, "Push all tags of an image to the repository",
+       NULL},
+      {"disable-content-trust", 0, OPT_BOOL, &untrusted, NULL, "Skip image signing", NULL},
+      {"platform", 0, OPT_STRING, &platform, "string",
+       "Push a platform-specific manifest as a single-platform image", NULL},
+      {"quiet", 'q', OPT_BOOL, &quiet, NULL, "Suppress verbose output", NULL},
+      {NULL, 0, 0, NULL, NULL, NULL, NULL}};
+  struct command_spec spec = {.usage = "[OPTIONS] NAME[:TAG]",
+                              .summary = "Upload an image to a registry",
+                              .aliases = "skiff image push, skiff push",
+                              .min_args = 1,
+                              .max_args = 1};
+  cleanup_free char **args = NULL;
+  int nargs = 0;
+  int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
+  if (r != OPTS_OK)
+    return r == OPTS_HELP ? 0 : r;
+  const char *ref = args[0];
+  const char *last = strrchr(ref, '/');
+  const char *colon = strchr(last ? last : ref, ':');
+  if (all_tags && colon)
+    return skiff_error_invalid(err, "tag can't be used with --all-tags/-a");
+  cleanup_free char *name = strndup(ref, colon ? (size_t)(colon - ref) : strlen(ref));
+  const char *tag = colon ? colon + 1 : (all_tags ? "" : "latest");
+  if (!colon && !all_tags && !quiet)
+    printf("Using default tag: latest\n");
+  cleanup_free char *q = NULL, *base = cli_path("/images/%s/push", name), *path = NULL;
+  client_query_add(&q, "tag", tag);
+  cleanup_free char *auth = cli_registry_auth_header(ref);
+  const char *headers[] = {auth, NULL};
+  if (base == NULL || asprintf(&path, "%s%s", base, q ? q : "") < 0)
+    return skiff_error_errno(err, "push");
+  if (progress_call_headers(cli, "POST", path, headers, -1, 0, quiet ? NULL : stdout, NULL,
+                            err) < 0)
+    return -1;
+  if (quiet)
+    printf("%s\n", ref);
+  return 0;
+}
+
+/* ---- login / logout ---- */
+
+static char *read_line(FILE *in, bool echo)
+{
+  struct termios saved, quiet;
+  bool tty = !echo && isatty(fileno(in)) && tcgetattr(fileno(in), &saved) == 0;
+  if (tty) {
+    quiet = saved;
+    quiet.c_lflag &= ~(tcflag_t)ECHO;
+    tcsetattr(fileno(in), TCSANOW, &quiet);
+  }
+  char *line = NULL;
+  size_t cap = 0;
+  ssize_t n = getline(&line, &cap, in);
+  if (tty) {
+    tcsetattr(fileno(in), TCSANOW, &saved);
+    fputc('\n', stderr);
+  }
+  if (n < 0) {
+    free(line);
+    return NULL;
+  }
+  while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+    line[--n] = '\0';
+  return line;
+}
+
+static int save_login(const char *key, const char *user, const char *password,
+                      skiff_error_t **err)
+{
+  cleanup_free char *path = config_path();
+  cleanup_free char *pair = NULL;
+  if (path == NULL || asprintf(&pair, "%s:%s", user, password) < 0)
+    return skiff_error_set(err, ENOMEM, "login");
+  cleanup_json json_t *doc = config_load(path);
+  json_t *auths = json_object_get(doc, "auths");
+  if (!json_is_object(auths)) {
+    auths = json_object();
+    json_object_set_new(doc, "auths", auths);
+  }
+  cleanup_free char *b64 = base64_encode(pair, strlen(pair), false);
+  json_object_set_new(auths, key, json_pack("{s:s}", "auth", b64 ? b64 : ""));
+  if (config_save(path, doc, err) < 0)
+    return -1;
+  fprintf(stderr,
+          "WARNING! Your password will be stored unencrypted in %s.\n"
+          "Configure a credential helper to remove this warning. See\n"
+          "https://docs.docker.com/engine/reference/commandline/login/#credential-stores\n\n",
+          path);
+  return 0;
+}
+
+static int ask_credentials(const char **user, const char **password, bool from_stdin,
+                           char **owned_user, char **owned_password, skiff_error_t **err)
+{
+  if (from_stdin) {
+    if (*password)
+      return skiff_error_invalid(err, "--password and --password-stdin are mutually "
+                                      "exclusive");
+    if (*user == NULL)
+      return skiff_error_invalid(err, "Must provide --username with --password-stdin");
+    *owned_password = read_line(stdin, true);
+    *password = *owned_password;
+  }
+  if (*user == NULL) {
+    fprintf(stderr, "Username: ");
+    *owned_user = read_line(stdin, true);
+    *user = *owned_user;
+  }
+  if (*user == NULL || **user == '\0')
+    return skiff_error_invalid(err, "Error: Non-null Username Required");
+  if (*password == NULL) {
+    fprintf(stderr, "Password: ");
+    *owned_password = read_line(stdin, false);
+    *password = *owned_password;
+  }
+  if (*password == NULL || **password == '\0')
+    return skiff_error_invalid(err, "Error: Password Required");
+  return 0;
+}
+
+int cmd_login(struct cli *cli, int argc, char **argv, skiff_error_t **err)
+{
+  const char *user = NULL, *password = NULL;
+  bool from_stdin = false;
+  struct opt opts[] = {
+      {"password", 'p', OPT_STRING, &password, "string", "Password", NULL},
+      {"password-stdin", 0, OPT_BOOL, &from_stdin, NULL, "Take the password from stdin",
+       NULL},
+      {"username", 'u', OPT_STRING, &user, "string", "Username", NULL},
+      {NULL, 0, 0, NULL, NULL, NULL, NULL}};
+  struct command_spec spec = {.usage = "[OPTIONS] [SERVER]",
+                              .summary = "Authenticate to a registry",
+                              .min_args = 0,
+                              .max_args = 1};
+  cleanup_free char **args = NULL;
+  int nargs = 0;
+  int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
+  if (r != OPTS_OK)
+    return r == OPTS_HELP ? 0 : r;
+  if (password && !from_stdin)
+    fprintf(stderr, "WARNING! Using --password via the CLI is insecure. Use "
+                    "--password-stdin.\n");
+  cleanup_free char *owned_user = NULL, *owned_password = NULL;
+  if (ask_credentials(&user, &password, from_stdin, &owned_user, &owned_password, err) < 0)
+    return -1;
+  cleanup_free char *key = server_key(nargs ? args[0] : NULL);
+  cleanup_json json_t *body = json_pack("{s:s, s:s, s:s}", "username", user, "password",
+                                        password, "serveraddress", key ? key : "");
+  cleanup_json json_t *answer = client_json(cli->client, "POST", "/auth", body, NULL, err);
+  if (answer == NULL)
+    return -1;
+  if (save_login(key, user, password, err) < 0)
+    return -1;
+  printf("Login Succeeded\n");
+  return 0;
+}
+
+int cmd_logout(struct cli *cli, int argc, char **argv, skiff_error_t **err)
+{
+  struct command_spec spec = {.usage = "[SERVER]",
+                              .summary = "Log out from a registry",
+                              .min_args = 0,
+                              .max_args = 1};
+  struct opt opts[] = {{NULL, 0, 0, NULL, NULL, NULL, NULL}};
+  cleanup_free char **args = NULL;
+  int nargs = 0;
+  int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
+  if (r != OPTS_OK)
+    return r == OPTS_HELP ? 0 : r;
+  cleanup_free char *key = server_key(nargs ? args[0] : NULL);
+  cleanup_free char *path = config_path();
+  if (key == NULL || path == NULL)
+    return skiff_error_set(err, ENOMEM, "logout");
+  cleanup_json json_t *doc = config_load(path);
+  json_t *auths = json_object_get(doc, "auths");
+  bool found = false;
+  const char *k;
+  json_t *v;
+  void *tmp;
+  json_object_foreach_safe(auths, tmp, k, v)
+  {
+    cleanup_free char *norm = server_key(k);
+    if (norm && strcmp(norm, key) == 0) {
+      json_object_del(auths, k);
+      found = true;
+    }
+  }
+  if (!found) {
+    printf("Not logged in to %s\n", key);
+    return 0;
+  }
+  printf("Removing login credentials for %s\n", key);
+  return config_save(path, doc, err);
+}
+
+/* ---- search ---- */
+
+int cmd_search(struct cli *cli, int argc, char **argv, skiff_error_t **err)
+{
+  const char *format = NULL, *limit = NULL;
+  bool no_trunc = false;
+  struct strlist filters = {0};
+  struct opt opts[] = {
+      {"filter", 'f', OPT_LIST, &filters, "filter", "Filter output based on conditions "
+                                                    "provided", NULL},
+      {"format", 0, OPT_STRING, &format, "string", "Pretty-print search using a Go template",
+       NULL},
+      {"limit", 0, OPT_STRING, &limit, "int", "Max number of search results", NULL},
+      {"no-trunc", 0, OPT_BOOL, &no_trunc, NULL, "Don't truncate output", NULL},
+      {NULL, 0, 0, NULL, NULL, NULL, NULL}};
+  struct command_spec spec = {.usage = "[OPTIONS] TERM",
+                              .summary = "Search Docker Hub for images",
+                              .min_args = 1,
+                              .max_args = 1};
+  cleanup_free char **args = NULL;
+  int nargs = 0;
+  int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
+  strlist_free(&filters);
+  if (r != OPTS_OK)
+    return r == OPTS_HELP ? 0 : r;
+  cleanup_free char *q = NULL, *path = NULL;
+  client_query_add(&q, "term", args[0]);
+  if (asprintf(&path, "/images/search%s", q ? q : "") < 0)
+    return skiff_error_errno(err, "search");
+  cleanup_json json_t *answer = client_json(cli->client, "GET", path, NULL, NULL, err);
+  return answer ? 0 : -1;
+}

@@ -1,0 +1,148 @@
+/* What the files of src/registry share: a client bound to one repository
+ * of one registry endpoint (client.c), authentication (auth.c), manifests
+ * and platforms (manifest.c). */
+#ifndef SKIFF_REGISTRY_INTERNAL_H
+#define SKIFF_REGISTRY_INTERNAL_H
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "common/error.h"
+#include "registry.h"
+
+#define MEDIA_DOCKER_MANIFEST "application/vnd.docker.distribution.manifest.v2+json"
+#define MEDIA_DOCKER_LIST "application/vnd.docker.distribution.manifest.list.v2+json"
+#define MEDIA_OCI_MANIFEST "application/vnd.oci.image.manifest.v1+json"
+#define MEDIA_OCI_INDEX "application/vnd.oci.image.index.v1+json"
+#define MEDIA_DOCKER_CONFIG "application/vnd.docker.container.image.v1+json"
+#define MEDIA_DOCKER_LAYER "application/vnd.docker.image.rootfs.diff.tar.gzip"
+
+#define DOCKER_HUB "docker.io"
+#define DOCKER_HUB_API "https://registry-1.docker.io"
+#define MANIFEST_MAX (4 * 1024 * 1024)
+
+/* A parsed reference: registry host ("docker.io", "127.0.0.1:5000"), the
+ * repository inside it ("library/busybox"), tag and digest (NULL when
+ * absent), and the normalized name ("docker.io/library/busybox"). */
+struct registry_ref {
+  char *host, *path, *tag, *digest, *name;
+};
+
+/* Normalize text as docker does and split it. */
+int registry_ref_parse(const char *text, struct registry_ref *out, skiff_error_t **err);
+void registry_ref_clear(struct registry_ref *r);
+/* The name as users see it ("busybox", "host:5000/a/b"). New string. */
+char *registry_ref_familiar_name(const struct registry_ref *r);
+
+/* ---- client.c ---- */
+
+struct registry_client {
+  const struct registry_config *cfg;
+  char *host;     /* as in the reference */
+  char *endpoint; /* scheme://authority, no trailing slash */
+  char *path;     /* repository inside the registry */
+  char *actions;  /* "pull" or "pull,push" */
+  char *extra_scope; /* another repository to read (cross-repository mount) */
+  bool tls_verify;
+  char *ca_blob;  /* PEM of the certs.d CAs (*.crt), or NULL */
+  size_t ca_len;
+  char *cert_file, *key_file; /* client certificate, or NULL */
+  struct registry_auth auth;
+  pthread_mutex_t lock; /* guards authorization */
+  char *authorization;  /* the Authorization header value, or NULL */
+};
+
+struct registry_request {
+  const char *method;      /* GET, HEAD, PUT, POST, PATCH, DELETE */
+  const char *url;         /* absolute, or a path under the endpoint */
+  const char *accept;      /* Accept header, or NULL */
+  const char *content_type;
+  /* The Authorization header to send instead of the client's ("" for
+   * none); such a request is never retried after a 401. */
+  const char *authorization;
+  const char *const *headers; /* more "Name: value" lines, NULL-ended */
+  const void *body; /* an in-memory body, or NULL */
+  size_t body_len;
+  /* A streamed body instead: read_fn fills buf and returns the bytes
+   * written, 0 at the end, (size_t)-1 on error. Such a request is not
+   * retried after authenticating: make an authenticated call first. */
+  size_t (*read_fn)(char *buf, size_t cap, void *arg);
+  long long read_len; /* its length, or -1 (chunked) */
+  /* The body of a 2xx answer goes to on_data when set (return < 0 to
+   * abort), else into the reply (at most MANIFEST_MAX bytes). */
+  int (*on_data)(const void *data, size_t len, void *arg);
+  void *arg;
+};
+
+struct registry_reply {
+  long status;
+  char *body;
+  size_t len;
+  char *content_type, *digest, *location, *range, *challenge;
+  long long content_length; /* -1 when not given */
+};
+
+/* A client for repository path of the registry host; endpoint NULL picks
+ * https://host (or Docker Hub's API host), falling back to plain http when
+ * the registry is insecure (loopback, insecure-registries) and does not
+ * speak TLS. actions: the scope to ask tokens for. */
+struct registry_client *registry_client_new(const struct registry_config *cfg,
+                                            const char *host, const char *endpoint,
+                                            const char *path, const char *actions,
+                                            const struct registry_auth *auth,
+                                            skiff_error_t **err);
+void registry_client_free(struct registry_client *c);
+
+/* Find the endpoint's scheme (GET /v2/) and authenticate when asked. */
+int registry_client_ping(struct registry_client *c, skiff_error_t **err);
+
+/* One request; a 401 is answered once by authenticating (Basic or a Bearer
+ * token for the challenge) and retrying. Transport errors fail; HTTP
+ * statuses are the caller's to judge (reply->status). */
+int registry_do(struct registry_client *c, const struct registry_request *req,
+                struct registry_reply *reply, skiff_error_t **err);
+void registry_reply_clear(struct registry_reply *r);
+
+/* An error for an unexpected answer, from the registry's JSON errors when
+ * it sent some ("manifest unknown: ..."); status ENOENT for 404, EACCES for
+ * 401/403, else EIO. Returns -1. */
+int registry_reply_error(const struct registry_reply *r, skiff_error_t **err,
+                         const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- auth.c ---- */
+
+/* Answer a challenge (WWW-Authenticate) for c: a Basic header from the
+ * credentials, or a Bearer token from the realm for c's scope. The new
+ * Authorization value is stored in c. */
+int registry_authenticate(struct registry_client *c, const char *challenge,
+                          skiff_error_t **err);
+/* Base64 (standard alphabet, padded) of len bytes; new string. */
+char *registry_base64(const void *data, size_t len);
+
+/* ---- manifest.c ---- */
+
+struct registry_platform {
+  char *os, *arch, *variant;
+};
+
+/* Parse "os[/arch[/variant]]" (NULL: this machine). */
+int registry_platform_parse(const char *text, struct registry_platform *out,
+                            skiff_error_t **err);
+void registry_platform_clear(struct registry_platform *p);
+/* "linux/amd64" or "linux/arm/v7"; new string. */
+char *registry_platform_format(const struct registry_platform *p);
+
+/* Whether a media type (or a document without one) is an index. */
+bool registry_is_index(const char *media_type, json_t *doc);
+/* The descriptor of an index's manifests that matches want, or NULL
+ * (error naming what was wanted and what there is). Borrowed. */
+json_t *registry_index_select(json_t *index, const struct registry_platform *want,
+                              skiff_error_t **err);
+/* Check an image manifest: schema 2 or OCI, config and layers with valid
+ * digests. */
+int registry_manifest_check(json_t *manifest, const char *media_type,
+                            skiff_error_t **err);
+
+#endif
