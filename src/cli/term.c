@@ -33,9 +33,10 @@ bool term_make_raw(int fd)
   static bool hooked;
   if (raw_fd >= 0 || !isatty(fd) || tcgetattr(fd, &saved) < 0)
     return raw_fd >= 0;
+  /* docker's term.MakeRaw is cfmakeraw: output processing (OPOST) goes too,
+   * so a container's "\r\n" reaches the terminal as it is, not "\r\r\n". */
   struct termios raw = saved;
   cfmakeraw(&raw);
-  raw.c_oflag = saved.c_oflag; /* keep output processing, as docker does */
   if (!hooked) {
     atexit(term_restore);
     struct sigaction sa = {.sa_handler = on_fatal_signal};

@@ -9,11 +9,11 @@
 
 #include "common/error.h"
 
-/* Put fd (a terminal) in raw mode as docker's CLI does: input raw, output
- * processing kept. Saves the old mode for term_restore, which also runs at
- * exit() and on SIGINT, SIGTERM, SIGHUP and SIGQUIT (unless blocked: those
- * arrive through a signalfd and the caller decides). False when fd is not
- * a terminal. */
+/* Put fd (a terminal) in raw mode as docker's CLI does (cfmakeraw: no
+ * output processing either). Saves the old mode for term_restore, which
+ * also runs at exit() and on SIGINT, SIGTERM, SIGHUP and SIGQUIT (unless
+ * blocked: those arrive through a signalfd and the caller decides). False
+ * when fd is not a terminal. */
 bool term_make_raw(int fd);
 
 /* Put the saved mode back (idempotent; async-signal-safe). */
