@@ -8,7 +8,6 @@
 #include <jansson.h>
 #include <stdbool.h>
 #include <stdio.h>
-#include <termios.h>
 
 #include "client.h"
 #include "common/error.h"
@@ -106,20 +105,6 @@ json_t *cli_build_env(const struct strlist *env_flags, const struct strlist *env
 /* exec.c */
 int cmd_exec(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 
-/* terminal.c: the local terminal of attach, run -t and exec -t. */
-struct cli_terminal {
-  struct termios saved;
-  bool raw;
-};
-/* Put stdin in raw mode, as docker does (output processing kept), when it
- * is a terminal; terminal_restore undoes it. */
-void terminal_make_raw(struct cli_terminal *t);
-void terminal_restore(struct cli_terminal *t);
-/* POST our terminal's size to resize_path ("/containers/<id>/resize" or
- * "/exec/<id>/resize", escaped); errors are ignored (the process may have
- * exited: docker ignores them too). */
-void terminal_send_size(struct cli *cli, const char *resize_path);
-
 /* Attach to a created or running container and copy its streams until it
  * closes them (used by run, start -a and attach). */
 struct attach_opts {
@@ -140,6 +125,11 @@ struct attachment *run_attach_open(struct cli *cli, const char *id,
 int run_attach_pump(struct cli *cli, struct attachment *a, const char *id,
                     skiff_error_t **err);
 void run_attach_close(struct attachment *a);
+
+/* detachKeys of docker's client configuration ($DOCKER_CONFIG/config.json
+ * or ~/.docker/config.json), used when --detach-keys is not given (attach,
+ * run, start, exec); NULL if unset. A static buffer. */
+const char *cli_config_detach_keys(void);
 
 /* A POST /containers/{id}/wait running in a thread, started before the
  * container so its exit cannot be missed. */

@@ -1,14 +1,14 @@
 /* exec: docker's flow (docker/cli's RunExec): create the exec, start it
  * hijacked (or detached with -d), copy the streams, then inspect it for
- * the exit code. With -t the local terminal is raw and its size follows
- * SIGWINCH to /exec/{id}/resize. */
+ * the exit code. With -t the local terminal is raw (term.c), its size
+ * follows SIGWINCH to /exec/{id}/resize, and with -i the detach keys end
+ * the session (the daemon ends the stream; the exec runs on). */
 #include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
@@ -16,12 +16,21 @@
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
 #include "stream.h"
+#include "term.h"
 
 struct exec_flags {
   bool detach, interactive, tty, privileged;
   const char *user, *workdir, *detach_keys;
   struct strlist env, env_file;
 };
+
+/* --detach-keys, else the client configuration's detachKeys, else "" (the
+ * daemon's default, ctrl-p,ctrl-q), as docker's CLI sends them. */
+static const char *detach_keys_spec(const struct exec_flags *f)
+{
+  const char *keys = f->detach_keys ? f->detach_keys : cli_config_detach_keys();
+  return keys ? keys : "";
+}
 
 /* docker's ExecOptions: every stream attached unless -d, stdin with -i. */
 static json_t *exec_config(const struct exec_flags *f, char **args, int nargs,
@@ -37,11 +46,11 @@ static json_t *exec_config(const struct exec_flags *f, char **args, int nargs,
       "{s:s, s:b, s:b, s:b, s:b, s:b, s:s, s:o, s:s, s:o}", "User", f->user ? f->user : "",
       "Privileged", f->privileged, "Tty", f->tty, "AttachStdin", f->interactive && !f->detach,
       "AttachStdout", !f->detach, "AttachStderr", !f->detach, "DetachKeys",
-      f->detach_keys ? f->detach_keys : "", "Env", env, "WorkingDir",
+      detach_keys_spec(f), "Env", env, "WorkingDir",
       f->workdir ? f->workdir : "", "Cmd", cmd);
-  struct winsize ws;
-  if (f->tty && ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0)
-    json_object_set_new(config, "ConsoleSize", json_pack("[i, i]", ws.ws_row, ws.ws_col));
+  unsigned rows, cols;
+  if (f->tty && term_size(STDOUT_FILENO, &rows, &cols))
+    json_object_set_new(config, "ConsoleSize", json_pack("[i, i]", rows, cols));
   return config;
 }
 
@@ -69,7 +78,6 @@ static int exit_code(struct cli *cli, const char *exec_id, skiff_error_t **err)
 struct exec_session {
   struct cli *cli;
   char *resize_path;
-  struct cli_terminal term;
   int signal_fd;
   sigset_t old_mask;
 };
@@ -77,8 +85,9 @@ struct exec_session {
 static void on_signal(int signo, void *arg)
 {
   struct exec_session *s = arg;
-  if (signo == SIGWINCH)
-    terminal_send_size(s->cli, s->resize_path);
+  unsigned rows, cols;
+  if (signo == SIGWINCH && term_size(STDOUT_FILENO, &rows, &cols))
+    term_send_size(s->cli->client, s->resize_path, rows, cols);
 }
 
 /* SIGWINCH through a signalfd, so the copy loop sees it between reads. */
@@ -93,12 +102,20 @@ static void watch_resizes(struct exec_session *s)
 
 static void session_end(struct exec_session *s)
 {
-  terminal_restore(&s->term);
+  term_restore();
   if (s->signal_fd >= 0) {
     close(s->signal_fd);
     pthread_sigmask(SIG_SETMASK, &s->old_mask, NULL);
   }
   free(s->resize_path);
+}
+
+/* The keys the daemon was given; docker's CLI watches for the same ones
+ * (the default ones when the daemon refused them). */
+static void watched_keys(const struct exec_flags *f, struct detach_keys *keys)
+{
+  if (detachkeys_parse(detach_keys_spec(f), keys, NULL) < 0)
+    detachkeys_parse(NULL, keys, NULL);
 }
 
 static int run_attached(struct cli *cli, const struct exec_flags *f, const char *exec_id,
@@ -110,10 +127,12 @@ static int run_attached(struct cli *cli, const struct exec_flags *f, const char 
     return -1;
   struct exec_session s = {.cli = cli, .signal_fd = -1,
                            .resize_path = cli_path("/exec/%s/resize", exec_id)};
+  struct detach_keys keys;
+  watched_keys(f, &keys);
+  bool raw = false;
   if (f->tty) {
     watch_resizes(&s);
-    if (f->interactive)
-      terminal_make_raw(&s.term);
+    raw = f->interactive && term_make_raw(STDIN_FILENO);
   }
   struct stream_pump p = {.sock = conn.fd,
                           .early = conn.early,
@@ -124,20 +143,27 @@ static int run_attached(struct cli *cli, const struct exec_flags *f, const char 
                           .err_fd = STDERR_FILENO,
                           .signal_fd = s.signal_fd,
                           .on_signal = on_signal,
-                          .arg = &s};
+                          .arg = &s,
+                          .detach_keys = raw ? &keys : NULL};
   fflush(stdout);
   int r = stream_pump_run(&p, err);
   session_end(&s);
   client_conn_close(&conn);
-  return r < 0 ? -1 : exit_code(cli, exec_id, err);
+  if (r < 0)
+    return -1;
+  /* docker's exec reports a detach as an error, without inspecting the
+   * exec, which runs on. */
+  if (p.detached)
+    return skiff_error_invalid(err, "read escape sequence");
+  return exit_code(cli, exec_id, err);
 }
 
 static int run_exec(struct cli *cli, const struct exec_flags *f, char **args, int nargs,
                     skiff_error_t **err)
 {
   /* docker checks this before it asks the daemon anything */
-  if (f->tty && f->interactive && !f->detach && !isatty(STDIN_FILENO))
-    return skiff_error_invalid(err, "the input device is not a TTY");
+  if (term_check_stdin(f->interactive && !f->detach, f->tty, err) < 0)
+    return -1;
   for (size_t i = 0; i < f->env.n; i++)
     if (f->env.items[i][0] == '\0' || f->env.items[i][0] == '=')
       cli->fail_status = 125; /* docker refuses it as a bad flag value */

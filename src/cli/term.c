@@ -1,10 +1,13 @@
 #include "term.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
+
+#include "common/cleanup.h"
 
 static struct termios saved;
 static volatile sig_atomic_t raw_fd = -1;
@@ -59,6 +62,17 @@ bool term_size(int fd, unsigned *rows, unsigned *cols)
   *rows = ws.ws_row;
   *cols = ws.ws_col;
   return true;
+}
+
+void term_send_size(struct client *client, const char *resize_path, unsigned rows,
+                    unsigned cols)
+{
+  cleanup_free char *path = NULL;
+  if (asprintf(&path, "%s?h=%u&w=%u", resize_path, rows, cols) < 0)
+    return;
+  skiff_error_t *e = NULL;
+  client_simple(client, "POST", path, NULL, NULL, &e);
+  skiff_error_free(&e);
 }
 
 int term_check_stdin(bool attach_stdin, bool tty, skiff_error_t **err)
