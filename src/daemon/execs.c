@@ -6,19 +6,19 @@
 #include "execs.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/cleanup.h"
+#include "common/detachkeys.h"
 #include "common/jsonutil.h"
 #include "common/log.h"
 #include "containers.h"
@@ -230,31 +230,14 @@ static int check_config(json_t *body, skiff_error_t **err)
   return 0;
 }
 
-/* docker's term.ToBytes: "a,ctrl-p,ctrl-@" -> bytes. Only checked here (and
- * shown base64 by inspect); scanning the stream for them is not done yet.
- * Returns the number of bytes, -1 when a key is not valid. */
-static int detach_key_bytes(const char *keys, unsigned char *out, size_t cap)
+/* The exec's detach keys (DetachKeys, or docker's default ones). -1 with
+ * dockerd's message for exec, which differs from attach's. */
+static int exec_detach_keys(json_t *config, struct detach_keys *keys, skiff_error_t **err)
 {
-  static const char ctrl_punct[] = "@[\\]^_"; /* ctrl-@ is 0, ctrl-[ 27, ... */
-  size_t n = 0;
-  for (const char *k = keys; n < cap;) {
-    size_t len = strcspn(k, ",");
-    if (len == 1)
-      out[n++] = (unsigned char)k[0];
-    else if (len == 6 && strncasecmp(k, "ctrl-", 5) == 0 && k[5] >= 'a' && k[5] <= 'z')
-      out[n++] = (unsigned char)(k[5] - 'a' + 1);
-    else if (len == 6 && strncasecmp(k, "ctrl-", 5) == 0 && k[5] >= 'A' && k[5] <= 'Z')
-      out[n++] = (unsigned char)(k[5] - 'A' + 1);
-    else if (len == 6 && strncasecmp(k, "ctrl-", 5) == 0 && k[5] && strchr(ctrl_punct, k[5]))
-      out[n++] = (unsigned char)(k[5] == '@' ? 0 : 27 + (strchr(ctrl_punct, k[5]) -
-                                                         ctrl_punct - 1));
-    else
-      return -1;
-    if (k[len] == '\0')
-      return (int)n;
-    k += len + 1;
-  }
-  return -1;
+  const char *spec = json_string_value(json_object_get(config, "DetachKeys"));
+  if (detachkeys_parse(spec, keys, NULL) < 0)
+    return skiff_error_invalid(err, "Invalid escape keys (%s) provided", spec);
+  return 0;
 }
 
 static char *new_exec_id(void)
@@ -300,8 +283,7 @@ static void publish(struct exec_store *s, const struct exec *e, const char *acti
 char *execs_create(struct exec_store *s, const char *container, json_t *body,
                    skiff_error_t **err)
 {
-  unsigned char keys[64];
-  const char *detach_keys = json_string_value(json_object_get(body, "DetachKeys"));
+  struct detach_keys keys;
   if (check_config(body, err) < 0)
     return NULL;
   struct container_exec_target t;
@@ -309,10 +291,8 @@ char *execs_create(struct exec_store *s, const char *container, json_t *body,
     return NULL;
   cleanup_free char *cid = steal_pointer(&t.id);
   containers_exec_target_clear(&t);
-  if (detach_keys && *detach_keys && detach_key_bytes(detach_keys, keys, sizeof keys) < 0) {
-    skiff_error_invalid(err, "Invalid escape keys (%s) provided", detach_keys);
+  if (exec_detach_keys(body, &keys, err) < 0)
     return NULL;
-  }
   struct exec *e = calloc(1, sizeof *e);
   cleanup_free char *id = new_exec_id();
   if (e == NULL || id == NULL || (e->config = json_deep_copy(body)) == NULL) {
@@ -336,14 +316,15 @@ char *execs_create(struct exec_store *s, const char *container, json_t *body,
 
 /* ---- inspect --------------------------------------------------------- */
 
-static json_t *detach_keys_base64(const char *keys)
+/* As dockerd shows them: the keys' bytes in base64, "" when not given. */
+static json_t *detach_keys_base64(json_t *config)
 {
-  unsigned char raw[64], b64[100];
-  int n = keys && *keys ? detach_key_bytes(keys, raw, sizeof raw) : 0;
-  if (n <= 0)
+  const char *spec = json_string_value(json_object_get(config, "DetachKeys"));
+  struct detach_keys keys;
+  if (spec == NULL || *spec == '\0' || exec_detach_keys(config, &keys, NULL) < 0)
     return json_string("");
-  EVP_EncodeBlock(b64, raw, n);
-  return json_string((const char *)b64);
+  cleanup_free char *text = base64_encode(keys.seq, keys.len, false);
+  return json_string(text ? text : "");
 }
 
 static json_t *inspect_locked(const struct exec *e)
@@ -368,7 +349,7 @@ static json_t *inspect_locked(const struct exec *e)
                    json_is_true(json_object_get(c, "AttachStderr")), "OpenStdout",
                    json_is_true(json_object_get(c, "AttachStdout")), "CanRemove", false,
                    "ContainerID", e->container_id, "DetachKeys",
-                   detach_keys_base64(json_string_value(json_object_get(c, "DetachKeys"))),
+                   detach_keys_base64(c),
                    "Pid", (int)e->pid);
 }
 
