@@ -417,6 +417,11 @@ static char *shim_message(struct exec_store *s, struct exec *e,
       attached && json_is_true(json_object_get(e->config, "AttachStdout")), "stderr",
       attached && json_is_true(json_object_get(e->config, "AttachStderr")), "frames",
       o->frames);
+  /* dockerd scans a terminal's input only (copyEscapable). */
+  const char *keys = json_string_value(json_object_get(e->config, "DetachKeys"));
+  if (msg && attached && json_is_true(json_object_get(e->config, "Tty")) &&
+      json_is_true(json_object_get(e->config, "AttachStdin")))
+    json_object_set_new(msg, "detachKeys", json_string(keys ? keys : ""));
   char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
   if (text == NULL)
     skiff_error_set(err, ENOMEM, "exec");
@@ -480,19 +485,36 @@ static void record_failure(struct exec_store *s, struct exec *e, skiff_error_t *
   pthread_mutex_unlock(&s->lock);
 }
 
+/* The client typed the detach keys; its shim let go of it. */
+static void publish_detach(struct exec_store *s, struct exec *e)
+{
+  pthread_mutex_lock(&s->lock);
+  if (!s->closing)
+    publish(s, e, "exec_detach", json_object());
+  pthread_mutex_unlock(&s->lock);
+}
+
 /* Until the shim reports the exit: record it, publish exec_die, reap the
- * shim. Nothing is recorded when skiffd is shutting down. */
-static void follow_exit(struct exec_store *s, struct exec *e)
+ * shim. Nothing is recorded when skiffd is shutting down. With
+ * until_detach, a detach of the client ends the wait early: returns true,
+ * and the exec still runs (someone must follow it on). */
+static bool follow_exit(struct exec_store *s, struct exec *e, bool until_detach)
 {
   char msg[256];
   int code = -1;
-  while (recv_message(e->ctl, msg, sizeof msg) > 0)
+  while (recv_message(e->ctl, msg, sizeof msg) > 0) {
     if (sscanf(msg, "exit %d", &code) == 1)
       break;
+    if (strcmp(msg, "detached") == 0) {
+      publish_detach(s, e);
+      if (until_detach)
+        return true;
+    }
+  }
   pthread_mutex_lock(&s->lock);
   if (s->closing) {
     pthread_mutex_unlock(&s->lock);
-    return;
+    return false;
   }
   e->state = EXEC_EXITED;
   e->exit_code = code >= 0 ? code : 255; /* a shim that died without a word */
@@ -505,6 +527,7 @@ static void follow_exit(struct exec_store *s, struct exec *e)
   pthread_cond_broadcast(&s->changed);
   pthread_mutex_unlock(&s->lock);
   reap(shim);
+  return false;
 }
 
 struct follower {
@@ -516,11 +539,12 @@ static void *follower_main(void *arg)
 {
   struct follower f = *(struct follower *)arg;
   free(arg);
-  follow_exit(f.s, f.e);
+  follow_exit(f.s, f.e, false);
   return NULL;
 }
 
-/* A detached exec is followed by a thread of its own. */
+/* A detached exec (or one whose client detached) is followed by a thread
+ * of its own. */
 static void follow_in_background(struct exec_store *s, struct exec *e)
 {
   struct follower *f = malloc(sizeof *f);
@@ -533,7 +557,7 @@ static void follow_in_background(struct exec_store *s, struct exec *e)
     if (pthread_create(&thread, &attr, follower_main, f) != 0) {
       log_warn("exec %s: no thread to follow it; following it in the request", e->id);
       free(f);
-      follow_exit(s, e);
+      follow_exit(s, e, false);
     }
   }
   pthread_attr_destroy(&attr);
@@ -576,9 +600,10 @@ int execs_start(struct exec_store *s, const char *id, const struct exec_start_op
     record_failure(s, e, *err);
     return -1;
   }
-  if (o->client >= 0)
-    follow_exit(s, e);
-  else
+  /* Attached, the request lasts as long as the client's stream: until the
+   * exit, or until the client detaches (the exec is then followed on). */
+  bool detached = o->client >= 0 && follow_exit(s, e, true);
+  if (o->client < 0 || detached)
     follow_in_background(s, e);
   return 0;
 }

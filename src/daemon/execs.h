@@ -42,7 +42,9 @@ struct exec_start_opts {
 
 /* POST /exec/{id}/start. Detached: returns once the process runs.
  * Attached: the exec's shim takes over a copy of the client connection;
- * returns once the exec has ended and its exit code is recorded.
+ * returns once the exec has ended and its exit code is recorded, or once
+ * the client typed its detach keys (a terminal's; the exec runs on, and
+ * "exec_detach" is published).
  * Errors: ENOENT (no such exec or container), EBUSY (it already ran or
  * runs; the container is not running or paused), others with docker's
  * "OCI runtime exec failed: ..." message when the process cannot start

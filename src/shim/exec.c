@@ -7,9 +7,13 @@
  * Control messages, one per datagram:
  *   skiffd -> shim  the exec, as JSON, first: {"runtimeRoot", "id",
  *                   "process": an OCI process, "stdin", "stdout", "stderr",
- *                   "frames": docker's stdcopy framing of the output};
+ *                   "frames": docker's stdcopy framing of the output,
+ *                   "detachKeys": docker's syntax, present when the client's
+ *                   input is to be scanned for them (a terminal's)};
  *                   then "resize <rows> <cols>" at any time (terminal only)
  *   shim -> skiffd  "pid <n>" once the process runs, or "error <message>";
+ *                   "detached" when the client typed the detach keys: the
+ *                   shim has let go of the client, the exec runs on;
  *                   "exit <code>" once it has ended and its output is
  *                   drained, after the shim closed its copy of the client
  *                   connection (skiffd records the code before it closes
@@ -35,6 +39,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/detachkeys.h"
 #include "common/jsonutil.h"
 #include "runtime/runtime.h"
 #include "shim.h"
@@ -56,6 +61,7 @@
 struct exec_conf {
   json_t *json;
   const char *root, *id;
+  const char *detach_keys; /* NULL: the input is not scanned */
   json_t *process;
   bool in, out, err, frames;
 };
@@ -71,6 +77,9 @@ struct exec_io {
   int in, out, err; /* the process's side: pipes, or the pty master (out) */
   bool tty, frames;
   bool client_eof; /* no more input from the client (or none attached) */
+  struct detach_keys keys;
+  struct detach_scanner *scan; /* the client's input scanned for keys, or NULL */
+  struct detach_scanner scanner;
   struct chunk to_in, from_out, from_err;
   struct chunk *sending; /* the output chunk the client is being sent */
 };
@@ -100,9 +109,10 @@ static int read_conf(int ctl, struct exec_conf *c, skiff_error_t **err)
   c->json = json_loads(text, 0, &jerr);
   int in = 0, out = 0, errs = 0, frames = 0;
   if (c->json == NULL ||
-      json_unpack_ex(c->json, &jerr, 0, "{s:s, s:s, s:o, s?b, s?b, s?b, s?b}", "runtimeRoot",
-                     &c->root, "id", &c->id, "process", &c->process, "stdin", &in, "stdout",
-                     &out, "stderr", &errs, "frames", &frames) < 0)
+      json_unpack_ex(c->json, &jerr, 0, "{s:s, s:s, s:o, s?b, s?b, s?b, s?b, s?s}",
+                     "runtimeRoot", &c->root, "id", &c->id, "process", &c->process, "stdin",
+                     &in, "stdout", &out, "stderr", &errs, "frames", &frames, "detachKeys",
+                     &c->detach_keys) < 0)
     return skiff_error_set(err, EINVAL, "exec shim: bad exec from skiffd: %s", jerr.text);
   c->in = in, c->out = out, c->err = errs, c->frames = frames;
   return 0;
@@ -253,25 +263,52 @@ static bool send_output(struct exec_io *io)
   return true;
 }
 
+/* The client typed the detach keys: it goes, as docker's exec_detach, and
+ * skiffd ends its stream when told. The process runs on (a terminal's
+ * stdin stays open), its output dropped. */
+static void detach_client(struct exec_io *io)
+{
+  drop_client(io);
+  report(io->ctl, "detached");
+}
+
+/* Client input through the detach scanner into dst (room for CHUNK):
+ * returns the bytes to forward; *detached when the keys completed. At the
+ * client's end (n == 0) the keys held back are forwarded after all. */
+static size_t scan_input(struct exec_io *io, const char *raw, ssize_t n, char *dst,
+                         bool *detached)
+{
+  *detached = false;
+  if (n == 0)
+    return detach_scanner_flush(io->scan, dst);
+  return detach_scanner_feed(io->scan, raw, (size_t)n, dst, detached);
+}
+
 /* Input from the client; once the process's stdin is closed it is read
  * and dropped, so that a client blocked sending it is never stuck. */
 static void read_input(struct exec_io *io)
 {
-  ssize_t n = recv(io->client, io->to_in.buf, CHUNK, MSG_DONTWAIT);
+  static char raw[CHUNK];
+  /* Room for what the scanner held back from the previous read. */
+  size_t room = io->scan ? CHUNK - DETACHKEYS_MAX : CHUNK;
+  ssize_t n = recv(io->client, io->scan ? raw : io->to_in.buf, room, MSG_DONTWAIT);
   if (n < 0 && (errno == EAGAIN || errno == EINTR))
     return;
   if (n < 0) {
     drop_client(io);
     return;
   }
-  if (n == 0) { /* half-closed: the end of stdin */
+  bool detached = false;
+  size_t len = io->scan ? scan_input(io, raw, n, io->to_in.buf, &detached) : (size_t)n;
+  if (io->in >= 0 && len > 0) {
+    io->to_in.start = 0;
+    io->to_in.end = len;
+  }
+  if (detached) {
+    detach_client(io); /* after the bytes before the keys are queued */
+  } else if (n == 0) { /* half-closed: the end of stdin */
     io->client_eof = true;
     maybe_close_in(io);
-    return;
-  }
-  if (io->in >= 0) {
-    io->to_in.start = 0;
-    io->to_in.end = (size_t)n;
   }
 }
 
@@ -422,6 +459,10 @@ int shim_exec_main(void)
   }
   report(CTL_FD, "pid %d", (int)pid);
   io.frames = conf.frames;
+  if (conf.detach_keys && detachkeys_parse(conf.detach_keys, &io.keys, NULL) == 0) {
+    detach_scanner_init(&io.scanner, &io.keys);
+    io.scan = &io.scanner;
+  }
   io.client_eof = !conf.in || io.client < 0;
   int code = relay(&io, pid, pidfd);
   close_fd(&io.client);
