@@ -7,6 +7,8 @@ import hashlib
 import http.client
 import json
 import os
+import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -17,9 +19,9 @@ import pytest
 
 from conftest import wait_for
 from engine import DOCKER, REPO, SKIFFD, new_engine
+from tmuxterm import TMUX, Term
 
 SKIFF = os.environ.get("SKIFF") or str(REPO / "build" / "skiff")
-TMUX = shutil.which("tmux")
 SCRIPT = shutil.which("script")
 
 pytestmark = pytest.mark.skipif(not os.path.exists(SKIFFD) or DOCKER is None,
@@ -47,6 +49,9 @@ def argv(engine, which, *args):
     if which == "docker":
         return [DOCKER, *map(str, args)]
     return [SKIFF, "-H", f"unix://{engine.sock}", *map(str, args)]
+
+
+needs_tmux = pytest.mark.skipif(TMUX is None, reason="needs tmux (scripts/install-deps)")
 
 
 def run(engine, which, *args, input=None, binary=False, timeout=60, **kw):
@@ -489,31 +494,128 @@ def test_exec_tty_under_script(engine, box, which):
     assert b"\r\r\n" not in r.stdout
 
 
-@pytest.mark.skipif(TMUX is None, reason="needs tmux")
+# ---- in a real terminal (tmux) ---------------------------------------------------------
+
+
+@pytest.fixture
+def term(engine):
+    t = Term(engine.env)
+    yield t
+    t.close()
+
+
+def exec_shell(term, engine, which, box, *flags):
+    """`exec -it [flags] box sh` in the terminal; returns once its prompt shows."""
+    cmd = " ".join(shlex.quote(a) for a in argv(engine, which, "exec", "-it", *flags, box, "sh"))
+    term.type(f"{cmd}; printf '\\nrc=%s\\n' $?")
+    term.wait_for(lambda s: "/ #" in s, "the exec's prompt")
+
+
+def rc_shown(term):
+    found = term.wait_for(lambda s: re.search(r"^rc=(\d+)", s, re.M), "the exit status")
+    return int(found.group(1))
+
+
+def remember_shell_pid(engine, term, box):
+    """Make the exec's shell write its PID into a file; the file's name."""
+    mark = f"/tmp/{unique('pid')}"
+    term.type(f"echo $$ > {mark}")
+    wait_for(lambda: engine.docker("exec", box, "test", "-s", mark, check=False)
+             .returncode == 0, what="the shell's PID file")
+    return mark
+
+
+def shell_alive(engine, box, mark):
+    return engine.docker("exec", box, "sh", "-c", f"kill -0 $(cat {mark})",
+                         check=False).returncode == 0
+
+
+@needs_tmux
 @pytest.mark.parametrize("which", CLIS)
-def test_exec_tty_follows_the_window_size(engine, box, which, tmp_path):
-    """In a real terminal (tmux): the initial size, then SIGWINCH → /exec/{id}/resize."""
-    sock = str(tmp_path / "tmux.sock")
-    tmux = [TMUX, "-S", sock]
-    shell = " ".join(argv(engine, which, "exec", "-it", box, "sh"))
-    subprocess.run([*tmux, "new-session", "-d", "-x", "100", "-y", "30", shell],
-                   env=engine.env, check=True)
-    try:
-        def screen():
-            return subprocess.run([*tmux, "capture-pane", "-p"], capture_output=True,
-                                  text=True).stdout
-        wait_for(lambda: "#" in screen(), timeout=10, what="the shell prompt")
-        subprocess.run([*tmux, "send-keys", "stty size", "Enter"], check=True)
-        wait_for(lambda: "30 100" in screen(), timeout=10, what="30 100")
-        subprocess.run([*tmux, "resize-window", "-x", "120", "-y", "40"], check=True)
-        time.sleep(0.5)
-        subprocess.run([*tmux, "send-keys", "clear; stty size", "Enter"], check=True)
-        wait_for(lambda: "40 120" in screen(), timeout=10, what="40 120")
-        subprocess.run([*tmux, "send-keys", "exit 3", "Enter"], check=True)
-        wait_for(lambda: subprocess.run([*tmux, "has-session"], capture_output=True)
-                 .returncode != 0, timeout=10, what="the session to end")
-    finally:
-        subprocess.run([*tmux, "kill-server"], capture_output=True)
+def test_exec_tty_follows_the_window_size(engine, box, term, which):
+    """The initial size, then SIGWINCH → /exec/{id}/resize."""
+    exec_shell(term, engine, which, box)
+    term.type("stty size")
+    term.wait_for(lambda s: "30 100" in s, "30 100")
+    term.resize(120, 40)
+    term.type("clear; stty size")
+    term.wait_for(lambda s: "40 120" in s, "40 120")
+    term.type("exit 3")
+    assert rc_shown(term) == 3
+
+
+@needs_tmux
+@pytest.mark.parametrize("which", CLIS)
+def test_exec_detach_keys_leave_the_exec_running(engine, box, term, which):
+    since = time.time()
+    exec_shell(term, engine, which, box)
+    mark = remember_shell_pid(engine, term, box)
+    term.keys("C-p", "C-q")
+    assert rc_shown(term) == 1  # docker's exec reports the detach as an error
+    assert "read escape sequence" in term.screen()
+    assert shell_alive(engine, box, mark)
+    if which == "skiff":  # skiff's CLI lets the daemon see the keys; docker's swallows them
+        assert "exec_detach" in actions(engine, box, since)
+    engine.docker("exec", box, "sh", "-c", f"kill -9 $(cat {mark})")
+
+
+@needs_tmux
+@pytest.mark.parametrize("which", CLIS)
+def test_exec_custom_detach_keys(engine, box, term, which):
+    exec_shell(term, engine, which, box, "--detach-keys", "ctrl-x,x")
+    term.keys("C-p", "C-q")  # not the keys: they reach the shell
+    term.type("echo still here")
+    term.wait_for(lambda s: "\nstill here" in s, "the shell after ctrl-p ctrl-q")
+    mark = remember_shell_pid(engine, term, box)
+    term.keys("C-x", "x")
+    assert rc_shown(term) == 1
+    assert shell_alive(engine, box, mark)
+    engine.docker("exec", box, "sh", "-c", f"kill -9 $(cat {mark})")
+
+
+def test_api_detach_keys_end_the_stream_and_the_exec_runs_on(engine, fresh):
+    since = time.time()
+    exec_id = create_exec(engine, fresh, Cmd=["sh"], Tty=True, AttachStdin=True,
+                          AttachStdout=True, DetachKeys="ctrl-x,a")
+    s, _, rest = hijack(engine, exec_id, {"Detach": False, "Tty": True})
+    # The bytes before the keys go in; the stream ends right after them.
+    s.sendall(b"echo marked > /tmp/mark\n\x18a")
+    read_all(s, rest)
+    s.close()
+    info = api(engine, "GET", f"/exec/{exec_id}/json")[1]
+    assert info["Running"] is True and info["ExitCode"] is None
+    wait_for(lambda: engine.docker("exec", fresh, "cat", "/tmp/mark", check=False).stdout
+             == "marked\n", what="the input before the keys")
+    # Still followed after its client left: its end is recorded.
+    engine.docker("exec", fresh, "kill", "-9", str(exec_pid_in_container(engine, fresh)))
+    wait_for(lambda: api(engine, "GET", f"/exec/{exec_id}/json")[1]["ExitCode"] == 137,
+             timeout=10, what="the exec's exit code")
+    r = engine.docker("events", "--since", str(since), "--until", str(time.time()),
+                      "--filter", f"container={fresh}", "--filter", "event=exec_detach",
+                      "--format", "{{json .Actor.Attributes.execID}}")
+    assert r.stdout.splitlines() == [json.dumps(exec_id)]
+
+
+def actions(engine, container, since):
+    r = engine.docker("events", "--since", str(since), "--until", str(time.time()),
+                      "--filter", f"container={container}", "--format", "{{.Action}}")
+    return r.stdout.splitlines()
+
+
+def exec_pid_in_container(engine, container):
+    """The PID (in the container) of its only interactive sh."""
+    ps = engine.docker("exec", container, "ps", "-o", "pid,args").stdout.splitlines()
+    pids = [line.split()[0] for line in ps[1:] if line.split()[1:] == ["sh"]]
+    assert len(pids) == 1, ps
+    return pids[0]
+
+
+@pytest.mark.parametrize("which", CLIS)
+def test_exec_detach_keys_are_not_scanned_without_a_tty(engine, box, which):
+    """dockerd scans a terminal's input only: -i alone passes ctrl-p ctrl-q through."""
+    r = run(engine, which, "exec", "-i", box, "od", "-An", "-tx1", input=b"\x10\x11",
+            binary=True)
+    assert r.returncode == 0 and r.stdout.split() == [b"10", b"11"]
 
 
 # ---- events -----------------------------------------------------------------------------
