@@ -23,6 +23,7 @@
 #include "common/log.h"
 #include "containers.h"
 #include "daemon.h"
+#include "gotypes.h"
 #include "ocispec.h"
 #include "shim_client.h"
 
@@ -165,66 +166,47 @@ static int check_container(struct exec_store *s, const char *ref, bool by_name,
 
 /* ---- create ---------------------------------------------------------- */
 
-/* Go's name for a JSON value's type, for docker's unmarshal errors. */
-static const char *go_type(const json_t *v)
-{
-  switch (json_typeof(v)) {
-  case JSON_INTEGER:
-  case JSON_REAL: return "number";
-  case JSON_TRUE:
-  case JSON_FALSE: return "bool";
-  default: return jsonutil_type_name(v);
-  }
-}
+/* moby's container.ExecOptions, for gotypes_check. ConsoleSize's numbers
+ * are a terminal's (unsigned short) here: a larger one is refused as Go
+ * refuses a number out of its type's range. */
+static const struct gotype console_uint = {
+    .kind = GOTYPE_INT, .name = "uint", .min = 0, .max = 65535};
+static const struct gotype console_size = {
+    .kind = GOTYPE_LIST, .name = "[2]uint", .elem = &console_uint};
+static const struct gofield exec_options_fields[] = {
+    {"User", &gotype_string},         {"Privileged", &gotype_bool},
+    {"Tty", &gotype_bool},            {"ConsoleSize", &console_size},
+    {"AttachStdin", &gotype_bool},    {"AttachStderr", &gotype_bool},
+    {"AttachStdout", &gotype_bool},   {"Detach", &gotype_bool},
+    {"DetachKeys", &gotype_string},   {"Env", &gotype_strings},
+    {"WorkingDir", &gotype_string},   {"Cmd", &gotype_strings},
+    {NULL, NULL}};
+static const struct gotype exec_options = {
+    .kind = GOTYPE_STRUCT, .name = "container.ExecOptions", .fields = exec_options_fields};
 
-static int type_error(skiff_error_t **err, const json_t *v, const char *field,
-                      const char *type)
+/* Go decodes a null in a list as its element's zero value (zero, which
+ * this steals): so do we, for the code after. */
+static void zero_null_items(json_t *list, json_t *zero)
 {
-  return skiff_error_invalid(err, "invalid JSON: json: cannot unmarshal %s into Go struct "
-                             "field ExecOptions.%s of type %s", go_type(v), field, type);
-}
-
-/* The ExecConfig's fields with the types Go's decoder demands (null is
- * the zero value); unknown fields are ignored, as there. */
-static int check_config(json_t *body, skiff_error_t **err)
-{
-  static const char *const bools[] = {"AttachStdin", "AttachStdout", "AttachStderr",
-                                      "Tty", "Privileged", NULL};
-  static const char *const strings[] = {"User", "WorkingDir", "DetachKeys", NULL};
-  static const char *const lists[] = {"Cmd", "Env", NULL};
-  for (const char *const *k = bools; *k; k++) {
-    json_t *v = json_object_get(body, *k);
-    if (v && !json_is_null(v) && !json_is_boolean(v))
-      return type_error(err, v, *k, "bool");
-  }
-  for (const char *const *k = strings; *k; k++) {
-    json_t *v = json_object_get(body, *k);
-    if (v && !json_is_null(v) && !json_is_string(v))
-      return type_error(err, v, *k, "string");
-  }
-  for (const char *const *k = lists; *k; k++) {
-    json_t *v = json_object_get(body, *k);
-    size_t i;
-    json_t *item;
-    if (v && !json_is_null(v) && !json_is_array(v))
-      return type_error(err, v, *k, "[]string");
-    json_array_foreach(v, i, item)
-    {
-      if (!json_is_string(item))
-        return type_error(err, item, *k, "string");
-    }
-  }
-  json_t *size = json_object_get(body, "ConsoleSize");
   size_t i;
   json_t *item;
-  if (size && !json_is_null(size) && !json_is_array(size))
-    return type_error(err, size, "ConsoleSize", "[2]uint");
-  json_array_foreach(size, i, item)
+  json_array_foreach(list, i, item)
   {
-    json_int_t n = json_integer_value(item);
-    if (!json_is_integer(item) || n < 0 || n > 65535)
-      return type_error(err, item, "ConsoleSize", "uint");
+    if (json_is_null(item))
+      json_array_set(list, i, zero);
   }
+  json_decref(zero);
+}
+
+/* The ExecConfig as dockerd's decoder takes it (null is the zero value,
+ * unknown fields are ignored, keys match in any case), and a command. */
+static int check_config(json_t *body, skiff_error_t **err)
+{
+  if (gotypes_check(body, &exec_options, err) < 0)
+    return skiff_error_wrap(err, "invalid JSON");
+  zero_null_items(json_object_get(body, "Cmd"), json_string(""));
+  zero_null_items(json_object_get(body, "Env"), json_string(""));
+  zero_null_items(json_object_get(body, "ConsoleSize"), json_integer(0));
   if (json_array_size(json_object_get(body, "Cmd")) == 0)
     return skiff_error_invalid(err, "No exec command specified");
   return 0;

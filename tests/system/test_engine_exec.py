@@ -174,6 +174,19 @@ def test_api_create_refuses_bad_input(engine, box):
     assert (status, answer["message"]) == (404, "No such container: no-such-box")
 
 
+def test_api_create_decodes_the_body_as_go_does(engine, box):
+    """Keys in any case, null as the zero value, numbers checked against their type."""
+    exec_id = create_exec(engine, box, cmd=["echo", None, "x"], Env=None, attachStdout=True)
+    s, _, rest = hijack(engine, exec_id)
+    assert demux(read_all(s, rest))[1] == b" x\n"
+    s.close()
+    status, answer = api(engine, "POST", f"/containers/{box}/exec",
+                         {"Cmd": ["true"], "ConsoleSize": [-1, 2]})
+    assert (status, answer["message"]) == (
+        400, "invalid JSON: json: cannot unmarshal number -1 into Go struct field "
+             "ExecOptions.ConsoleSize of type uint")
+
+
 def test_api_unknown_exec_is_404_everywhere(engine):
     for method, path, body in [("GET", "/exec/nope/json", None),
                                ("POST", "/exec/nope/start", {"Detach": True}),
