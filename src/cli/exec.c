@@ -42,12 +42,12 @@ static json_t *exec_config(const struct exec_flags *f, char **args, int nargs,
   json_t *cmd = json_array();
   for (int i = 1; i < nargs; i++)
     json_array_append_new(cmd, json_string(args[i]));
-  json_t *config = json_pack(
-      "{s:s, s:b, s:b, s:b, s:b, s:b, s:s, s:o, s:s, s:o}", "User", f->user ? f->user : "",
-      "Privileged", f->privileged, "Tty", f->tty, "AttachStdin", f->interactive && !f->detach,
-      "AttachStdout", !f->detach, "AttachStderr", !f->detach, "DetachKeys",
-      detach_keys_spec(f), "Env", env, "WorkingDir",
-      f->workdir ? f->workdir : "", "Cmd", cmd);
+  json_t *config =
+      json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:s, s:o, s:s, s:o}", "User",
+                f->user ? f->user : "", "Privileged", f->privileged, "Tty", f->tty,
+                "AttachStdin", f->interactive && !f->detach, "AttachStdout", !f->detach,
+                "AttachStderr", !f->detach, "DetachKeys", detach_keys_spec(f), "Env",
+                env, "WorkingDir", f->workdir ? f->workdir : "", "Cmd", cmd);
   unsigned rows, cols;
   if (f->tty && term_size(STDOUT_FILENO, &rows, &cols))
     json_object_set_new(config, "ConsoleSize", json_pack("[i, i]", rows, cols));
@@ -118,15 +118,15 @@ static void watched_keys(const struct exec_flags *f, struct detach_keys *keys)
     detachkeys_parse(NULL, keys, NULL);
 }
 
-static int run_attached(struct cli *cli, const struct exec_flags *f, const char *exec_id,
-                        json_t *start, skiff_error_t **err)
+static int run_attached(struct cli *cli, const struct exec_flags *f,
+                        const char *exec_id, json_t *start, skiff_error_t **err)
 {
   cleanup_free char *path = cli_path("/exec/%s/start", exec_id);
   struct client_conn conn;
   if (path == NULL || client_hijack(cli->client, "POST", path, start, &conn, err) < 0)
     return -1;
-  struct exec_session s = {.cli = cli, .signal_fd = -1,
-                           .resize_path = cli_path("/exec/%s/resize", exec_id)};
+  struct exec_session s = {
+      .cli = cli, .signal_fd = -1, .resize_path = cli_path("/exec/%s/resize", exec_id)};
   struct detach_keys keys;
   watched_keys(f, &keys);
   bool raw = false;
@@ -171,7 +171,8 @@ static int run_exec(struct cli *cli, const struct exec_flags *f, char **args, in
   cleanup_free char *exec_id = config ? create_exec(cli, args[0], config, err) : NULL;
   if (exec_id == NULL)
     return -1;
-  cleanup_json json_t *start = json_pack("{s:b, s:b}", "Detach", f->detach, "Tty", f->tty);
+  cleanup_json json_t *start =
+      json_pack("{s:b, s:b}", "Detach", f->detach, "Tty", f->tty);
   json_t *size = json_object_get(config, "ConsoleSize");
   if (size)
     json_object_set(start, "ConsoleSize", size);

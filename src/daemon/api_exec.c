@@ -35,21 +35,25 @@ static json_t *body_object(struct http_request *req, struct http_response *resp,
   if (body == NULL)
     return json_object();
   if (!json_is_object(body)) {
-    http_respond_error(resp, 400, "invalid JSON: json: cannot unmarshal %s into Go value "
-                       "of type %s", jsonutil_type_name(body), go_type);
+    http_respond_error(resp, 400,
+                       "invalid JSON: json: cannot unmarshal %s into Go value "
+                       "of type %s",
+                       jsonutil_type_name(body), go_type);
     json_decref(body);
     return NULL;
   }
   return body;
 }
 
-static void h_create(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_create(struct daemon *d, struct http_request *req,
+                     struct http_response *resp)
 {
   cleanup_json json_t *body = body_object(req, resp, "container.ExecOptions");
   if (body == NULL)
     return;
   skiff_error_t *err = NULL;
-  cleanup_free char *id = execs_create(d->execs, http_request_param(req, 0), body, &err);
+  cleanup_free char *id =
+      execs_create(d->execs, http_request_param(req, 0), body, &err);
   if (id == NULL)
     respond_error(resp, &err);
   else
@@ -72,10 +76,11 @@ static int start_options(struct http_request *req, json_t *body, bool *detach,
   json_int_t w = json_integer_value(json_array_get(size, 1));
   if (size && !json_is_null(size) &&
       (json_array_size(size) != 2 || h < 0 || w < 0 || h > 65535 || w > 65535))
-    return skiff_error_invalid(err, "invalid JSON: ConsoleSize must be [height, width]");
+    return skiff_error_invalid(err,
+                               "invalid JSON: ConsoleSize must be [height, width]");
   /* dockerd: no console size before API 1.42, nor without a tty. */
-  o->has_size = json_array_size(size) == 2 && tty &&
-                !http_request_version_below(req, "1.42");
+  o->has_size =
+      json_array_size(size) == 2 && tty && !http_request_version_below(req, "1.42");
   o->rows = (unsigned short)h;
   o->cols = (unsigned short)w;
   return 0;
@@ -90,13 +95,20 @@ static void stream_error(int client, bool frames, const char *msg)
   if (text == NULL)
     return;
   snprintf(text, len + 1, "%s\r\n", msg);
-  unsigned char h[8] = {1, 0, 0, 0, (unsigned char)(len >> 24), (unsigned char)(len >> 16),
-                        (unsigned char)(len >> 8), (unsigned char)len};
+  unsigned char h[8] = {1,
+                        0,
+                        0,
+                        0,
+                        (unsigned char)(len >> 24),
+                        (unsigned char)(len >> 16),
+                        (unsigned char)(len >> 8),
+                        (unsigned char)len};
   if (!frames || fs_write_all(client, h, sizeof h) == 0)
     fs_write_all(client, text, len);
 }
 
-static void h_start(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_start(struct daemon *d, struct http_request *req,
+                    struct http_response *resp)
 {
   cleanup_json json_t *body = body_object(req, resp, "container.ExecStartOptions");
   if (body == NULL)
@@ -119,8 +131,9 @@ static void h_start(struct daemon *d, struct http_request *req, struct http_resp
     return;
   }
   bool multiplexed = o.frames && !http_request_version_below(req, "1.42");
-  o.client = http_hijack(req, resp, multiplexed ? "application/vnd.docker.multiplexed-stream"
-                                                : "application/vnd.docker.raw-stream");
+  o.client = http_hijack(req, resp,
+                         multiplexed ? "application/vnd.docker.multiplexed-stream"
+                                     : "application/vnd.docker.raw-stream");
   if (o.client < 0)
     return;
   if (execs_start(d->execs, id, &o, &err) < 0) {
@@ -130,7 +143,8 @@ static void h_start(struct daemon *d, struct http_request *req, struct http_resp
   close(o.client);
 }
 
-static void h_resize(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_resize(struct daemon *d, struct http_request *req,
+                     struct http_response *resp)
 {
   int64_t h = 0, w = 0;
   skiff_error_t *err = NULL;
@@ -150,7 +164,8 @@ static void h_resize(struct daemon *d, struct http_request *req, struct http_res
     http_respond_empty(resp, 200);
 }
 
-static void h_inspect(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_inspect(struct daemon *d, struct http_request *req,
+                      struct http_response *resp)
 {
   skiff_error_t *err = NULL;
   json_t *info = execs_inspect(d->execs, http_request_param(req, 0), &err);

@@ -103,7 +103,8 @@ static void sweep_locked(struct exec_store *s)
   for (struct exec **p = &s->head; *p;) {
     struct exec *e = *p;
     bool idle = e->state == EXEC_CREATED || e->state == EXEC_EXITED;
-    if (idle && (finished >= EXECS_MAX_FINISHED || !container_exists(s, e->container_id))) {
+    if (idle &&
+        (finished >= EXECS_MAX_FINISHED || !container_exists(s, e->container_id))) {
       *p = e->next;
       free_exec(e);
       continue;
@@ -115,7 +116,8 @@ static void sweep_locked(struct exec_store *s)
 
 /* The exec by full id (lock held); ENOENT as docker words it, also for an
  * exec whose container has been removed. */
-static struct exec *find_locked(struct exec_store *s, const char *id, skiff_error_t **err)
+static struct exec *find_locked(struct exec_store *s, const char *id,
+                                skiff_error_t **err)
 {
   for (struct exec **p = &s->head; *p; p = &(*p)->next) {
     struct exec *e = *p;
@@ -150,13 +152,13 @@ static int check_container(struct exec_store *s, const char *ref, bool by_name,
     return -1;
   int ret = 0;
   if (strcmp(t->status, "paused") == 0)
-    ret = skiff_error_status(err, EBUSY,
-                             "Container %s is paused, unpause the container before exec",
-                             by_name ? ref : t->id);
+    ret = skiff_error_status(
+        err, EBUSY, "Container %s is paused, unpause the container before exec",
+        by_name ? ref : t->id);
   else if (strcmp(t->status, "restarting") == 0)
-    ret = skiff_error_status(err, EBUSY,
-                             "Container %s is restarting, wait until the container is running",
-                             t->id);
+    ret = skiff_error_status(
+        err, EBUSY, "Container %s is restarting, wait until the container is running",
+        t->id);
   else if (strcmp(t->status, "running") != 0)
     ret = skiff_error_status(err, EBUSY, "Container %s is not running", t->id);
   if (ret < 0)
@@ -173,16 +175,22 @@ static const struct gotype console_uint = {
     .kind = GOTYPE_INT, .name = "uint", .min = 0, .max = 65535};
 static const struct gotype console_size = {
     .kind = GOTYPE_LIST, .name = "[2]uint", .elem = &console_uint};
-static const struct gofield exec_options_fields[] = {
-    {"User", &gotype_string},         {"Privileged", &gotype_bool},
-    {"Tty", &gotype_bool},            {"ConsoleSize", &console_size},
-    {"AttachStdin", &gotype_bool},    {"AttachStderr", &gotype_bool},
-    {"AttachStdout", &gotype_bool},   {"Detach", &gotype_bool},
-    {"DetachKeys", &gotype_string},   {"Env", &gotype_strings},
-    {"WorkingDir", &gotype_string},   {"Cmd", &gotype_strings},
-    {NULL, NULL}};
-static const struct gotype exec_options = {
-    .kind = GOTYPE_STRUCT, .name = "container.ExecOptions", .fields = exec_options_fields};
+static const struct gofield exec_options_fields[] = {{"User", &gotype_string},
+                                                     {"Privileged", &gotype_bool},
+                                                     {"Tty", &gotype_bool},
+                                                     {"ConsoleSize", &console_size},
+                                                     {"AttachStdin", &gotype_bool},
+                                                     {"AttachStderr", &gotype_bool},
+                                                     {"AttachStdout", &gotype_bool},
+                                                     {"Detach", &gotype_bool},
+                                                     {"DetachKeys", &gotype_string},
+                                                     {"Env", &gotype_strings},
+                                                     {"WorkingDir", &gotype_string},
+                                                     {"Cmd", &gotype_strings},
+                                                     {NULL, NULL}};
+static const struct gotype exec_options = {.kind = GOTYPE_STRUCT,
+                                           .name = "container.ExecOptions",
+                                           .fields = exec_options_fields};
 
 /* Go decodes a null in a list as its element's zero value (zero, which
  * this steals): so do we, for the code after. */
@@ -214,7 +222,8 @@ static int check_config(json_t *body, skiff_error_t **err)
 
 /* The exec's detach keys (DetachKeys, or docker's default ones). -1 with
  * dockerd's message for exec, which differs from attach's. */
-static int exec_detach_keys(json_t *config, struct detach_keys *keys, skiff_error_t **err)
+static int exec_detach_keys(json_t *config, struct detach_keys *keys,
+                            skiff_error_t **err)
 {
   const char *spec = json_string_value(json_object_get(config, "DetachKeys"));
   if (detachkeys_parse(spec, keys, NULL) < 0)
@@ -316,22 +325,21 @@ static json_t *inspect_locked(const struct exec *e)
   json_t *args = json_array();
   for (size_t i = 1; i < json_array_size(cmd); i++)
     json_array_append(args, json_array_get(cmd, i));
-  json_t *process = json_pack("{s:b, s:O, s:o, s:b}", "tty",
-                              json_is_true(json_object_get(c, "Tty")), "entrypoint",
-                              json_array_get(cmd, 0), "arguments", args, "privileged",
-                              json_is_true(json_object_get(c, "Privileged")));
+  json_t *process =
+      json_pack("{s:b, s:O, s:o, s:b}", "tty", json_is_true(json_object_get(c, "Tty")),
+                "entrypoint", json_array_get(cmd, 0), "arguments", args, "privileged",
+                json_is_true(json_object_get(c, "Privileged")));
   const char *user = json_string_value(json_object_get(c, "User"));
   if (user && *user)
     json_object_set_new(process, "user", json_string(user));
-  return json_pack("{s:s, s:b, s:o, s:o, s:b, s:b, s:b, s:b, s:s, s:o, s:i}", "ID", e->id,
-                   "Running", e->state == EXEC_RUNNING, "ExitCode",
+  return json_pack("{s:s, s:b, s:o, s:o, s:b, s:b, s:b, s:b, s:s, s:o, s:i}", "ID",
+                   e->id, "Running", e->state == EXEC_RUNNING, "ExitCode",
                    e->state == EXEC_EXITED ? json_integer(e->exit_code) : json_null(),
                    "ProcessConfig", process, "OpenStdin",
                    json_is_true(json_object_get(c, "AttachStdin")), "OpenStderr",
                    json_is_true(json_object_get(c, "AttachStderr")), "OpenStdout",
                    json_is_true(json_object_get(c, "AttachStdout")), "CanRemove", false,
-                   "ContainerID", e->container_id, "DetachKeys",
-                   detach_keys_base64(c),
+                   "ContainerID", e->container_id, "DetachKeys", detach_keys_base64(c),
                    "Pid", (int)e->pid);
 }
 
@@ -358,13 +366,15 @@ static int start_failure_code(const char *msg, const char *cmd)
 }
 
 /* CREATED -> STARTING, after dockerd's checks (lock held). */
-static int claim_locked(struct exec_store *s, struct exec *e, struct container_exec_target *t,
-                        skiff_error_t **err)
+static int claim_locked(struct exec_store *s, struct exec *e,
+                        struct container_exec_target *t, skiff_error_t **err)
 {
   if (e->state == EXEC_EXITED)
-    return skiff_error_status(err, EBUSY, "Error: Exec command %s has already run", e->id);
+    return skiff_error_status(err, EBUSY, "Error: Exec command %s has already run",
+                              e->id);
   if (e->state != EXEC_CREATED)
-    return skiff_error_status(err, EBUSY, "Error: Exec command %s is already running", e->id);
+    return skiff_error_status(err, EBUSY, "Error: Exec command %s is already running",
+                              e->id);
   if (check_container(s, e->container_id, false, t, err) < 0)
     return -1;
   e->state = EXEC_STARTING;
@@ -389,12 +399,12 @@ static char *shim_message(struct exec_store *s, struct exec *e,
                         json_pack("{s:i, s:i}", "height", o->rows, "width", o->cols));
   else if (json_array_size(size) == 2)
     json_object_set_new(process, "consoleSize",
-                        json_pack("{s:O, s:O}", "height", json_array_get(size, 0), "width",
-                                  json_array_get(size, 1)));
+                        json_pack("{s:O, s:O}", "height", json_array_get(size, 0),
+                                  "width", json_array_get(size, 1)));
   bool attached = o->client >= 0;
   cleanup_json json_t *msg = json_pack(
-      "{s:s, s:s, s:O, s:b, s:b, s:b, s:b}", "runtimeRoot", t->runtime_root, "id", t->id,
-      "process", process, "stdin",
+      "{s:s, s:s, s:O, s:b, s:b, s:b, s:b}", "runtimeRoot", t->runtime_root, "id",
+      t->id, "process", process, "stdin",
       attached && json_is_true(json_object_get(e->config, "AttachStdin")), "stdout",
       attached && json_is_true(json_object_get(e->config, "AttachStdout")), "stderr",
       attached && json_is_true(json_object_get(e->config, "AttachStderr")), "frames",
@@ -448,8 +458,10 @@ static int spawn_shim(struct exec_store *s, struct exec *e, const char *text,
   *ctl = -1;
   reap(shim);
   if (strncmp(answer, "error ", 6) == 0)
-    return skiff_error_set(err, 0, "OCI runtime exec failed: exec failed: unable to start "
-                           "container process: %s: unknown", answer + 6);
+    return skiff_error_set(err, 0,
+                           "OCI runtime exec failed: exec failed: unable to start "
+                           "container process: %s: unknown",
+                           answer + 6);
   return skiff_error_set(err, EIO, "skiff-shim --exec ended without an answer");
 }
 
@@ -457,11 +469,13 @@ static int spawn_shim(struct exec_store *s, struct exec *e, const char *text,
  * 400 (rather than 500) for a command that is missing or not executable. */
 static void record_failure(struct exec_store *s, struct exec *e, skiff_error_t *err)
 {
-  const char *cmd = json_string_value(json_array_get(json_object_get(e->config, "Cmd"), 0));
+  const char *cmd =
+      json_string_value(json_array_get(json_object_get(e->config, "Cmd"), 0));
   pthread_mutex_lock(&s->lock);
   e->state = EXEC_EXITED;
   e->exit_code = start_failure_code(err->msg, cmd);
-  if (err->status == 0 && (e->exit_code == 127 || strstr(err->msg, "permission denied")))
+  if (err->status == 0 &&
+      (e->exit_code == 127 || strstr(err->msg, "permission denied")))
     err->status = EINVAL;
   pthread_cond_broadcast(&s->changed);
   pthread_mutex_unlock(&s->lock);
@@ -549,7 +563,8 @@ static int launch(struct exec_store *s, struct exec *e, struct container_exec_ta
                   const struct exec_start_opts *o, skiff_error_t **err)
 {
   cleanup_free char *text = shim_message(s, e, t, o, err);
-  cleanup_free char *action = event_action("exec_start", json_object_get(e->config, "Cmd"));
+  cleanup_free char *action =
+      event_action("exec_start", json_object_get(e->config, "Cmd"));
   if (text == NULL)
     return -1;
   if (action)

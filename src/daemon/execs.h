@@ -34,9 +34,9 @@ json_t *execs_inspect(struct exec_store *store, const char *id, skiff_error_t **
 bool execs_exists(struct exec_store *store, const char *id);
 
 struct exec_start_opts {
-  int client;        /* the hijacked connection (attached), or -1 (detached) */
-  bool frames;       /* docker's stdcopy framing on client (no tty) */
-  bool has_size;     /* ConsoleSize of the start request */
+  int client;    /* the hijacked connection (attached), or -1 (detached) */
+  bool frames;   /* docker's stdcopy framing on client (no tty) */
+  bool has_size; /* ConsoleSize of the start request */
   unsigned short rows, cols;
 };
 
@@ -49,8 +49,8 @@ struct exec_start_opts {
  * runs; the container is not running or paused), others with docker's
  * "OCI runtime exec failed: ..." message when the process cannot start
  * (its exit code then 126, or 127 when the command is not found). */
-int execs_start(struct exec_store *store, const char *id, const struct exec_start_opts *o,
-                skiff_error_t **err);
+int execs_start(struct exec_store *store, const char *id,
+                const struct exec_start_opts *o, skiff_error_t **err);
 
 /* POST /exec/{id}/resize: the exec's terminal, once it has started (waits
  * up to 10 s for that, as dockerd does). */

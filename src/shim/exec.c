@@ -93,7 +93,8 @@ static void report(int ctl, const char *fmt, ...)
   int len = vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   if (ctl >= 0 && len > 0)
-    send(ctl, msg, (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1, MSG_NOSIGNAL);
+    send(ctl, msg, (size_t)len < sizeof msg ? (size_t)len : sizeof msg - 1,
+         MSG_NOSIGNAL);
 }
 
 static int read_conf(int ctl, struct exec_conf *c, skiff_error_t **err)
@@ -110,10 +111,11 @@ static int read_conf(int ctl, struct exec_conf *c, skiff_error_t **err)
   int in = 0, out = 0, errs = 0, frames = 0;
   if (c->json == NULL ||
       json_unpack_ex(c->json, &jerr, 0, "{s:s, s:s, s:o, s?b, s?b, s?b, s?b, s?s}",
-                     "runtimeRoot", &c->root, "id", &c->id, "process", &c->process, "stdin",
-                     &in, "stdout", &out, "stderr", &errs, "frames", &frames, "detachKeys",
-                     &c->detach_keys) < 0)
-    return skiff_error_set(err, EINVAL, "exec shim: bad exec from skiffd: %s", jerr.text);
+                     "runtimeRoot", &c->root, "id", &c->id, "process", &c->process,
+                     "stdin", &in, "stdout", &out, "stderr", &errs, "frames", &frames,
+                     "detachKeys", &c->detach_keys) < 0)
+    return skiff_error_set(err, EINVAL, "exec shim: bad exec from skiffd: %s",
+                           jerr.text);
   c->in = in, c->out = out, c->err = errs, c->frames = frames;
   return 0;
 }
@@ -227,9 +229,14 @@ static void read_output(struct exec_io *io, int *fd, struct chunk *c, int stream
     return;
   if (io->frames) {
     uint32_t len = (uint32_t)n;
-    unsigned char h[FRAME_HEADER] = {(unsigned char)stream, 0, 0, 0,
-                                     (unsigned char)(len >> 24), (unsigned char)(len >> 16),
-                                     (unsigned char)(len >> 8), (unsigned char)len};
+    unsigned char h[FRAME_HEADER] = {(unsigned char)stream,
+                                     0,
+                                     0,
+                                     0,
+                                     (unsigned char)(len >> 24),
+                                     (unsigned char)(len >> 16),
+                                     (unsigned char)(len >> 8),
+                                     (unsigned char)len};
     memcpy(c->buf, h, sizeof h);
   }
   c->start = 0;
@@ -241,7 +248,7 @@ static void read_output(struct exec_io *io, int *fd, struct chunk *c, int stream
 static bool send_output(struct exec_io *io)
 {
   if (io->sending == NULL)
-    io->sending = !chunk_empty(&io->from_out) ? &io->from_out
+    io->sending = !chunk_empty(&io->from_out)   ? &io->from_out
                   : !chunk_empty(&io->from_err) ? &io->from_err
                                                 : NULL;
   struct chunk *c = io->sending;
@@ -356,7 +363,8 @@ static long long now_ms(void)
 
 static bool output_pending(const struct exec_io *io)
 {
-  return io->client >= 0 && (!chunk_empty(&io->from_out) || !chunk_empty(&io->from_err));
+  return io->client >= 0 &&
+         (!chunk_empty(&io->from_out) || !chunk_empty(&io->from_err));
 }
 
 static int wait_status(pid_t pid)
@@ -375,10 +383,9 @@ static void poll_set(const struct exec_io *io, int pidfd, struct pollfd *p)
   bool take_input = io->client >= 0 && !io->client_eof && chunk_empty(&io->to_in);
   p[SLOT_CTL] = (struct pollfd){io->ctl, POLLIN, 0};
   p[SLOT_PID] = (struct pollfd){pidfd, POLLIN, 0};
-  p[SLOT_CLIENT] = (struct pollfd){io->client,
-                                (short)((take_input ? POLLIN : 0) |
-                                        (output_pending(io) ? POLLOUT : 0)),
-                                0};
+  p[SLOT_CLIENT] = (struct pollfd){
+      io->client,
+      (short)((take_input ? POLLIN : 0) | (output_pending(io) ? POLLOUT : 0)), 0};
   p[SLOT_IN] = (struct pollfd){chunk_empty(&io->to_in) ? -1 : io->in, POLLOUT, 0};
   p[SLOT_OUT] = (struct pollfd){chunk_empty(&io->from_out) ? io->out : -1, POLLIN, 0};
   p[SLOT_ERR] = (struct pollfd){chunk_empty(&io->from_err) ? io->err : -1, POLLIN, 0};
@@ -415,7 +422,8 @@ static int relay(struct exec_io *io, pid_t pid, int pidfd)
       close_fd(&io->err);
     }
     bool reading = io->out >= 0 || io->err >= 0;
-    if (code >= 0 && !reading && (!output_pending(io) || now - progress_at > FLUSH_STALL_MS))
+    if (code >= 0 && !reading &&
+        (!output_pending(io) || now - progress_at > FLUSH_STALL_MS))
       return code;
     struct pollfd p[SLOT_COUNT];
     poll_set(io, code >= 0 ? -1 : pidfd, p);
