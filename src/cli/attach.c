@@ -52,9 +52,7 @@ static int setup_signals(struct attachment *a, skiff_error_t **err)
   return 0;
 }
 
-/* detachKeys of docker's client configuration ($DOCKER_CONFIG/config.json
- * or ~/.docker/config.json), which --detach-keys overrides; NULL if unset. */
-static const char *config_detach_keys(void)
+const char *cli_config_detach_keys(void)
 {
   static char keys[256];
   const char *dir = getenv("DOCKER_CONFIG"), *home = getenv("HOME");
@@ -97,7 +95,7 @@ struct attachment *run_attach_open(struct cli *cli, const char *id,
   cleanup_free char *base = cli_path("/containers/%s/attach", id);
   cleanup_free char *path = NULL;
   cleanup_free char *keys_query = NULL;
-  const char *keys = o->detach_keys ? o->detach_keys : config_detach_keys();
+  const char *keys = o->detach_keys ? o->detach_keys : cli_config_detach_keys();
   if (keys && *keys && client_query_add(&keys_query, "detachKeys", keys) < 0)
     keys_query = NULL;
   if (base == NULL || asprintf(&path, "%s?stream=1&stdin=%d&stdout=%d&stderr=%d%s%s", base,
@@ -121,13 +119,9 @@ struct attachment *run_attach_open(struct cli *cli, const char *id,
 
 static void resize_to(struct attachment *a, unsigned rows, unsigned cols)
 {
-  cleanup_free char *base = cli_path("/containers/%s/resize", a->id);
-  cleanup_free char *path = NULL;
-  if (base && asprintf(&path, "%s?h=%u&w=%u", base, rows, cols) >= 0) {
-    skiff_error_t *e = NULL;
-    client_simple(a->cli->client, "POST", path, NULL, NULL, &e);
-    skiff_error_free(&e); /* a 409 after the container exited is expected */
-  }
+  cleanup_free char *path = cli_path("/containers/%s/resize", a->id);
+  if (path)
+    term_send_size(a->cli->client, path, rows, cols);
 }
 
 static void resize_tty(struct attachment *a)

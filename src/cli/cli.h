@@ -96,6 +96,13 @@ int cmd_commit(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 /* run.c */
 int cmd_run(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_create(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+
+/* docker's -e and --env-file (files first, then the flags): an Env array.
+ * NULL with *err for a malformed entry or an unreadable file. */
+json_t *cli_build_env(const struct strlist *env_flags, const struct strlist *env_files,
+                      skiff_error_t **err);
+
+/* exec.c */
 int cmd_exec(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 
 /* Attach to a created or running container and copy its streams until it
@@ -118,6 +125,11 @@ struct attachment *run_attach_open(struct cli *cli, const char *id,
 int run_attach_pump(struct cli *cli, struct attachment *a, const char *id,
                     skiff_error_t **err);
 void run_attach_close(struct attachment *a);
+
+/* detachKeys of docker's client configuration ($DOCKER_CONFIG/config.json
+ * or ~/.docker/config.json), used when --detach-keys is not given (attach,
+ * run, start, exec); NULL if unset. A static buffer. */
+const char *cli_config_detach_keys(void);
 
 /* A POST /containers/{id}/wait running in a thread, started before the
  * container so its exit cannot be missed. */

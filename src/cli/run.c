@@ -1,4 +1,4 @@
-/* run, create and exec: docker's container flags turned into the create
+/* run and create: docker's container flags turned into the create
  * request, and the foreground run (create → attach → wait → start). */
 #include <ctype.h>
 #include <errno.h>
@@ -187,14 +187,15 @@ static int read_env_file(json_t *env, const char *path, skiff_error_t **err)
   return r;
 }
 
-static json_t *build_env(const struct run_flags *f, skiff_error_t **err)
+json_t *cli_build_env(const struct strlist *env_flags, const struct strlist *env_files,
+                      skiff_error_t **err)
 {
   cleanup_json json_t *env = json_array();
-  for (size_t i = 0; i < f->env_file.n; i++)
-    if (read_env_file(env, f->env_file.items[i], err) < 0)
+  for (size_t i = 0; i < env_files->n; i++)
+    if (read_env_file(env, env_files->items[i], err) < 0)
       return NULL;
-  for (size_t i = 0; i < f->env.n; i++)
-    if (add_env(env, f->env.items[i], err) < 0)
+  for (size_t i = 0; i < env_flags->n; i++)
+    if (add_env(env, env_flags->items[i], err) < 0)
       return NULL;
   return steal_pointer(&env);
 }
@@ -359,7 +360,7 @@ static json_t *build_entrypoint(const struct run_flags *f)
 static json_t *build_create_body(const struct run_flags *f, char **args, int nargs,
                                  skiff_error_t **err)
 {
-  cleanup_json json_t *env = build_env(f, err);
+  cleanup_json json_t *env = cli_build_env(&f->env, &f->env_file, err);
   cleanup_json json_t *labels = env ? build_map(&f->labels, false, "label", err) : NULL;
   cleanup_json json_t *exposed = json_object();
   if (labels == NULL)
@@ -652,107 +653,4 @@ int cmd_run(struct cli *cli, int argc, char **argv, skiff_error_t **err)
     r = run_attached(cli, &f, id, attach_cfg, err);
   run_flags_free(&f);
   return r;
-}
-
-/* ------------------------------------------------------------ exec */
-
-struct exec_flags {
-  bool detach, interactive, tty, privileged;
-  const char *user, *workdir;
-  struct strlist env;
-};
-
-static json_t *exec_body(const struct exec_flags *f, char **args, int nargs,
-                         skiff_error_t **err)
-{
-  cleanup_json json_t *env = json_array();
-  for (size_t i = 0; i < f->env.n; i++)
-    if (add_env(env, f->env.items[i], err) < 0)
-      return NULL;
-  json_t *cmd = json_array();
-  for (int i = 1; i < nargs; i++)
-    json_array_append_new(cmd, json_string(args[i]));
-  return json_pack("{s:b, s:b, s:b, s:b, s:o, s:O, s:s, s:s, s:b}", "AttachStdin",
-                   f->interactive && !f->detach, "AttachStdout", !f->detach,
-                   "AttachStderr", !f->detach, "Tty", f->tty, "Cmd", cmd, "Env", env,
-                   "User", f->user ? f->user : "", "WorkingDir",
-                   f->workdir ? f->workdir : "", "Privileged", f->privileged);
-}
-
-static int exec_exit_code(struct cli *cli, const char *exec_id, skiff_error_t **err)
-{
-  cleanup_free char *path = cli_path("/exec/%s/json", exec_id);
-  cleanup_json json_t *info = client_json(cli->client, "GET", path, NULL, NULL, err);
-  if (info == NULL)
-    return -1;
-  return (int)json_integer_value(json_object_get(info, "ExitCode"));
-}
-
-static int exec_start(struct cli *cli, const struct exec_flags *f, const char *exec_id,
-                      skiff_error_t **err)
-{
-  cleanup_free char *path = cli_path("/exec/%s/start", exec_id);
-  cleanup_json json_t *body =
-      json_pack("{s:b, s:b}", "Detach", f->detach, "Tty", f->tty);
-  if (f->detach)
-    return client_simple(cli->client, "POST", path, body, NULL, err);
-  struct client_conn conn;
-  if (client_hijack(cli->client, "POST", path, body, &conn, err) < 0)
-    return -1;
-  struct stream_pump p = {.sock = conn.fd,
-                          .early = conn.early,
-                          .early_len = conn.early_len,
-                          .tty = f->tty,
-                          .in_fd = f->interactive ? STDIN_FILENO : -1,
-                          .out_fd = STDOUT_FILENO,
-                          .err_fd = STDERR_FILENO,
-                          .signal_fd = -1};
-  fflush(stdout);
-  int r = stream_pump_run(&p, err);
-  client_conn_close(&conn);
-  return r < 0 ? -1 : exec_exit_code(cli, exec_id, err);
-}
-
-int cmd_exec(struct cli *cli, int argc, char **argv, skiff_error_t **err)
-{
-  struct exec_flags f = {0};
-  struct opt opts[] = {
-      {"detach", 'd', OPT_BOOL, &f.detach, NULL,
-       "Detached mode: run command in the background", NULL},
-      {"env", 'e', OPT_LIST, &f.env, "list", "Set environment variables", NULL},
-      {"interactive", 'i', OPT_BOOL, &f.interactive, NULL,
-       "Keep STDIN open even if not attached", NULL},
-      {"privileged", 0, OPT_BOOL, &f.privileged, NULL,
-       "Give extended privileges to the command", NULL},
-      {"tty", 't', OPT_BOOL, &f.tty, NULL, "Allocate a pseudo-TTY", NULL},
-      {"user", 'u', OPT_STRING, &f.user, "string",
-       "Username or UID (format: \"<name|uid>[:<group|gid>]\")", NULL},
-      {"workdir", 'w', OPT_STRING, &f.workdir, "string",
-       "Working directory inside the container", NULL},
-      {NULL, 0, 0, NULL, NULL, NULL, NULL}};
-  struct command_spec spec = {.usage = "[OPTIONS] CONTAINER COMMAND [ARG...]",
-                              .summary = "Execute a command in a running container",
-                              .aliases = "skiff container exec, skiff exec",
-                              .min_args = 2,
-                              .max_args = -1,
-                              .stop_at_arg = true};
-  cleanup_free char **args = NULL;
-  int nargs = 0;
-  int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
-  if (r != OPTS_OK) {
-    strlist_free(&f.env);
-    return r == OPTS_HELP ? 0 : r;
-  }
-  cleanup_json json_t *body = exec_body(&f, args, nargs, err);
-  cleanup_free char *path = cli_path("/containers/%s/exec", args[0]);
-  strlist_free(&f.env);
-  cleanup_json json_t *answer =
-      body ? client_json(cli->client, "POST", path, body, NULL, err) : NULL;
-  const char *exec_id = json_string_value(json_object_get(answer, "Id"));
-  if (exec_id == NULL) {
-    if (answer)
-      skiff_error_invalid(err, "the daemon's answer to exec has no Id");
-    return -1;
-  }
-  return exec_start(cli, &f, exec_id, err);
 }

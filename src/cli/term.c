@@ -1,10 +1,13 @@
 #include "term.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/ioctl.h>
 #include <termios.h>
 #include <unistd.h>
+
+#include "common/cleanup.h"
 
 static struct termios saved;
 static volatile sig_atomic_t raw_fd = -1;
@@ -33,9 +36,10 @@ bool term_make_raw(int fd)
   static bool hooked;
   if (raw_fd >= 0 || !isatty(fd) || tcgetattr(fd, &saved) < 0)
     return raw_fd >= 0;
+  /* docker's term.MakeRaw is cfmakeraw: output processing (OPOST) goes too,
+   * so a container's "\r\n" reaches the terminal as it is, not "\r\r\n". */
   struct termios raw = saved;
   cfmakeraw(&raw);
-  raw.c_oflag = saved.c_oflag; /* keep output processing, as docker does */
   if (!hooked) {
     atexit(term_restore);
     struct sigaction sa = {.sa_handler = on_fatal_signal};
@@ -58,6 +62,17 @@ bool term_size(int fd, unsigned *rows, unsigned *cols)
   *rows = ws.ws_row;
   *cols = ws.ws_col;
   return true;
+}
+
+void term_send_size(struct client *client, const char *resize_path, unsigned rows,
+                    unsigned cols)
+{
+  cleanup_free char *path = NULL;
+  if (asprintf(&path, "%s?h=%u&w=%u", resize_path, rows, cols) < 0)
+    return;
+  skiff_error_t *e = NULL;
+  client_simple(client, "POST", path, NULL, NULL, &e);
+  skiff_error_free(&e);
 }
 
 int term_check_stdin(bool attach_stdin, bool tty, skiff_error_t **err)

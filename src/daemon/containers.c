@@ -1383,3 +1383,41 @@ void containers_close(struct container_store *s)
   /* Monitors are detached and may still wait on shims: the records stay
    * allocated until the process exits; the shims keep the containers. */
 }
+
+/* ---- exec (execs.c) -------------------------------------------------- */
+
+int containers_exec_target(struct container_store *s, const char *ref,
+                           struct container_exec_target *t, skiff_error_t **err)
+{
+  pthread_mutex_lock(&s->lock);
+  struct container *c = containers_find_locked(s, ref, err);
+  if (c) {
+    *t = (struct container_exec_target){
+        .id = strdup(c->id),
+        .status = strdup(container_status(c)),
+        .config = json_deep_copy(json_object_get(c->record, "Config")),
+        .rootfs = rootfs_of(s, c),
+        .runtime_root = strdup(s->runtime_root)};
+    cleanup_free char *run_dir = container_run_dir(s, c);
+    if (run_dir && asprintf(&t->spec_path, "%s/config.json", run_dir) < 0)
+      t->spec_path = NULL;
+  }
+  pthread_mutex_unlock(&s->lock);
+  if (c && (!t->id || !t->status || !t->config || !t->rootfs || !t->runtime_root ||
+            !t->spec_path)) {
+    containers_exec_target_clear(t);
+    return skiff_error_set(err, ENOMEM, "exec");
+  }
+  return c ? 0 : -1;
+}
+
+void containers_exec_target_clear(struct container_exec_target *t)
+{
+  free(t->id);
+  free(t->status);
+  json_decref(t->config);
+  free(t->rootfs);
+  free(t->spec_path);
+  free(t->runtime_root);
+  *t = (struct container_exec_target){0};
+}

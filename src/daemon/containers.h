@@ -158,4 +158,21 @@ char *containers_image_user(struct container_store *store, const char *image_id,
 int containers_resize(struct container_store *store, const char *id, unsigned height,
                       unsigned width, skiff_error_t **err);
 
+/* ---- exec (execs.c) -------------------------------------------------- */
+
+/* What an exec into a container needs, copied from its record. */
+struct container_exec_target {
+  char *id;           /* the full id */
+  char *status;       /* State.Status: "running", "paused", "restarting", ... */
+  json_t *config;     /* its Config */
+  char *rootfs;       /* its root file system (mounted while it runs) */
+  char *spec_path;    /* the config.json it runs with */
+  char *runtime_root; /* the runtime's state root */
+};
+
+/* Resolve ref (id, prefix or name) and fill *t; ENOENT "No such container". */
+int containers_exec_target(struct container_store *store, const char *ref,
+                           struct container_exec_target *t, skiff_error_t **err);
+void containers_exec_target_clear(struct container_exec_target *t);
+
 #endif

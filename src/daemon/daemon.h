@@ -8,6 +8,7 @@
 struct image_store;
 struct container_store;
 struct event_bus;
+struct exec_store;
 
 /* daemon.json (docker's key names) merged with the command line. */
 struct daemon_config {
@@ -26,6 +27,7 @@ struct daemon {
   struct image_store *images;         /* src/image */
   struct container_store *containers; /* containers.c */
   struct event_bus *events;           /* events.c */
+  struct exec_store *execs;           /* execs.c */
   const char *shim_path;              /* skiff-shim beside skiffd */
   int shim_fd; /* a sealed in-memory copy of it, which every shim runs from */
 };

@@ -28,6 +28,10 @@ const char *http_request_path(const struct http_request *req);
 /* The API version from the "/vX.YY" prefix, or NULL when there was none. */
 const char *http_request_api_version(const struct http_request *req);
 
+/* Whether the request's API version is below version ("1.42"); a request
+ * without a version prefix speaks the newest. */
+bool http_request_version_below(const struct http_request *req, const char *version);
+
 /* A query parameter, or NULL when absent. */
 const char *http_request_query(const struct http_request *req, const char *name);
 

@@ -204,6 +204,11 @@ const char *http_request_api_version(const struct http_request *req)
   return req->api_version;
 }
 
+bool http_request_version_below(const struct http_request *req, const char *version)
+{
+  return req->api_version && version_number(req->api_version) < version_number(version);
+}
+
 const char *http_request_query_at(const struct http_request *req, const char *name,
                                   unsigned index)
 {

@@ -23,6 +23,7 @@
 #include "containers.h"
 #include "daemon.h"
 #include "events.h"
+#include "execs.h"
 #include "http_server.h"
 #include "image/image.h"
 #include "listeners.h"
@@ -202,6 +203,9 @@ static int open_stores(struct skiffd *s, skiff_error_t **err)
   s->d.containers = containers_open(&s->d, err);
   if (s->d.containers == NULL)
     return skiff_error_wrap(err, "open the containers in %s", s->d.config.data_root);
+  s->d.execs = execs_open(&s->d);
+  if (s->d.execs == NULL)
+    return skiff_error_set(err, ENOMEM, "daemon state");
   return 0;
 }
 
@@ -328,6 +332,7 @@ static void shutdown_daemon(struct skiffd *s)
     listener_close(&s->listeners[i]);
   if (s->d.events)
     events_close(s->d.events);
+  execs_shutdown(s->d.execs);
   if (stop_servers(s)) {
     if (s->d.containers)
       containers_close(s->d.containers);

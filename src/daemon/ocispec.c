@@ -1,17 +1,25 @@
 #include "ocispec.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
 #include <pwd.h>
+#include <stdint.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/fs.h"
 #include "common/jsonutil.h"
 #include "common/proc.h"
 #include "resources.h"
 #include "runtime/runtime.h"
+
+#define DEFAULT_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* Docker's default capability set. */
 static const char *const default_caps[] = {
@@ -38,85 +46,154 @@ json_t *ocispec_command(json_t *config, json_t *image_config)
   return args;
 }
 
-/* Image env, then the container's, a later NAME replacing an earlier one. */
-static json_t *merged_env(json_t *image_env, json_t *env, const char *hostname)
+/* docker's ReplaceOrAppendEnvValues: each NAME=value of overrides replaces
+ * the entry of that NAME in env or is appended; a bare NAME removes it. */
+static void env_merge(json_t *env, json_t *overrides)
+{
+  size_t i;
+  json_t *item;
+  json_array_foreach(overrides, i, item)
+  {
+    const char *entry = json_string_value(item);
+    if (entry == NULL)
+      continue;
+    size_t name_len = strcspn(entry, "=");
+    bool unset = entry[name_len] == '\0';
+    size_t k;
+    json_t *have;
+    bool found = false;
+    json_array_foreach(env, k, have)
+    {
+      const char *h = json_string_value(have);
+      if (strncmp(h, entry, name_len) == 0 && h[name_len] == '=') {
+        if (unset)
+          json_array_remove(env, k);
+        else
+          json_array_set_new(env, k, json_string(entry));
+        found = true;
+        break;
+      }
+    }
+    if (!found && !unset)
+      json_array_append_new(env, json_string(entry));
+  }
+}
+
+/* The container's env, HOSTNAME first and PATH unless it has one. */
+static json_t *merged_env(json_t *env, const char *hostname)
 {
   json_t *out = json_array();
-  json_t *lists[] = {image_env, env};
-  for (size_t l = 0; l < 2; l++) {
-    size_t i;
-    json_t *item;
-    json_array_foreach(lists[l], i, item)
-    {
-      const char *entry = json_string_value(item);
-      if (entry == NULL)
-        continue;
-      size_t name_len = strcspn(entry, "=");
-      size_t k;
-      json_t *have;
-      bool replaced = false;
-      json_array_foreach(out, k, have)
-      {
-        const char *h = json_string_value(have);
-        if (strncmp(h, entry, name_len) == 0 && h[name_len] == '=') {
-          json_array_set_new(out, k, json_string(entry));
-          replaced = true;
-          break;
-        }
-      }
-      if (!replaced)
-        json_array_append_new(out, json_string(entry));
-    }
-  }
+  env_merge(out, env);
   bool has_path = false;
   size_t i;
   json_t *item;
   json_array_foreach(out, i, item) has_path |= strncmp(json_string_value(item), "PATH=", 5) == 0;
   if (!has_path)
-    json_array_insert_new(out, 0, json_string("PATH=/usr/local/sbin:/usr/local/bin:"
-                                              "/usr/sbin:/usr/bin:/sbin:/bin"));
+    json_array_insert_new(out, 0, json_string(DEFAULT_PATH_ENV));
   char line[300];
   snprintf(line, sizeof line, "HOSTNAME=%s", hostname);
   json_array_insert_new(out, 0, json_string(line));
   return out;
 }
 
-/* "uid", "uid:gid", "name", "name:group": names looked up in the
- * container's own /etc/passwd and /etc/group. */
+/* The container's /etc/<name>, opened inside its root so that a symlink in
+ * the image cannot make us read the host's; NULL when it has none. */
+static FILE *open_etc(const char *rootfs, const char *name)
+{
+  cleanup_close int root = open(rootfs, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  char path[32];
+  snprintf(path, sizeof path, "etc/%s", name);
+  int fd = root >= 0 ? fs_open_in_root(root, path, O_RDONLY, 0, NULL) : -1;
+  FILE *f = fd >= 0 ? fdopen(fd, "re") : NULL;
+  if (fd >= 0 && f == NULL)
+    close(fd);
+  return f;
+}
+
+static bool parse_id(const char *text, long *out)
+{
+  char *end;
+  errno = 0;
+  long v = strtol(text, &end, 10);
+  if (*text == '\0' || *end != '\0' || errno || v < 0 || v > (long)UINT32_MAX - 1)
+    return false;
+  *out = v;
+  return true;
+}
+
+/* user by name or uid in the container's passwd: a name must be there, a
+ * uid need not (then gid 0 and no name). *name is a new string or NULL. */
+static int lookup_user(const char *rootfs, const char *user, long *uid, long *gid,
+                       char **name, skiff_error_t **err)
+{
+  bool numeric = parse_id(user, uid);
+  cleanup_fclose FILE *f = open_etc(rootfs, "passwd");
+  struct passwd *pw = NULL;
+  while (f && (pw = fgetpwent(f)) != NULL)
+    if (numeric ? (long)pw->pw_uid == *uid : strcmp(pw->pw_name, user) == 0)
+      break;
+  if (pw == NULL && !numeric)
+    return skiff_error_invalid(err, "unable to find user %s: no matching entries in passwd "
+                               "file", user);
+  if (pw) {
+    *uid = pw->pw_uid;
+    *gid = pw->pw_gid;
+    *name = strdup(pw->pw_name);
+  }
+  return 0;
+}
+
+static int lookup_group(const char *rootfs, const char *group, long *gid,
+                        skiff_error_t **err)
+{
+  if (parse_id(group, gid))
+    return 0;
+  cleanup_fclose FILE *f = open_etc(rootfs, "group");
+  struct group *gr = NULL;
+  while (f && (gr = fgetgrent(f)) != NULL)
+    if (strcmp(gr->gr_name, group) == 0) {
+      *gid = gr->gr_gid;
+      return 0;
+    }
+  return skiff_error_invalid(err, "unable to find group %s: no matching entries in group "
+                             "file", group);
+}
+
+/* The groups of the container's /etc/group that list name as a member. */
+static void add_member_groups(const char *rootfs, const char *name, json_t *gids)
+{
+  cleanup_fclose FILE *f = open_etc(rootfs, "group");
+  struct group *gr;
+  while (f && (gr = fgetgrent(f)) != NULL)
+    for (char **m = gr->gr_mem; m && *m; m++)
+      if (strcmp(*m, name) == 0) {
+        json_array_append_new(gids, json_integer(gr->gr_gid));
+        break;
+      }
+}
+
+/* "uid", "uid:gid", "name", "name:group" ("" is root), as dockerd resolves
+ * it (user.GetExecUser): names looked up in the container's own /etc/passwd
+ * and /etc/group; additionalGids are the primary group and, unless a group
+ * was given, the groups that list the user. */
 static int resolve_user(const char *user, const char *rootfs, json_t *process,
                         skiff_error_t **err)
 {
   long uid = 0, gid = 0;
   cleanup_free char *copy = strdup(user ? user : "");
-  char *group = strchr(copy, ':');
+  cleanup_free char *name = NULL;
+  char *group = copy ? strchr(copy, ':') : NULL;
   if (group)
     *group++ = '\0';
-  if (*copy) {
-    char *end;
-    uid = strtol(copy, &end, 10);
-    if (*end != '\0') {
-      cleanup_free char *path = NULL;
-      if (asprintf(&path, "%s/etc/passwd", rootfs) < 0)
-        return -1;
-      FILE *f = fopen(path, "re");
-      struct passwd *pw = NULL;
-      while (f && (pw = fgetpwent(f)) != NULL && strcmp(pw->pw_name, copy) != 0)
-        ;
-      if (pw) {
-        uid = pw->pw_uid;
-        gid = pw->pw_gid;
-      }
-      if (f)
-        fclose(f);
-      if (pw == NULL)
-        return skiff_error_invalid(err, "unable to find user %s: no matching entries in "
-                                   "passwd file", copy);
-    }
-  }
-  if (group && *group)
-    gid = strtol(group, NULL, 10);
-  json_object_set_new(process, "user", json_pack("{s:i, s:i}", "uid", (int)uid, "gid",
-                                                 (int)gid));
+  if (copy == NULL ||
+      lookup_user(rootfs, *copy ? copy : "0", &uid, &gid, &name, err) < 0 ||
+      (group && *group && lookup_group(rootfs, group, &gid, err) < 0))
+    return -1;
+  json_t *gids = json_pack("[i]", (int)gid);
+  if (name && !(group && *group))
+    add_member_groups(rootfs, name, gids);
+  json_object_set_new(process, "user", json_pack("{s:i, s:i, s:o}", "uid", (int)uid, "gid",
+                                                 (int)gid, "additionalGids", gids));
   return 0;
 }
 
@@ -156,6 +233,39 @@ static void set_console_size(json_t *process, json_t *host)
                                                           "width", w));
 }
 
+/* Every capability the kernel has that skiffd holds in its bounding set:
+ * docker asks for all the kernel has, and fails to start anything
+ * privileged under a parent that dropped some (as on hosts whose init or
+ * container manager restricts them); what we do not hold we cannot grant. */
+static json_t *all_caps(void)
+{
+  json_t *caps = json_array();
+  json_t *features = runtime_features();
+  size_t i;
+  json_t *name;
+  json_array_foreach(json_object_get(json_object_get(features, "linux"), "capabilities"), i,
+                     name)
+  {
+    cap_value_t cap;
+    if (cap_from_name(json_string_value(name), &cap) == 0 &&
+        prctl(PR_CAPBSET_READ, cap, 0, 0, 0) == 1)
+      json_array_append(caps, name);
+  }
+  json_decref(features);
+  return caps;
+}
+
+/* docker's default capabilities, or with privileged every one (all_caps),
+ * as bounding, effective and permitted sets. */
+static json_t *capability_sets(bool privileged)
+{
+  json_t *caps = privileged ? all_caps() : string_array(default_caps);
+  json_t *sets = json_pack("{s:O, s:O, s:O}", "bounding", caps, "effective", caps,
+                           "permitted", caps);
+  json_decref(caps);
+  return sets;
+}
+
 static int set_process(json_t *spec, json_t *record, const char *rootfs,
                        skiff_error_t **err)
 {
@@ -166,7 +276,7 @@ static int set_process(json_t *spec, json_t *record, const char *rootfs,
   json_array_extend(args, json_object_get(record, "Args"));
   json_object_set_new(process, "args", args);
   const char *hostname = json_string_value(json_object_get(config, "Hostname"));
-  json_object_set_new(process, "env", merged_env(NULL, json_object_get(config, "Env"),
+  json_object_set_new(process, "env", merged_env(json_object_get(config, "Env"),
                                                  hostname ? hostname : ""));
   const char *cwd = json_string_value(json_object_get(config, "WorkingDir"));
   json_object_set_new(process, "cwd", json_string(cwd && *cwd ? cwd : "/"));
@@ -175,21 +285,9 @@ static int set_process(json_t *spec, json_t *record, const char *rootfs,
     set_console_size(process, json_object_get(record, "HostConfig"));
   json_object_set_new(process, "noNewPrivileges", json_false());
   json_object_del(process, "rlimits"); /* inherit the daemon's, as docker */
-  json_t *caps = string_array(default_caps);
   bool privileged = json_is_true(json_object_get(json_object_get(record, "HostConfig"),
                                                  "Privileged"));
-  if (privileged) {
-    json_decref(caps);
-    caps = json_array(); /* filled below from the full list */
-    json_t *features = runtime_features();
-    json_array_extend(caps, json_object_get(json_object_get(features, "linux"),
-                                            "capabilities"));
-    json_decref(features);
-  }
-  json_object_set_new(process, "capabilities",
-                      json_pack("{s:O, s:O, s:O}", "bounding", caps, "effective", caps,
-                                "permitted", caps));
-  json_decref(caps);
+  json_object_set_new(process, "capabilities", capability_sets(privileged));
   return resolve_user(json_string_value(json_object_get(config, "User")), rootfs, process,
                       err);
 }
@@ -333,4 +431,44 @@ json_t *ocispec_build(json_t *record, const char *rootfs, const char *dir,
     }
   }
   return spec;
+}
+
+/* dockerd's exec environment: PATH, HOSTNAME (and TERM with a terminal),
+ * then the container's Config.Env, then the exec's own, each replacing or
+ * appending (container.CreateDaemonEnvironment + ReplaceOrAppendEnvValues). */
+static json_t *exec_env(json_t *container_config, json_t *exec_env_list, bool tty)
+{
+  const char *hostname = json_string_value(json_object_get(container_config, "Hostname"));
+  char line[300];
+  snprintf(line, sizeof line, "HOSTNAME=%s", hostname ? hostname : "");
+  json_t *env = json_pack("[s, s]", DEFAULT_PATH_ENV, line);
+  if (tty)
+    json_array_append_new(env, json_string("TERM=xterm"));
+  env_merge(env, json_object_get(container_config, "Env"));
+  env_merge(env, exec_env_list);
+  return env;
+}
+
+json_t *ocispec_exec_process(json_t *container_process, json_t *container_config,
+                             json_t *exec, const char *rootfs, skiff_error_t **err)
+{
+  cleanup_json json_t *p = json_deep_copy(container_process);
+  if (p == NULL) {
+    skiff_error_set(err, ENOMEM, "exec process");
+    return NULL;
+  }
+  bool tty = json_is_true(json_object_get(exec, "Tty"));
+  json_object_set(p, "args", json_object_get(exec, "Cmd"));
+  json_object_set_new(p, "terminal", json_boolean(tty));
+  json_object_del(p, "consoleSize");
+  json_object_set_new(p, "env", exec_env(container_config, json_object_get(exec, "Env"), tty));
+  const char *cwd = json_string_value(json_object_get(exec, "WorkingDir"));
+  if (cwd && *cwd)
+    json_object_set_new(p, "cwd", json_string(cwd));
+  if (json_is_true(json_object_get(exec, "Privileged")))
+    json_object_set_new(p, "capabilities", capability_sets(true));
+  const char *user = json_string_value(json_object_get(exec, "User"));
+  if (user && *user && resolve_user(user, rootfs, p, err) < 0)
+    return NULL;
+  return steal_pointer(&p);
 }

@@ -27,4 +27,14 @@ int ocispec_check_binds(json_t *host, skiff_error_t **err);
  * empty when there is none ("No command specified"). */
 json_t *ocispec_command(json_t *config, json_t *image_config);
 
+/* The process of an exec into a running container (docker's ExecConfig:
+ * Cmd, Env, User, WorkingDir, Tty, Privileged) made from the process the
+ * container runs with (container_process, from its config.json): the exec's
+ * command, dockerd's exec environment (PATH, HOSTNAME, TERM with a tty, the
+ * container's Config.Env, the exec's Env), its user looked up in rootfs,
+ * every capability when privileged; the rest (rlimits, ...) the container's.
+ * New reference; NULL with *err (an unknown user). */
+json_t *ocispec_exec_process(json_t *container_process, json_t *container_config,
+                             json_t *exec, const char *rootfs, skiff_error_t **err);
+
 #endif

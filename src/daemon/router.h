@@ -27,16 +27,17 @@ extern const struct api_route api_containers_routes[];
 extern const struct api_route api_archive_routes[]; /* cp, export, diff, commit */
 extern const struct api_route api_resources_routes[]; /* top, stats, update */
 extern const struct api_route api_registry_routes[];
+extern const struct api_route api_exec_routes[]; /* exec */
 
 /* The most path parameters a pattern may capture. */
 #define ROUTER_MAX_PARAMS 4
 
 /* The route for method and path (without the version prefix), searched in
- * the system, images and containers tables in that order; HEAD falls back
- * to the GET route. On a match, params[0..] receive the captures (new
- * strings, NULL-terminated; the caller frees them) and the route is
- * returned. Otherwise NULL with *status 404 (no such path, or not for this
- * method: dockerd answers both alike). */
+ * the tables above in their order; HEAD falls back to the GET route. On a
+ * match, params[0..] receive the captures (new strings, NULL-terminated;
+ * the caller frees them) and the route is returned. Otherwise NULL with
+ * *status 404 (no such path, or not for this method: dockerd answers both
+ * alike). */
 const struct api_route *router_find(const char *method, const char *path,
                                     char *params[ROUTER_MAX_PARAMS + 1],
                                     unsigned *status);

@@ -29,8 +29,11 @@ int shim_listen(const char *state_dir, skiff_error_t **err)
 }
 
 /* The child of vfork(): it shares the daemon's memory until execveat, so it
- * makes system calls only (no allocation, no locks). */
-static __attribute__((noreturn)) void exec_shim(int shim_fd, const char *state_dir,
+ * makes system calls only (no allocation, no locks). `skiff-shim arg` gets
+ * answer_fd as its fd 3 and listen_fd (or -1) as its fd 4: a container's
+ * shim its answer pipe and attach socket, an exec's shim its control socket
+ * and the client's connection. */
+static __attribute__((noreturn)) void exec_shim(int shim_fd, const char *arg,
                                                 int answer_fd, int listen_fd)
 {
   setsid();
@@ -53,7 +56,7 @@ static __attribute__((noreturn)) void exec_shim(int shim_fd, const char *state_d
   /* Everything else closes at exec; shim_fd must live until then. */
   syscall(SYS_close_range, listener >= 0 ? SHIM_LISTEN_FD + 1 : 4, ~0U,
           CLOSE_RANGE_CLOEXEC);
-  char *const argv[] = {"skiff-shim", (char *)state_dir, NULL};
+  char *const argv[] = {"skiff-shim", (char *)arg, NULL};
   syscall(SYS_execveat, shim_fd, "", argv, environ, AT_EMPTY_PATH);
   _exit(127);
 }
@@ -113,6 +116,24 @@ int shim_attach(const char *state_dir, bool in, bool out, bool err_stream,
   if (write(fd, header, (size_t)len) != len)
     return skiff_error_errno(err, "attach to the shim");
   return steal_fd(&fd);
+}
+
+int shim_spawn_exec(int shim_fd, int client, int *ctl, pid_t *pid, skiff_error_t **err)
+{
+  int pair[2];
+  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+    return skiff_error_errno(err, "socketpair for the exec shim");
+  *pid = vfork();
+  if (*pid == 0)
+    exec_shim(shim_fd, "--exec", pair[1], client);
+  int saved = errno;
+  close(pair[1]);
+  if (*pid < 0) {
+    close(pair[0]);
+    return skiff_error_set(err, saved, "fork skiff-shim --exec");
+  }
+  *ctl = pair[0];
+  return 0;
 }
 
 int shim_resize(const char *state_dir, unsigned height, unsigned width,

@@ -23,6 +23,12 @@ int shim_spawn(int shim_fd, const char *state_dir, int listen_fd, pid_t *shim_pi
 int shim_attach(const char *state_dir, bool in, bool out, bool err_stream,
                 skiff_error_t **err);
 
+/* Start `skiff-shim --exec` (an exec's shim) from shim_fd like shim_spawn,
+ * with a new control socket (SOCK_SEQPACKET) as its fd 3 and client, when
+ * >= 0, as its fd 4. *ctl is our end (CLOEXEC); *pid the shim, ours to
+ * reap. */
+int shim_spawn_exec(int shim_fd, int client, int *ctl, pid_t *pid, skiff_error_t **err);
+
 /* Ask the shim to set its terminal's size: a one-shot request on the
  * attach socket, answered "ok" or "error <message>" (see src/shim/shim.h). */
 int shim_resize(const char *state_dir, unsigned height, unsigned width,

@@ -53,6 +53,29 @@ void cgroup_free(struct cgroup *cg);
 /* Move pid into the cgroup (exec joins the container's cgroup this way). */
 int cgroup_enter(struct cgroup *cg, pid_t pid, skiff_error_t **err);
 
+/* Joining a container's cgroup cheaply, for exec. Writing another
+ * process's pid into cgroup.procs takes the kernel's threadgroup rwsem for
+ * writing, which waits for an RCU grace period (about 10 ms here) unless one
+ * passed just before. A single-threaded process that moves itself on v1
+ * (pid "0" into "tasks") does not take it, nor does a process created
+ * straight into its v2 cgroup (clone3 CLONE_INTO_CGROUP). The fds are
+ * opened beforehand so that the new process can use them after it entered
+ * the container's namespaces. */
+struct cgroup_join {
+  int v2_dir;    /* the unified directory (O_PATH), for CLONE_INTO_CGROUP; or -1 */
+  int *v1_tasks; /* each v1 hierarchy's "tasks" file, open for writing */
+  size_t n_v1;
+};
+
+/* Open what cgroup_join_self and clone3 need for cg. */
+int cgroup_join_open(struct cgroup *cg, struct cgroup_join *j, skiff_error_t **err);
+
+/* In the new, single-threaded process: move itself into the v1 hierarchies
+ * (the v2 one it was created in). */
+int cgroup_join_self(const struct cgroup_join *j, skiff_error_t **err);
+
+void cgroup_join_close(struct cgroup_join *j);
+
 /* Apply new limits to a live cgroup (skiff-oci update). Fields absent from
  * res are left as they are. */
 int cgroup_update(struct cgroup *cg, const struct cgroup_resources *res,

@@ -1,10 +1,14 @@
 /* runtime_exec: a new process in a running container. The runtime joins the
  * container's namespaces in a child, which forks the process proper with
- * CLONE_PARENT (so that it is our child, and in the PID namespace), puts it
- * in the container's cgroup, and lets it exec. */
+ * CLONE_PARENT (so that it is our child, and in the PID namespace); the
+ * process joins the container's cgroup itself where it can (created into
+ * the v2 one, moving itself on v1: see cgroup_join in cgroup.h), else the
+ * runtime moves it; then it execs. */
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <sched.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +48,10 @@ struct exec_job {
   int sock, child_sock;
   pid_t pid;
   int pty_master;
+  bool keep_pty;        /* the caller takes the pty master (runtime_exec_detached) */
+  struct cgroup *cg;    /* the container's cgroup, or NULL when it has none */
+  struct cgroup_join join;
+  bool self_joined;     /* the process joined cg itself (else we move it) */
   json_t *state_public; /* the container's state, for a seccomp agent */
 };
 
@@ -103,9 +111,27 @@ static int exec_child_setup(struct exec_job *job, char **exe, skiff_error_t **er
   return process_apply_credentials(p, job->seccomp, err);
 }
 
+/* The cgroup namespace is joined by the process itself, after its cgroup:
+ * the kernel checks CLONE_INTO_CGROUP against the creator's cgroup
+ * namespace, in which the container's cgroup must be visible. */
+static int join_cgroup(struct exec_job *job, skiff_error_t **err)
+{
+  int *cgroupns = NULL;
+  for (size_t i = 0; i < NJOIN; i++)
+    if (join_order[i] == CLONE_NEWCGROUP)
+      cgroupns = &job->ns_fds[i];
+  if (job->self_joined && cgroup_join_self(&job->join, err) < 0)
+    return -1;
+  if (*cgroupns >= 0 && setns(*cgroupns, CLONE_NEWCGROUP) < 0)
+    return skiff_error_errno(err, "join the container's cgroup namespace");
+  return 0;
+}
+
 static __attribute__((noreturn)) void exec_process(struct exec_job *job)
 {
   skiff_error_t *err = NULL;
+  if (join_cgroup(job, &err) < 0)
+    sync_fail(job->child_sock, err);
   int keep[] = {job->child_sock, -1};
   process_close_fds(3 + job->opts->preserve_fds, keep);
   if (sync_expect(job->child_sock, SYNC_GO, &err) < 0)
@@ -119,10 +145,32 @@ static __attribute__((noreturn)) void exec_process(struct exec_job *job)
 
 /* The intermediate child: join, fork the process as our parent's child,
  * report its pid, and leave. */
+/* The process, created in the container's v2 cgroup when there is one;
+ * *joined says whether it is to join the rest itself. */
+static pid_t fork_process(struct exec_job *job, bool *joined)
+{
+  /* With CLONE_PARENT clone3 takes no exit_signal: the child gets ours
+   * (SIGCHLD), and our parent, the runtime's caller, reaps it. */
+  struct clone_args args = {.flags = CLONE_PARENT | CLONE_INTO_CGROUP,
+                            .cgroup = (uint64_t)job->join.v2_dir};
+  *joined = job->cg != NULL && job->join.v2_dir >= 0;
+  if (*joined) {
+    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    if (pid >= 0)
+      return pid;
+    *joined = false; /* an old kernel, or a user namespace's permissions */
+  }
+  *joined = job->cg != NULL && job->join.v2_dir < 0 && job->join.n_v1 > 0;
+  return (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), NULL, NULL,
+                        NULL, NULL);
+}
+
 static __attribute__((noreturn)) void join_and_fork(struct exec_job *job)
 {
   skiff_error_t *err = NULL;
   for (size_t i = 0; i < NJOIN; i++) {
+    if (join_order[i] == CLONE_NEWCGROUP)
+      continue; /* the process joins it (join_cgroup) */
     if (job->ns_fds[i] >= 0 && setns(job->ns_fds[i], join_order[i]) < 0) {
       skiff_error_errno(&err, "join the container's %s namespace",
                         spec_namespace_proc_name(join_order[i]));
@@ -131,16 +179,18 @@ static __attribute__((noreturn)) void join_and_fork(struct exec_job *job)
     if (job->ns_fds[i] >= 0)
       close(steal_fd(&job->ns_fds[i]));
   }
-  pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)(CLONE_PARENT | SIGCHLD), NULL,
-                             NULL, NULL, NULL);
+  bool joined = false;
+  pid_t pid = fork_process(job, &joined);
   if (pid < 0) {
     skiff_error_errno(&err, "fork the exec process");
     sync_fail(job->child_sock, err);
   }
-  if (pid == 0)
+  if (pid == 0) {
+    job->self_joined = joined;
     exec_process(job);
-  int value = (int)pid;
-  sync_send(job->child_sock, SYNC_PID, &value, sizeof value, -1, NULL);
+  }
+  int value[2] = {(int)pid, joined};
+  sync_send(job->child_sock, SYNC_PID, value, sizeof value, -1, NULL);
   _exit(0);
 }
 
@@ -158,7 +208,10 @@ static int receive_pid(struct exec_job *job, pid_t child, skiff_error_t **err)
     return skiff_error_set(err, 0, "%s", payload);
   if (type != SYNC_PID)
     return skiff_error_set(err, EPROTO, "unexpected message %d", type);
-  memcpy(&job->pid, payload, sizeof(int));
+  int value[2];
+  memcpy(value, payload, sizeof value);
+  job->pid = value[0];
+  job->self_joined = value[1];
   return 0;
 }
 
@@ -218,6 +271,9 @@ static int start_process(struct exec_job *job, json_t *state, skiff_error_t **er
 {
   const char *cgroup_path =
       json_string_value(json_object_get(json_object_get(state, "skiff"), "cgroupPath"));
+  if (cgroup_path && ((job->cg = cgroup_open(cgroup_path, err)) == NULL ||
+                      cgroup_join_open(job->cg, &job->join, err) < 0))
+    return -1;
   int pair[2];
   if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
     return skiff_error_errno(err, "socketpair");
@@ -233,10 +289,7 @@ static int start_process(struct exec_job *job, json_t *state, skiff_error_t **er
   close(steal_fd(&job->child_sock));
   if (receive_pid(job, child, err) < 0)
     return -1;
-  struct cgroup *cg = cgroup_path ? cgroup_open(cgroup_path, err) : NULL;
-  int ret = cg ? cgroup_enter(cg, job->pid, err) : 0;
-  cgroup_free(cg);
-  if (ret < 0 || (cgroup_path && cg == NULL))
+  if (job->cg && !job->self_joined && cgroup_enter(job->cg, job->pid, err) < 0)
     return -1;
   log_debug("container %s: exec process %d", job->opts->id, (int)job->pid);
   if (sync_send(job->sock, SYNC_GO, NULL, 0, -1, err) < 0)
@@ -266,7 +319,8 @@ static int prepare_job(struct exec_job *job, json_t *state, json_t *process,
     log_warn("%s", warnings);
   if (job->process == NULL)
     return -1;
-  if (job->process->terminal && opts->console_socket == NULL && opts->detach)
+  if (job->process->terminal && opts->console_socket == NULL && opts->detach &&
+      !job->keep_pty)
     return skiff_error_invalid(err, "a terminal needs --console-socket with --detach");
   cleanup_json json_t *config = runtime_config(opts->root, opts->id, err);
   if (config == NULL)
@@ -287,6 +341,8 @@ static void release_job(struct exec_job *job)
     close(job->sock);
   if (job->pty_master >= 0)
     close(job->pty_master);
+  cgroup_join_close(&job->join);
+  cgroup_free(job->cg);
   spec_process_free(job->process);
   json_decref(job->state_public);
   seccomp_program_free(job->seccomp);
@@ -315,17 +371,40 @@ static int exec_steps(struct exec_job *job, json_t *process, int *exit_status,
   return 0;
 }
 
+static int run_job(struct exec_job *job, json_t *process, int *exit_status,
+                   skiff_error_t **err)
+{
+  for (size_t i = 0; i < NJOIN; i++)
+    job->ns_fds[i] = -1;
+  int ret = exec_steps(job, process, exit_status, err);
+  if (ret < 0 && job->pid > 0) {
+    kill(job->pid, SIGKILL);
+    wait_exit(job->pid);
+  }
+  return ret;
+}
+
 int runtime_exec(const struct runtime_options *opts, json_t *process, int *exit_status,
                  skiff_error_t **err)
 {
-  struct exec_job job = {.opts = opts, .sock = -1, .child_sock = -1, .pty_master = -1};
-  for (size_t i = 0; i < NJOIN; i++)
-    job.ns_fds[i] = -1;
-  int ret = exec_steps(&job, process, exit_status, err);
-  if (ret < 0 && job.pid > 0) {
-    kill(job.pid, SIGKILL);
-    wait_exit(job.pid);
-  }
+  struct exec_job job = {.opts = opts, .sock = -1, .child_sock = -1, .pty_master = -1,
+                         .join = {.v2_dir = -1}};
+  int ret = run_job(&job, process, exit_status, err);
+  release_job(&job);
+  return ret;
+}
+
+int runtime_exec_detached(const struct runtime_options *opts, json_t *process, pid_t *pid,
+                          int *pty_master, skiff_error_t **err)
+{
+  struct runtime_options detached = *opts;
+  detached.detach = true;
+  struct exec_job job = {.opts = &detached, .sock = -1, .child_sock = -1,
+                         .pty_master = -1, .keep_pty = true, .join = {.v2_dir = -1}};
+  int ignored = 0;
+  int ret = run_job(&job, process, &ignored, err);
+  *pid = ret < 0 ? 0 : job.pid;
+  *pty_master = ret < 0 ? -1 : steal_fd(&job.pty_master);
   release_job(&job);
   return ret;
 }

@@ -168,7 +168,7 @@ char *process_find_executable(const struct spec_process *p, skiff_error_t **err)
       return candidate;
     free(candidate);
   }
-  skiff_error_set(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
+  skiff_error_status(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
   return NULL;
 }
 

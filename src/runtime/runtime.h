@@ -93,6 +93,14 @@ bool runtime_oom_killed(const char *root, const char *id);
 int runtime_exec(const struct runtime_options *opts, json_t *process,
                  int *exit_status, skiff_error_t **err);
 
+/* Like runtime_exec, for a caller that supervises the process itself
+ * (skiff-shim's exec mode): returns once the process has exec'd, with its
+ * pid in *pid (our child, to be reaped by the caller) and, with
+ * process.terminal, the pty master in *pty_master (else -1). The process
+ * inherits the caller's fds 0-2 otherwise. */
+int runtime_exec_detached(const struct runtime_options *opts, json_t *process, pid_t *pid,
+                          int *pty_master, skiff_error_t **err);
+
 /* Re-execute the calling program (argv) from a sealed memfd copy of its
  * binary, unless it already runs from one; call before anything that puts
  * a process of ours in a container (CVE-2019-5736). Returns only on error

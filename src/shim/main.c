@@ -197,18 +197,20 @@ fail:
 int main(int argc, char **argv)
 {
   if (argc != 2) {
-    fprintf(stderr, "usage: skiff-shim STATE-DIR (started by skiffd)\n");
+    fprintf(stderr, "usage: skiff-shim STATE-DIR | --exec (started by skiffd)\n");
     return 2;
   }
+  bool exec_mode = strcmp(argv[1], "--exec") == 0;
   /* The container's init runs our image until its execve: skiffd starts us
    * from a sealed copy (CVE-2019-5736); started otherwise, re-execute from
    * one first. */
   skiff_error_t *err = NULL;
   if (runtime_ensure_cloned_binary(argv, &err) < 0) {
-    answer("error %s\n", err->msg);
+    if (!exec_mode)
+      answer("error %s\n", err->msg);
     return 1;
   }
   prctl(PR_SET_NAME, "skiff-shim", 0, 0, 0); /* not "memfd:skiff-shim" */
   signal(SIGPIPE, SIG_IGN);
-  return shim_main(argv[1]);
+  return exec_mode ? shim_exec_main() : shim_main(argv[1]);
 }

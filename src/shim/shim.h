@@ -74,4 +74,8 @@ int shim_io_run(struct shim_io *io, pid_t init_pid, int sigchld_fd);
 /* Once the container runs: drop the pages only start-up needed (trim.c). */
 void shim_trim_startup_memory(void);
 
+/* skiff-shim --exec (exec.c): run one exec and relay its streams; the
+ * protocol with skiffd is described there. Returns the shim's exit status. */
+int shim_exec_main(void);
+
 #endif

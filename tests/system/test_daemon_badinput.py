@@ -310,8 +310,8 @@ CONTAINERS = [
          "starting container with non-empty request body was deprecated since API v1.22 and "
          "removed in v1.24"),
     Case("start what cannot run", "POST", "/containers/bi-bad/start", None, 400,
-         "create container <id>: exec: \"nosuchcommand\": executable file not found in $PATH: "
-         "No such file or directory", docker=(400, None),
+         "create container <id>: exec: \"nosuchcommand\": executable file not found in $PATH",
+         docker=(400, None),
          why="the runtime's own words (runc's through containerd for dockerd)"),
     Case("stop unknown", "POST", "/containers/nosuch/stop", None, 404,
          "No such container: nosuch"),
