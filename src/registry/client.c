@@ -429,6 +429,37 @@ static void set_method(CURL *curl, const struct registry_request *req,
   }
 }
 
+/* A registry that wants a client certificate and got none may let TLS 1.3
+ * finish and then drop the connection (or send its alert) while the request
+ * goes out: curl reports a send or receive failure that does not name the
+ * certificate, so say what the likely cause is. */
+static bool dropped_after_handshake(const struct registry_client *c, CURL *curl,
+                                    CURLcode rc, long status)
+{
+  curl_off_t tls_done = 0;
+  if (c->cert_file || status != 0 ||
+      (rc != CURLE_SEND_ERROR && rc != CURLE_RECV_ERROR && rc != CURLE_GOT_NOTHING))
+    return false;
+  return libcurl.curl_easy_getinfo(curl, CURLINFO_APPCONNECT_TIME_T, &tls_done) == CURLE_OK &&
+         tls_done > 0;
+}
+
+static int transport_error(const struct registry_client *c, const char *method,
+                           const char *url, CURLcode rc, const char *errbuf,
+                           bool dropped, skiff_error_t **err)
+{
+  const char *why = *errbuf ? errbuf : libcurl.curl_easy_strerror(rc);
+  int status = rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO;
+  if (!dropped) /* curl's text is the whole story: no strerror after it */
+    return skiff_error_status(err, status, "%s %s: %s", method, url, why);
+  return skiff_error_status(
+      err, status,
+      "%s %s: %s (the registry closed the connection after the TLS handshake: if it "
+      "requires a client certificate, put client.cert and client.key in %s/%s/)",
+      method, url, why, c->cfg && c->cfg->certs_dir ? c->cfg->certs_dir : "certs.d",
+      c->host);
+}
+
 /* One attempt, no authentication handling. */
 static int perform(struct registry_client *c, const struct registry_request *req,
                    struct registry_reply *reply, skiff_error_t **err)
@@ -471,15 +502,14 @@ static int perform(struct registry_client *c, const struct registry_request *req
   set_method(curl, req, &sb);
   CURLcode rc = libcurl.curl_easy_perform(curl);
   libcurl.curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
+  bool dropped = rc != CURLE_OK && dropped_after_handshake(c, curl, rc, reply->status);
   libcurl.curl_slist_free_all(headers);
   libcurl.curl_easy_cleanup(curl);
   if (rc == CURLE_OK)
     return 0;
   if (t.sink_failed || sb.failed)
     return skiff_error_set(err, EIO, "%s %s: aborted", req->method, url);
-  return skiff_error_set(err, rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO,
-                         "%s %s: %s", req->method, url,
-                         *errbuf ? errbuf : libcurl.curl_easy_strerror(rc));
+  return transport_error(c, req->method, url, rc, errbuf, dropped, err);
 }
 
 int registry_do(struct registry_client *c, const struct registry_request *req,

@@ -23,6 +23,7 @@ class Engine:
         self.sock = self.exec_root / "skiff.sock"
         self.proc = None
         self.args = []  # more skiffd arguments (--config-file ...)
+        self.prefix = []  # a command that execs skiffd (nsenter --net=... --)
         self.log = open(self.top / "skiffd.log", "ab")
 
     @property
@@ -35,7 +36,7 @@ class Engine:
 
     def start(self):
         self.proc = subprocess.Popen(
-            [SKIFFD, "--data-root", str(self.data), "--exec-root", str(self.exec_root),
+            [*self.prefix, SKIFFD, "--data-root", str(self.data), "--exec-root", str(self.exec_root),
              "-H", f"unix://{self.sock}", "--debug", *self.args],
             stdout=self.log, stderr=self.log)
         deadline = time.monotonic() + 20
