@@ -237,6 +237,25 @@ def rootfs_cache():
     shutil.rmtree(top, ignore_errors=True)
 
 
+@pytest.fixture(scope="module")
+def busybox_engine(rootfs_cache):
+    """A private skiffd with busybox imported, shared by one test module."""
+    from engine import new_engine  # engine.py is a sibling module, not a package
+    e = new_engine()
+    try:
+        e.start()
+        e.import_busybox(rootfs_cache)
+        yield e
+    finally:
+        e.cleanup()
+
+
+@pytest.fixture(scope="module")
+def engine(busybox_engine):
+    """The engine tests' daemon; a module that needs another defines its own."""
+    return busybox_engine
+
+
 @pytest.fixture(scope="session")
 def busybox_tar(rootfs_cache, tmp_path_factory):
     """rootfs_cache as a tar, for imports."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine import DOCKER, REPO, SKIFFD, new_engine
+from engine import DOCKER, REPO, SKIFFD
 
 SKIFF = os.environ.get("SKIFF_CLI") or str(REPO / "build" / "skiff")
 
@@ -24,17 +24,6 @@ pytestmark = pytest.mark.skipif(not os.path.exists(SKIFFD) or DOCKER is None
                                 reason="needs build/skiffd, build/skiff and the docker CLI")
 
 CLIS = ["docker", "skiff"]
-
-
-@pytest.fixture(scope="module")
-def engine(rootfs_cache):
-    e = new_engine()
-    try:
-        e.start()
-        e.import_busybox(rootfs_cache)
-        yield e
-    finally:
-        e.cleanup()
 
 
 def run(engine, cli, *args, check=True, input=None, cwd=None, timeout=120):

@@ -9,21 +9,10 @@ import time
 import pytest
 
 from conftest import wait_for
-from engine import DOCKER, SKIFFD, new_engine
+from engine import DOCKER, SKIFFD
 
 pytestmark = pytest.mark.skipif(not os.path.exists(SKIFFD) or DOCKER is None,
                                 reason="needs build/skiffd and the docker CLI")
-
-
-@pytest.fixture(scope="module")
-def engine(rootfs_cache):
-    e = new_engine()
-    try:
-        e.start()
-        e.import_busybox(rootfs_cache)
-        yield e
-    finally:
-        e.cleanup()
 
 
 def inspect(engine, cid):

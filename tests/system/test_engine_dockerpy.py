@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from conftest import wait_for
-from engine import DOCKER, SKIFFD, new_engine
+from engine import DOCKER, SKIFFD
 
 docker = pytest.importorskip("docker", reason="needs python3-docker (apt-get install "
                                               "python3-docker)")
@@ -15,17 +15,6 @@ docker = pytest.importorskip("docker", reason="needs python3-docker (apt-get ins
 # The fixture starts skiffd and imports busybox with the docker CLI.
 pytestmark = pytest.mark.skipif(not os.path.exists(SKIFFD) or DOCKER is None,
                                 reason="needs build/skiffd and the docker CLI")
-
-
-@pytest.fixture(scope="module")
-def engine(rootfs_cache):
-    e = new_engine()
-    try:
-        e.start()
-        e.import_busybox(rootfs_cache)
-        yield e
-    finally:
-        e.cleanup()
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ import uuid
 import pytest
 
 from conftest import wait_for
-from engine import DOCKER, REPO, SKIFFD, new_engine
+from engine import DOCKER, REPO, SKIFFD
 from tmuxterm import TMUX, Term
 
 SKIFF = os.environ.get("SKIFF") or str(REPO / "build" / "skiff")
@@ -28,17 +28,6 @@ pytestmark = pytest.mark.skipif(not os.path.exists(SKIFFD) or DOCKER is None,
                                 reason="needs build/skiffd and the docker CLI")
 
 CLIS = ["docker", "skiff"]
-
-
-@pytest.fixture(scope="module")
-def engine(rootfs_cache):
-    e = new_engine()
-    try:
-        e.start()
-        e.import_busybox(rootfs_cache)
-        yield e
-    finally:
-        e.cleanup()
 
 
 def unique(prefix="x"):

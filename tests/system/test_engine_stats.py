@@ -17,7 +17,7 @@ import uuid
 import pytest
 
 from conftest import Cgroup, wait_for
-from engine import DOCKER, REPO, SKIFFD, new_engine
+from engine import DOCKER, REPO, SKIFFD
 
 SKIFF = str(REPO / "build" / "skiff")
 MiB = 1024 * 1024
@@ -28,17 +28,6 @@ pytestmark = [
                        reason="needs build/skiffd and the docker CLI"),
 ]
 CLIS = ["docker", "skiff"]
-
-
-@pytest.fixture(scope="module")
-def engine(rootfs_cache):
-    e = new_engine()
-    try:
-        e.start()
-        e.import_busybox(rootfs_cache)
-        yield e
-    finally:
-        e.cleanup()
 
 
 def cli(engine, which, *args, check=True, timeout=60):

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from conftest import wait_for
-from engine import DOCKER, REPO, SKIFFD, new_engine
+from engine import DOCKER, REPO, SKIFFD
 from tmuxterm import TMUX, Term
 
 SKIFF = str(REPO / "build" / "skiff")
@@ -23,17 +23,6 @@ pytestmark = pytest.mark.skipif(not os.path.exists(SKIFFD) or DOCKER is None,
                                 reason="needs build/skiffd and the docker CLI")
 needs_tmux = pytest.mark.skipif(TMUX is None, reason="needs tmux (scripts/install-deps)")
 CLIENTS = ["skiff", "docker"]
-
-
-@pytest.fixture(scope="module")
-def engine(rootfs_cache):
-    e = new_engine()
-    try:
-        e.start()
-        e.import_busybox(rootfs_cache)
-        yield e
-    finally:
-        e.cleanup()
 
 
 def client_cmd(client):

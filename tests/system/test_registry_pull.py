@@ -33,15 +33,9 @@ def bb_layer(rootfs_cache):
 
 
 @pytest.fixture(scope="module")
-def source(rootfs_cache):
+def source(busybox_engine):
     """A skiffd with busybox imported, to make archives from."""
-    e = new_engine()
-    try:
-        e.start()
-        e.import_busybox(rootfs_cache)
-        yield e
-    finally:
-        e.cleanup()
+    return busybox_engine
 
 
 @pytest.fixture

@@ -27,15 +27,9 @@ def registry(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def source(rootfs_cache):
+def source(busybox_engine):
     """A skiffd with busybox imported."""
-    e = new_engine()
-    try:
-        e.start()
-        e.import_busybox(rootfs_cache)
-        yield e
-    finally:
-        e.cleanup()
+    return busybox_engine
 
 
 @pytest.fixture
