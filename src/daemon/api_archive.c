@@ -7,12 +7,12 @@
  * status codes (404 no such container or file, 400 bad input) and events. */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/jsonutil.h"
@@ -68,11 +68,9 @@ static void set_stat_header(struct http_response *resp, json_t *stat)
 {
   cleanup_free char *text = json_dumps(stat, JSON_COMPACT);
   size_t len = text ? strlen(text) : 0;
-  cleanup_free unsigned char *b64 = malloc(4 * ((len + 2) / 3) + 1);
-  if (text && b64) {
-    EVP_EncodeBlock(b64, (const unsigned char *)text, (int)len);
-    http_response_header(resp, "X-Docker-Container-Path-Stat", (const char *)b64);
-  }
+  cleanup_free char *b64 = text ? base64_encode(text, len, false) : NULL;
+  if (b64)
+    http_response_header(resp, "X-Docker-Container-Path-Stat", b64);
 }
 
 static void h_archive_get(struct daemon *d, struct http_request *req,

@@ -10,6 +10,8 @@
  * are followed as docker's chroot follows them, but never out of it), and
  * the entry itself only through *at calls on that directory fd that do not
  * follow a symlink standing at its name. */
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -22,7 +24,6 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/jsonutil.h"
-#include "common/libarchive.h"
 #include "copy.h"
 
 #define COPY_BUF (256 * 1024)
@@ -82,19 +83,19 @@ static bool link_stays_inside(const char *rel, const char *target)
 
 static int validate_entry(struct archive_entry *e, skiff_error_t **err)
 {
-  const char *name = libarchive.archive_entry_pathname(e);
+  const char *name = archive_entry_pathname(e);
   char rel[PATH_MAX], target[PATH_MAX];
   if (name == NULL || clean_rel(name, rel, sizeof rel) < 0)
     return skiff_error_invalid(err, "invalid tar: %s is outside of the destination",
                                name ? name : "(no name)");
-  const char *hard = libarchive.archive_entry_hardlink(e);
+  const char *hard = archive_entry_hardlink(e);
   if (hard && (clean_rel(hard, target, sizeof target) < 0 || target[0] == '\0'))
     return skiff_error_invalid(err, "invalid hardlink \"%s\" -> \"%s\"", name, hard);
-  const char *sym = libarchive.archive_entry_symlink(e);
-  if (!hard && libarchive.archive_entry_filetype(e) == AE_IFLNK &&
+  const char *sym = archive_entry_symlink(e);
+  if (!hard && archive_entry_filetype(e) == AE_IFLNK &&
       (sym == NULL || !link_stays_inside(rel, sym)))
     return skiff_error_invalid(err, "invalid symlink \"%s\" -> \"%s\"", name, sym ? sym : "");
-  if (rel[0] == '\0' && (hard || libarchive.archive_entry_filetype(e) != AE_IFDIR))
+  if (rel[0] == '\0' && (hard || archive_entry_filetype(e) != AE_IFDIR))
     return skiff_error_invalid(err, "invalid tar: %s would replace the destination", name);
   return 0;
 }
@@ -127,18 +128,16 @@ int copy_spool(int in_fd, const char *dir, off_t *size, skiff_error_t **err)
 
 static struct archive *open_reader(int fd, skiff_error_t **err)
 {
-  if (libarchive_load(err) < 0)
-    return NULL;
-  struct archive *a = libarchive.archive_read_new();
+  struct archive *a = archive_read_new();
   if (a == NULL) {
     skiff_error_set(err, ENOMEM, "read the archive");
     return NULL;
   }
-  libarchive.archive_read_support_filter_all(a);
-  libarchive.archive_read_support_format_tar(a);
-  if (lseek(fd, 0, SEEK_SET) < 0 || libarchive.archive_read_open_fd(a, fd, COPY_BUF) != ARCHIVE_OK) {
-    skiff_error_invalid(err, "invalid tar: %s", libarchive.archive_error_string(a));
-    libarchive.archive_read_free(a);
+  archive_read_support_filter_all(a);
+  archive_read_support_format_tar(a);
+  if (lseek(fd, 0, SEEK_SET) < 0 || archive_read_open_fd(a, fd, COPY_BUF) != ARCHIVE_OK) {
+    skiff_error_invalid(err, "invalid tar: %s", archive_error_string(a));
+    archive_read_free(a);
     return NULL;
   }
   return a;
@@ -152,14 +151,14 @@ static int validate(int fd, skiff_error_t **err)
     return -1;
   struct archive_entry *e;
   int r, ret = 0;
-  while (ret == 0 && ((r = libarchive.archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN)) {
+  while (ret == 0 && ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN)) {
     ret = validate_entry(e, err);
-    if (ret == 0 && libarchive.archive_read_data_skip(a) != ARCHIVE_OK)
-      ret = skiff_error_invalid(err, "invalid tar: %s", libarchive.archive_error_string(a));
+    if (ret == 0 && archive_read_data_skip(a) != ARCHIVE_OK)
+      ret = skiff_error_invalid(err, "invalid tar: %s", archive_error_string(a));
   }
   if (ret == 0 && r != ARCHIVE_EOF)
-    ret = skiff_error_invalid(err, "invalid tar: %s", libarchive.archive_error_string(a));
-  libarchive.archive_read_free(a);
+    ret = skiff_error_invalid(err, "invalid tar: %s", archive_error_string(a));
+  archive_read_free(a);
   return ret;
 }
 
@@ -228,16 +227,16 @@ static int clear_slot(struct extract *x, int dirfd, const char *base, const char
 static int set_owner_mode(struct extract *x, int dirfd, const char *base,
                           struct archive_entry *e, skiff_error_t **err)
 {
-  uid_t uid = x->opts->chown_to ? x->opts->uid : (uid_t)libarchive.archive_entry_uid(e);
-  gid_t gid = x->opts->chown_to ? x->opts->gid : (gid_t)libarchive.archive_entry_gid(e);
+  uid_t uid = x->opts->chown_to ? x->opts->uid : (uid_t)archive_entry_uid(e);
+  gid_t gid = x->opts->chown_to ? x->opts->gid : (gid_t)archive_entry_gid(e);
   if (fchownat(dirfd, base, uid, gid, AT_SYMLINK_NOFOLLOW) < 0)
-    return skiff_error_errno(err, "chown %s", libarchive.archive_entry_pathname(e));
-  if (libarchive.archive_entry_filetype(e) == AE_IFLNK)
+    return skiff_error_errno(err, "chown %s", archive_entry_pathname(e));
+  if (archive_entry_filetype(e) == AE_IFLNK)
     return 0;
   /* After the chown, which clears set-id bits; glibc does the no-follow
    * chmod through an O_PATH fd. */
-  if (fchmodat(dirfd, base, libarchive.archive_entry_perm(e) & 07777, AT_SYMLINK_NOFOLLOW) < 0)
-    return skiff_error_errno(err, "chmod %s", libarchive.archive_entry_pathname(e));
+  if (fchmodat(dirfd, base, archive_entry_perm(e) & 07777, AT_SYMLINK_NOFOLLOW) < 0)
+    return skiff_error_errno(err, "chmod %s", archive_entry_pathname(e));
   return 0;
 }
 
@@ -246,8 +245,8 @@ static void set_xattrs(int fd, struct archive_entry *e)
   const char *name;
   const void *value;
   size_t size;
-  libarchive.archive_entry_xattr_reset(e);
-  while (libarchive.archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
+  archive_entry_xattr_reset(e);
+  while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK)
     if (strncmp(name, "trusted.overlay.", 16) != 0)
       fsetxattr(fd, name, value, size, 0); /* ENOTSUP, EPERM: ignored as docker */
 }
@@ -263,13 +262,13 @@ static int write_file(struct archive *a, struct archive_entry *e, int dirfd,
   size_t len;
   la_int64_t offset;
   int r;
-  while ((r = libarchive.archive_read_data_block(a, &block, &len, &offset)) == ARCHIVE_OK) {
+  while ((r = archive_read_data_block(a, &block, &len, &offset)) == ARCHIVE_OK) {
     if (pwrite(fd, block, len, offset) != (ssize_t)len)
       return skiff_error_errno(err, "write %s", rel);
   }
   if (r != ARCHIVE_EOF)
-    return skiff_error_invalid(err, "invalid tar: %s: %s", rel, libarchive.archive_error_string(a));
-  if (ftruncate(fd, libarchive.archive_entry_size(e)) < 0)
+    return skiff_error_invalid(err, "invalid tar: %s: %s", rel, archive_error_string(a));
+  if (ftruncate(fd, archive_entry_size(e)) < 0)
     return skiff_error_errno(err, "write %s", rel);
   set_xattrs(fd, e);
   return 0;
@@ -279,7 +278,7 @@ static int make_link(struct extract *x, struct archive_entry *e, int dirfd,
                      const char *base, const char *rel, skiff_error_t **err)
 {
   char target[PATH_MAX];
-  clean_rel(libarchive.archive_entry_hardlink(e), target, sizeof target); /* validated */
+  clean_rel(archive_entry_hardlink(e), target, sizeof target); /* validated */
   cleanup_free char *full = NULL;
   const char *slash = strrchr(target, '/');
   if (asprintf(&full, "%s/%.*s", x->dest, slash ? (int)(slash - target) : 0, target) < 0)
@@ -293,7 +292,7 @@ static int make_link(struct extract *x, struct archive_entry *e, int dirfd,
 static int make_node(struct archive *a, struct archive_entry *e, int dirfd,
                      const char *base, const char *rel, skiff_error_t **err)
 {
-  mode_t type = libarchive.archive_entry_filetype(e);
+  mode_t type = archive_entry_filetype(e);
   switch (type) {
   case AE_IFREG:
     return write_file(a, e, dirfd, base, rel, err);
@@ -302,13 +301,13 @@ static int make_node(struct archive *a, struct archive_entry *e, int dirfd,
       return skiff_error_errno(err, "mkdir %s", rel);
     return 0;
   case AE_IFLNK:
-    if (symlinkat(libarchive.archive_entry_symlink(e), dirfd, base) < 0)
+    if (symlinkat(archive_entry_symlink(e), dirfd, base) < 0)
       return skiff_error_errno(err, "symlink %s", rel);
     return 0;
   case AE_IFCHR:
   case AE_IFBLK:
   case AE_IFIFO:
-    if (mknodat(dirfd, base, type | 0600, libarchive.archive_entry_rdev(e)) < 0)
+    if (mknodat(dirfd, base, type | 0600, archive_entry_rdev(e)) < 0)
       return skiff_error_errno(err, "mknod %s", rel);
     return 0;
   default:
@@ -318,10 +317,10 @@ static int make_node(struct archive *a, struct archive_entry *e, int dirfd,
 
 static void set_times(int dirfd, const char *base, struct archive_entry *e)
 {
-  struct timespec t[2] = {{libarchive.archive_entry_mtime(e), libarchive.archive_entry_mtime_nsec(e)},
-                          {libarchive.archive_entry_mtime(e), libarchive.archive_entry_mtime_nsec(e)}};
-  if (libarchive.archive_entry_atime_is_set(e))
-    t[0] = (struct timespec){libarchive.archive_entry_atime(e), libarchive.archive_entry_atime_nsec(e)};
+  struct timespec t[2] = {{archive_entry_mtime(e), archive_entry_mtime_nsec(e)},
+                          {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
+  if (archive_entry_atime_is_set(e))
+    t[0] = (struct timespec){archive_entry_atime(e), archive_entry_atime_nsec(e)};
   utimensat(dirfd, base, t, AT_SYMLINK_NOFOLLOW);
 }
 
@@ -329,15 +328,15 @@ static int apply_entry(struct extract *x, struct archive *a, struct archive_entr
                        skiff_error_t **err)
 {
   char rel[PATH_MAX];
-  clean_rel(libarchive.archive_entry_pathname(e), rel, sizeof rel); /* validated */
+  clean_rel(archive_entry_pathname(e), rel, sizeof rel); /* validated */
   if (rel[0] == '\0')
     return 0; /* the extraction point itself: kept as it is */
   const char *base;
   int dirfd = parent_of(x, rel, &base, err);
   if (dirfd < 0)
     return -1;
-  bool hard = libarchive.archive_entry_hardlink(e) != NULL;
-  bool is_dir = !hard && libarchive.archive_entry_filetype(e) == AE_IFDIR;
+  bool hard = archive_entry_hardlink(e) != NULL;
+  bool is_dir = !hard && archive_entry_filetype(e) == AE_IFDIR;
   bool fresh;
   if (clear_slot(x, dirfd, base, rel, is_dir, &fresh, err) < 0)
     return -1;
@@ -353,8 +352,8 @@ static int apply_entry(struct extract *x, struct archive *a, struct archive_entr
     return -1;
   if (is_dir) /* entries written inside change its mtime: set it last */
     json_array_append_new(x->dir_times, json_pack("[s, I, I]", rel,
-                                                  (json_int_t)libarchive.archive_entry_mtime(e),
-                                                  (json_int_t)libarchive.archive_entry_mtime_nsec(e)));
+                                                  (json_int_t)archive_entry_mtime(e),
+                                                  (json_int_t)archive_entry_mtime_nsec(e)));
   else
     set_times(dirfd, base, e);
   return 0;
@@ -401,11 +400,11 @@ static int extract_all(struct extract *x, int fd, skiff_error_t **err)
     return -1;
   struct archive_entry *e;
   int r, ret = 0;
-  while (ret == 0 && ((r = libarchive.archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN))
+  while (ret == 0 && ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN))
     ret = apply_entry(x, a, e, err);
   if (ret == 0 && r != ARCHIVE_EOF)
-    ret = skiff_error_invalid(err, "invalid tar: %s", libarchive.archive_error_string(a));
-  libarchive.archive_read_free(a);
+    ret = skiff_error_invalid(err, "invalid tar: %s", archive_error_string(a));
+  archive_read_free(a);
   return ret;
 }
 

@@ -9,6 +9,8 @@
  * lead out of it. File contents are read through a reopen of that fd, and
  * exactly the size written in the header is sent (a file that shrinks is
  * padded, one that grows is cut), so the tar stays well-formed. */
+#include <archive.h>
+#include <archive_entry.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +28,6 @@
 #include "common/fs.h"
 #include "common/jsonlog.h"
 #include "common/jsonutil.h"
-#include "common/libarchive.h"
 #include "copy.h"
 #include "image/image.h"
 
@@ -341,7 +342,7 @@ static la_ssize_t sink_write(struct archive *a, void *arg, const void *buf, size
   struct tarw *w = arg;
   if (w->sink->write(buf, len, w->sink->arg) < 0) {
     w->sink_failed = true;
-    libarchive.archive_set_error(a, EPIPE, "the client went away");
+    archive_set_error(a, EPIPE, "the client went away");
     return -1;
   }
   return (la_ssize_t)len;
@@ -351,8 +352,8 @@ static int tar_fail(struct tarw *w, skiff_error_t **err, const char *what)
 {
   if (w->sink_failed)
     return skiff_error_set(err, EPIPE, "tar: the client went away");
-  return skiff_error_set(err, libarchive.archive_errno(w->a) ? libarchive.archive_errno(w->a) : EIO,
-                         "tar %s: %s", what, libarchive.archive_error_string(w->a));
+  return skiff_error_set(err, archive_errno(w->a) ? archive_errno(w->a) : EIO,
+                         "tar %s: %s", what, archive_error_string(w->a));
 }
 
 /* Reopen an O_PATH fd for reading. */
@@ -375,7 +376,7 @@ static int write_data(struct tarw *w, int pathfd, long long size, const char *na
       n = left < COPY_BUF ? (ssize_t)left : COPY_BUF;
       memset(w->buf, 0, (size_t)n);
     }
-    if (libarchive.archive_write_data(w->a, w->buf, (size_t)n) < 0)
+    if (archive_write_data(w->a, w->buf, (size_t)n) < 0)
       return tar_fail(w, err, name);
     left -= n;
   }
@@ -387,30 +388,30 @@ static int write_data(struct tarw *w, int pathfd, long long size, const char *na
 static struct archive_entry *make_header(struct tarw *w, int pathfd, const struct stat *st,
                                          const char *name, bool *has_data)
 {
-  struct archive_entry *e = libarchive.archive_entry_new();
+  struct archive_entry *e = archive_entry_new();
   if (e == NULL)
     return NULL;
-  libarchive.archive_entry_copy_stat(e, st);
-  libarchive.archive_entry_unset_atime(e);
-  libarchive.archive_entry_unset_ctime(e);
-  libarchive.archive_entry_unset_birthtime(e);
-  libarchive.archive_entry_set_mtime(e, st->st_mtim.tv_sec, 0);
-  libarchive.archive_entry_set_pathname(e, name);
+  archive_entry_copy_stat(e, st);
+  archive_entry_unset_atime(e);
+  archive_entry_unset_ctime(e);
+  archive_entry_unset_birthtime(e);
+  archive_entry_set_mtime(e, st->st_mtim.tv_sec, 0);
+  archive_entry_set_pathname(e, name);
   *has_data = false;
   if (S_ISLNK(st->st_mode)) {
     char target[PATH_MAX];
     ssize_t n = readlinkat(pathfd, "", target, sizeof target - 1);
     target[n < 0 ? 0 : n] = '\0';
-    libarchive.archive_entry_set_symlink(e, target);
-    libarchive.archive_entry_set_size(e, 0);
+    archive_entry_set_symlink(e, target);
+    archive_entry_set_size(e, 0);
   } else if (S_ISREG(st->st_mode)) {
     char key[64];
     snprintf(key, sizeof key, "%lu:%lu", (unsigned long)st->st_dev,
              (unsigned long)st->st_ino);
     json_t *first = st->st_nlink > 1 ? json_object_get(w->links, key) : NULL;
     if (first) {
-      libarchive.archive_entry_set_hardlink(e, json_string_value(first));
-      libarchive.archive_entry_set_size(e, 0);
+      archive_entry_set_hardlink(e, json_string_value(first));
+      archive_entry_set_size(e, 0);
     } else {
       if (st->st_nlink > 1)
         json_object_set_new(w->links, key, json_string(name));
@@ -419,10 +420,10 @@ static struct archive_entry *make_header(struct tarw *w, int pathfd, const struc
       cleanup_close int fd = reopen(pathfd, O_RDONLY | O_NONBLOCK);
       ssize_t n = fd >= 0 ? fgetxattr(fd, "security.capability", cap, sizeof cap) : -1;
       if (n > 0)
-        libarchive.archive_entry_xattr_add_entry(e, "security.capability", cap, (size_t)n);
+        archive_entry_xattr_add_entry(e, "security.capability", cap, (size_t)n);
     }
   } else if (!S_ISDIR(st->st_mode)) {
-    libarchive.archive_entry_set_size(e, 0);
+    archive_entry_set_size(e, 0);
   }
   return e;
 }
@@ -505,18 +506,18 @@ static int emit_children(struct tarw *w, int pathfd, const char *name, skiff_err
 static int emit_marker(struct tarw *w, const char *name, const struct stat *like,
                        skiff_error_t **err)
 {
-  struct archive_entry *e = libarchive.archive_entry_new();
+  struct archive_entry *e = archive_entry_new();
   if (e == NULL)
     return skiff_error_set(err, ENOMEM, "tar");
-  libarchive.archive_entry_set_pathname(e, name);
-  libarchive.archive_entry_set_filetype(e, AE_IFREG);
-  libarchive.archive_entry_set_perm(e, like ? like->st_mode & 0777 : 0600);
-  libarchive.archive_entry_set_uid(e, like ? like->st_uid : 0);
-  libarchive.archive_entry_set_gid(e, like ? like->st_gid : 0);
-  libarchive.archive_entry_set_mtime(e, like ? like->st_mtim.tv_sec : 0, 0);
-  libarchive.archive_entry_set_size(e, 0);
-  int r = libarchive.archive_write_header(w->a, e);
-  libarchive.archive_entry_free(e);
+  archive_entry_set_pathname(e, name);
+  archive_entry_set_filetype(e, AE_IFREG);
+  archive_entry_set_perm(e, like ? like->st_mode & 0777 : 0600);
+  archive_entry_set_uid(e, like ? like->st_uid : 0);
+  archive_entry_set_gid(e, like ? like->st_gid : 0);
+  archive_entry_set_mtime(e, like ? like->st_mtim.tv_sec : 0, 0);
+  archive_entry_set_size(e, 0);
+  int r = archive_write_header(w->a, e);
+  archive_entry_free(e);
   return r < ARCHIVE_WARN ? tar_fail(w, err, name) : 0;
 }
 
@@ -563,8 +564,8 @@ static int emit(struct tarw *w, int pathfd, const char *name, skiff_error_t **er
   struct archive_entry *e = make_header(w, pathfd, &st, dirname ? dirname : name, &has_data);
   if (e == NULL)
     return skiff_error_set(err, ENOMEM, "tar");
-  int r = libarchive.archive_write_header(w->a, e);
-  libarchive.archive_entry_free(e);
+  int r = archive_write_header(w->a, e);
+  archive_entry_free(e);
   if (r < ARCHIVE_WARN)
     return tar_fail(w, err, name);
   if (has_data && write_data(w, pathfd, st.st_size, name, err) < 0)
@@ -583,25 +584,23 @@ static int emit(struct tarw *w, int pathfd, const char *name, skiff_error_t **er
 static int with_tar(const struct copy_sink *sink, int pathfd, const char *name, bool layer,
                     skiff_error_t **err)
 {
-  if (libarchive_load(err) < 0)
-    return -1;
   struct tarw w = {.sink = sink, .links = json_object(), .buf = malloc(COPY_BUF),
                    .layer = layer};
-  w.a = libarchive.archive_write_new();
+  w.a = archive_write_new();
   int ret = -1;
   if (w.a == NULL || w.buf == NULL || w.links == NULL) {
     skiff_error_set(err, ENOMEM, "tar");
-  } else if (libarchive.archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
-             libarchive.archive_write_set_bytes_in_last_block(w.a, 1) != ARCHIVE_OK ||
-             libarchive.archive_write_open(w.a, &w, NULL, sink_write, NULL) != ARCHIVE_OK) {
+  } else if (archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
+             archive_write_set_bytes_in_last_block(w.a, 1) != ARCHIVE_OK ||
+             archive_write_open(w.a, &w, NULL, sink_write, NULL) != ARCHIVE_OK) {
     tar_fail(&w, err, "open");
   } else {
     ret = name ? emit(&w, pathfd, name, err) : emit_children(&w, pathfd, NULL, err);
-    if (libarchive.archive_write_close(w.a) != ARCHIVE_OK && ret == 0)
+    if (archive_write_close(w.a) != ARCHIVE_OK && ret == 0)
       ret = tar_fail(&w, err, "close");
   }
   if (w.a)
-    libarchive.archive_write_free(w.a);
+    archive_write_free(w.a);
   json_decref(w.links);
   free(w.buf);
   return ret;

@@ -11,9 +11,10 @@
  * into tmp/ first (paths clamped inside it); every layer is checked
  * against the diff_id its config names, every OCI blob against its
  * digest. */
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,7 +24,6 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/jsonutil.h"
-#include "common/libarchive.h"
 #include "image_internal.h"
 
 #define COPY_BUF (256 * 1024)
@@ -163,17 +163,17 @@ static int plan_name(struct save_plan *p, struct image_store *s, const char *nam
 static int add_header(struct archive *a, const char *path, mode_t type, la_int64_t size,
                       skiff_error_t **err)
 {
-  struct archive_entry *e = libarchive.archive_entry_new();
-  libarchive.archive_entry_set_pathname(e, path);
-  libarchive.archive_entry_set_filetype(e, type);
-  libarchive.archive_entry_set_perm(e, type == AE_IFDIR ? 0755 : 0644);
-  libarchive.archive_entry_set_size(e, type == AE_IFDIR ? 0 : size);
-  libarchive.archive_entry_set_mtime(e, 0, 0);
-  int r = libarchive.archive_write_header(a, e);
-  libarchive.archive_entry_free(e);
+  struct archive_entry *e = archive_entry_new();
+  archive_entry_set_pathname(e, path);
+  archive_entry_set_filetype(e, type);
+  archive_entry_set_perm(e, type == AE_IFDIR ? 0755 : 0644);
+  archive_entry_set_size(e, type == AE_IFDIR ? 0 : size);
+  archive_entry_set_mtime(e, 0, 0);
+  int r = archive_write_header(a, e);
+  archive_entry_free(e);
   if (r != ARCHIVE_OK)
-    return skiff_error_set(err, libarchive.archive_errno(a), "save: %s: %s", path,
-                           libarchive.archive_error_string(a));
+    return skiff_error_set(err, archive_errno(a), "save: %s: %s", path,
+                           archive_error_string(a));
   return 0;
 }
 
@@ -182,8 +182,8 @@ static int add_bytes(struct archive *a, const char *path, const void *data, size
 {
   if (add_header(a, path, AE_IFREG, (la_int64_t)len, err) < 0)
     return -1;
-  if (len && libarchive.archive_write_data(a, data, len) != (la_ssize_t)len)
-    return skiff_error_set(err, libarchive.archive_errno(a), "save: write %s", path);
+  if (len && archive_write_data(a, data, len) != (la_ssize_t)len)
+    return skiff_error_set(err, archive_errno(a), "save: write %s", path);
   return 0;
 }
 
@@ -208,8 +208,8 @@ static int add_file(struct archive *a, const char *path, int fd, skiff_error_t *
   cleanup_free char *buf = malloc(COPY_BUF);
   ssize_t n;
   while (buf && (n = read(fd, buf, COPY_BUF)) > 0)
-    if (libarchive.archive_write_data(a, buf, (size_t)n) != n)
-      return skiff_error_set(err, libarchive.archive_errno(a) ?: EIO, "save: write %s", path);
+    if (archive_write_data(a, buf, (size_t)n) != n)
+      return skiff_error_set(err, archive_errno(a) ?: EIO, "save: write %s", path);
   return buf ? 0 : skiff_error_set(err, ENOMEM, "save");
 }
 
@@ -320,8 +320,8 @@ static int write_archive(struct archive *a, struct save_plan *p, skiff_error_t *
       add_json(a, "oci-layout", layout, NULL, err) < 0 ||
       add_json(a, "repositories", repos, NULL, err) < 0)
     return -1;
-  if (libarchive.archive_write_close(a) != ARCHIVE_OK)
-    return skiff_error_set(err, libarchive.archive_errno(a), "save: %s", libarchive.archive_error_string(a));
+  if (archive_write_close(a) != ARCHIVE_OK)
+    return skiff_error_set(err, archive_errno(a), "save: %s", archive_error_string(a));
   return 0;
 }
 
@@ -336,17 +336,15 @@ int image_store_save(struct image_store *store, const char *const *names, int ou
   for (size_t i = 0; names[i] && ret == 0; i++)
     ret = plan_name(&plan, store, names[i], err);
   pthread_mutex_unlock(&store->lock);
-  if (ret == 0)
-    ret = libarchive_load(err);
   if (ret == 0) {
-    struct archive *a = libarchive.archive_write_new();
-    libarchive.archive_write_set_format_pax_restricted(a);
-    libarchive.archive_write_set_bytes_in_last_block(a, 1);
-    if (libarchive.archive_write_open_fd(a, out_fd) != ARCHIVE_OK)
-      ret = skiff_error_set(err, libarchive.archive_errno(a), "save: %s", libarchive.archive_error_string(a));
+    struct archive *a = archive_write_new();
+    archive_write_set_format_pax_restricted(a);
+    archive_write_set_bytes_in_last_block(a, 1);
+    if (archive_write_open_fd(a, out_fd) != ARCHIVE_OK)
+      ret = skiff_error_set(err, archive_errno(a), "save: %s", archive_error_string(a));
     else
       ret = write_archive(a, &plan, err);
-    libarchive.archive_write_free(a);
+    archive_write_free(a);
   }
   plan_free(&plan);
   return ret;

@@ -14,9 +14,10 @@
  * links are resolved the same way. Whiteouts become what overlayfs reads:
  * ".wh.NAME" a 0/0 character device NAME, ".wh..wh..opq" the xattr
  * trusted.overlay.opaque=y on its directory. */
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,8 +27,8 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/fs.h"
-#include "common/libarchive.h"
 #include "image_internal.h"
 
 #define TEE_BUF (256 * 1024)
@@ -37,7 +38,7 @@
 
 struct tee {
   struct archive *raw;
-  EVP_MD_CTX *sha;
+  struct sha256_ctx sha;
   int out_fd; /* the uncompressed tar kept as the layer blob, or -1 */
   int saved_errno;
   char *buf;
@@ -62,17 +63,17 @@ struct unpack {
 static la_ssize_t tee_read(struct archive *a, void *arg, const void **buf)
 {
   struct tee *t = arg;
-  la_ssize_t n = libarchive.archive_read_data(t->raw, t->buf, TEE_BUF);
+  la_ssize_t n = archive_read_data(t->raw, t->buf, TEE_BUF);
   if (n < 0) {
-    libarchive.archive_set_error(a, libarchive.archive_errno(t->raw), "%s", libarchive.archive_error_string(t->raw));
+    archive_set_error(a, archive_errno(t->raw), "%s", archive_error_string(t->raw));
     return -1;
   }
   if (n > 0) {
-    EVP_DigestUpdate(t->sha, t->buf, (size_t)n);
+    sha256_update(&t->sha, (size_t)n, (const uint8_t *)t->buf);
     t->total += n;
     if (t->out_fd >= 0 && fs_write_all(t->out_fd, t->buf, (size_t)n) < 0) {
       t->saved_errno = errno;
-      libarchive.archive_set_error(a, errno, "write layer blob");
+      archive_set_error(a, errno, "write layer blob");
       return -1;
     }
   }
@@ -205,8 +206,8 @@ static int apply_xattrs(int fd, struct archive_entry *e, skiff_error_t **err)
   const char *name;
   const void *value;
   size_t size;
-  libarchive.archive_entry_xattr_reset(e);
-  while (libarchive.archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
+  archive_entry_xattr_reset(e);
+  while (archive_entry_xattr_next(e, &name, &value, &size) == ARCHIVE_OK) {
     /* overlayfs reads trusted.overlay.* as instructions (redirects,
      * metacopy): never take them from an image. */
     if (strncmp(name, "trusted.overlay.", 16) == 0)
@@ -219,11 +220,11 @@ static int apply_xattrs(int fd, struct archive_entry *e, skiff_error_t **err)
 
 static void entry_times(struct archive_entry *e, struct timespec t[2])
 {
-  t[1].tv_sec = libarchive.archive_entry_mtime(e);
-  t[1].tv_nsec = libarchive.archive_entry_mtime_nsec(e);
-  if (libarchive.archive_entry_atime_is_set(e)) {
-    t[0].tv_sec = libarchive.archive_entry_atime(e);
-    t[0].tv_nsec = libarchive.archive_entry_atime_nsec(e);
+  t[1].tv_sec = archive_entry_mtime(e);
+  t[1].tv_nsec = archive_entry_mtime_nsec(e);
+  if (archive_entry_atime_is_set(e)) {
+    t[0].tv_sec = archive_entry_atime(e);
+    t[0].tv_nsec = archive_entry_atime_nsec(e);
   } else {
     t[0] = t[1];
   }
@@ -233,11 +234,11 @@ static void entry_times(struct archive_entry *e, struct timespec t[2])
 static int apply_owner_mode(struct unpack *u, int fd, struct archive_entry *e,
                             skiff_error_t **err)
 {
-  if (fchown(fd, (uid_t)libarchive.archive_entry_uid(e), (gid_t)libarchive.archive_entry_gid(e)) < 0 &&
+  if (fchown(fd, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e)) < 0 &&
       (u->root_user || errno != EPERM))
-    return skiff_error_errno(err, "layer: chown %s", libarchive.archive_entry_pathname(e));
-  if (fchmod(fd, libarchive.archive_entry_perm(e) & 07777) < 0)
-    return skiff_error_errno(err, "layer: chmod %s", libarchive.archive_entry_pathname(e));
+    return skiff_error_errno(err, "layer: chown %s", archive_entry_pathname(e));
+  if (fchmod(fd, archive_entry_perm(e) & 07777) < 0)
+    return skiff_error_errno(err, "layer: chmod %s", archive_entry_pathname(e));
   return apply_xattrs(fd, e, err);
 }
 
@@ -250,7 +251,7 @@ static int write_file_data(struct archive *a, int fd, const char *rel,
   size_t len;
   la_int64_t offset;
   int r;
-  while ((r = libarchive.archive_read_data_block(a, &block, &len, &offset)) == ARCHIVE_OK) {
+  while ((r = archive_read_data_block(a, &block, &len, &offset)) == ARCHIVE_OK) {
     const char *p = block;
     while (len > 0) {
       ssize_t n = pwrite(fd, p, len, offset);
@@ -265,7 +266,7 @@ static int write_file_data(struct archive *a, int fd, const char *rel,
   }
   if (r != ARCHIVE_EOF)
     return skiff_error_invalid(err, "invalid layer tar: %s: %s", rel,
-                               libarchive.archive_error_string(a));
+                               archive_error_string(a));
   return 0;
 }
 
@@ -279,9 +280,9 @@ static int make_file(struct unpack *u, struct archive *a, struct archive_entry *
   if (write_file_data(a, fd, rel, err) < 0)
     return -1;
   /* Sparse files end in a hole that no block wrote. */
-  if (ftruncate(fd, libarchive.archive_entry_size(e)) < 0)
+  if (ftruncate(fd, archive_entry_size(e)) < 0)
     return skiff_error_errno(err, "layer: truncate %s", rel);
-  u->size += libarchive.archive_entry_size(e);
+  u->size += archive_entry_size(e);
   if (apply_owner_mode(u, fd, e, err) < 0)
     return -1;
   struct timespec t[2];
@@ -316,7 +317,7 @@ static int make_link(struct unpack *u, struct archive_entry *e, int dirfd,
                      const char *base, const char *rel, skiff_error_t **err)
 {
   char target[PATH_MAX];
-  if (clean_path(libarchive.archive_entry_hardlink(e), target, sizeof target, err) < 0)
+  if (clean_path(archive_entry_hardlink(e), target, sizeof target, err) < 0)
     return -1;
   if (target[0] == '\0')
     return skiff_error_invalid(err, "invalid layer tar: %s links to the root", rel);
@@ -334,25 +335,25 @@ static int make_link(struct unpack *u, struct archive_entry *e, int dirfd,
 static int make_special(struct unpack *u, struct archive_entry *e, int dirfd,
                         const char *base, const char *rel, skiff_error_t **err)
 {
-  mode_t type = libarchive.archive_entry_filetype(e);
+  mode_t type = archive_entry_filetype(e);
   struct timespec t[2];
   entry_times(e, t);
   if (type == AE_IFLNK) {
-    if (symlinkat(libarchive.archive_entry_symlink(e), dirfd, base) < 0)
+    if (symlinkat(archive_entry_symlink(e), dirfd, base) < 0)
       return skiff_error_errno(err, "layer: symlink %s", rel);
-    u->size += (long long)strlen(libarchive.archive_entry_symlink(e)); /* as docker's du */
+    u->size += (long long)strlen(archive_entry_symlink(e)); /* as docker's du */
   } else if (type == AE_IFCHR || type == AE_IFBLK || type == AE_IFIFO) {
-    if (mknodat(dirfd, base, type | (libarchive.archive_entry_perm(e) & 07777),
-                libarchive.archive_entry_rdev(e)) < 0)
+    if (mknodat(dirfd, base, type | (archive_entry_perm(e) & 07777),
+                archive_entry_rdev(e)) < 0)
       return skiff_error_errno(err, "layer: mknod %s", rel);
   } else {
     return 0; /* sockets and unknown kinds: skipped, as docker does */
   }
-  if (fchownat(dirfd, base, (uid_t)libarchive.archive_entry_uid(e), (gid_t)libarchive.archive_entry_gid(e),
+  if (fchownat(dirfd, base, (uid_t)archive_entry_uid(e), (gid_t)archive_entry_gid(e),
                AT_SYMLINK_NOFOLLOW) < 0 &&
       (u->root_user || errno != EPERM))
     return skiff_error_errno(err, "layer: chown %s", rel);
-  if (type != AE_IFLNK && fchmodat(dirfd, base, libarchive.archive_entry_perm(e) & 07777, 0) < 0)
+  if (type != AE_IFLNK && fchmodat(dirfd, base, archive_entry_perm(e) & 07777, 0) < 0)
     return skiff_error_errno(err, "layer: chmod %s", rel);
   utimensat(dirfd, base, t, AT_SYMLINK_NOFOLLOW);
   return 0;
@@ -382,7 +383,7 @@ static int apply_entry(struct unpack *u, struct archive *a, struct archive_entry
                        skiff_error_t **err)
 {
   char rel[PATH_MAX];
-  if (clean_path(libarchive.archive_entry_pathname(e), rel, sizeof rel, err) < 0)
+  if (clean_path(archive_entry_pathname(e), rel, sizeof rel, err) < 0)
     return -1;
   if (rel[0] == '\0')
     return 0; /* the root: its metadata comes from the image, not the tar */
@@ -392,8 +393,8 @@ static int apply_entry(struct unpack *u, struct archive *a, struct archive_entry
     return -1;
   if (strncmp(base, WHITEOUT, strlen(WHITEOUT)) == 0)
     return make_whiteout(u, dirfd, base, rel, err);
-  mode_t type = libarchive.archive_entry_filetype(e);
-  bool hardlink = libarchive.archive_entry_hardlink(e) != NULL;
+  mode_t type = archive_entry_filetype(e);
+  bool hardlink = archive_entry_hardlink(e) != NULL;
   if (clear_slot(dirfd, base, type == AE_IFDIR && !hardlink, err) < 0)
     return -1;
   if (hardlink)
@@ -427,33 +428,31 @@ static int unpack_entries(struct unpack *u, struct archive *tar, skiff_error_t *
 {
   struct archive_entry *e;
   int r;
-  while ((r = libarchive.archive_read_next_header(tar, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
+  while ((r = archive_read_next_header(tar, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) {
     if (apply_entry(u, tar, e, err) < 0)
       return -1;
   }
   if (r != ARCHIVE_EOF)
-    return skiff_error_invalid(err, "invalid layer tar: %s", libarchive.archive_error_string(tar));
+    return skiff_error_invalid(err, "invalid layer tar: %s", archive_error_string(tar));
   return 0;
 }
 
 static struct archive *open_outer(int fd, skiff_error_t **err)
 {
-  if (libarchive_load(err) < 0)
-    return NULL;
-  struct archive *raw = libarchive.archive_read_new();
+  struct archive *raw = archive_read_new();
   if (raw == NULL) {
     skiff_error_set(err, ENOMEM, "layer");
     return NULL;
   }
-  libarchive.archive_read_support_filter_all(raw);
-  libarchive.archive_read_support_format_raw(raw);
+  archive_read_support_filter_all(raw);
+  archive_read_support_format_raw(raw);
   struct archive_entry *e;
-  if (libarchive.archive_read_open_fd(raw, fd, TEE_BUF) != ARCHIVE_OK ||
-      libarchive.archive_read_next_header(raw, &e) != ARCHIVE_OK) {
+  if (archive_read_open_fd(raw, fd, TEE_BUF) != ARCHIVE_OK ||
+      archive_read_next_header(raw, &e) != ARCHIVE_OK) {
     skiff_error_invalid(err, "invalid layer tar: %s",
-                        libarchive.archive_error_string(raw) ? libarchive.archive_error_string(raw)
+                        archive_error_string(raw) ? archive_error_string(raw)
                                                   : "empty input");
-    libarchive.archive_read_free(raw);
+    archive_read_free(raw);
     return NULL;
   }
   return raw;
@@ -464,34 +463,32 @@ static struct archive *open_outer(int fd, skiff_error_t **err)
 static int drain(struct tee *t, skiff_error_t **err)
 {
   la_ssize_t n;
-  while ((n = libarchive.archive_read_data(t->raw, t->buf, TEE_BUF)) > 0) {
-    EVP_DigestUpdate(t->sha, t->buf, (size_t)n);
+  while ((n = archive_read_data(t->raw, t->buf, TEE_BUF)) > 0) {
+    sha256_update(&t->sha, (size_t)n, (const uint8_t *)t->buf);
     t->total += n;
     if (t->out_fd >= 0 && fs_write_all(t->out_fd, t->buf, (size_t)n) < 0)
       return skiff_error_errno(err, "write layer blob");
   }
   if (n < 0)
     return skiff_error_invalid(err, "invalid layer tar: %s",
-                               libarchive.archive_error_string(t->raw));
+                               archive_error_string(t->raw));
   return 0;
 }
 
 static int run_readers(struct unpack *u, struct tee *t, skiff_error_t **err)
 {
-  if (libarchive_load(err) < 0)
-    return -1;
-  struct archive *tar = libarchive.archive_read_new();
+  struct archive *tar = archive_read_new();
   if (tar == NULL)
     return skiff_error_set(err, ENOMEM, "layer");
-  libarchive.archive_read_support_format_tar(tar);
+  archive_read_support_format_tar(tar);
   int ret = 0;
-  if (libarchive.archive_read_open(tar, t, NULL, tee_read, NULL) != ARCHIVE_OK)
-    ret = skiff_error_invalid(err, "invalid layer tar: %s", libarchive.archive_error_string(tar));
+  if (archive_read_open(tar, t, NULL, tee_read, NULL) != ARCHIVE_OK)
+    ret = skiff_error_invalid(err, "invalid layer tar: %s", archive_error_string(tar));
   else
     ret = unpack_entries(u, tar, err);
   if (ret < 0 && t->saved_errno)
     skiff_error_set(err, t->saved_errno, "write layer blob");
-  libarchive.archive_read_free(tar);
+  archive_read_free(tar);
   if (ret == 0)
     ret = drain(t, err);
   return ret;
@@ -499,17 +496,7 @@ static int run_readers(struct unpack *u, struct tee *t, skiff_error_t **err)
 
 static int finish_digest(struct tee *t, char out[DIGEST_STR_LEN])
 {
-  unsigned char md[32];
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(t->sha, md, &len) != 1)
-    return -1;
-  static const char digits[] = "0123456789abcdef";
-  memcpy(out, "sha256:", 7);
-  for (int i = 0; i < 32; i++) {
-    out[7 + 2 * i] = digits[md[i] >> 4];
-    out[8 + 2 * i] = digits[md[i] & 15];
-  }
-  out[DIGEST_STR_LEN - 1] = '\0';
+  sha256_finish_text(&t->sha, out);
   return 0;
 }
 
@@ -539,10 +526,10 @@ static int unpack_into(struct layer_unpacked *out, int in_fd, int tar_fd,
     return skiff_error_set(err, ENOMEM, "layer");
   struct unpack u = {.cached_fd = -1, .root_user = geteuid() == 0};
   u.rootfd = open(diff, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  struct tee t = {.out_fd = tar_fd, .buf = malloc(TEE_BUF), .sha = EVP_MD_CTX_new()};
+  struct tee t = {.out_fd = tar_fd, .buf = malloc(TEE_BUF)};
+  sha256_init(&t.sha);
   int ret = -1;
-  if (u.rootfd < 0 || t.buf == NULL || t.sha == NULL ||
-      EVP_DigestInit_ex(t.sha, EVP_sha256(), NULL) != 1)
+  if (u.rootfd < 0 || t.buf == NULL)
     skiff_error_errno(err, "layer: prepare %s", diff);
   else if ((t.raw = open_outer(in_fd, err)) != NULL)
     ret = run_readers(&u, &t, err);
@@ -557,8 +544,7 @@ static int unpack_into(struct layer_unpacked *out, int in_fd, int tar_fd,
     ret = skiff_error_errno(err, "layer: sync %s", diff);
   out->size = u.size;
   if (t.raw)
-    libarchive.archive_read_free(t.raw);
-  EVP_MD_CTX_free(t.sha);
+    archive_read_free(t.raw);
   free(t.buf);
   if (u.rootfd >= 0)
     close(u.rootfd);
@@ -724,9 +710,10 @@ char *layer_compressed_digest(struct image_store *s, const char *chain_hex)
 /* Decompress the blob at in_fd into out_fd, checking the result's digest. */
 static int inflate_blob(int in_fd, int out_fd, const char *diff_id, skiff_error_t **err)
 {
-  struct tee t = {.out_fd = out_fd, .buf = malloc(TEE_BUF), .sha = EVP_MD_CTX_new()};
+  struct tee t = {.out_fd = out_fd, .buf = malloc(TEE_BUF)};
+  sha256_init(&t.sha);
   int ret = -1;
-  if (t.buf == NULL || t.sha == NULL || EVP_DigestInit_ex(t.sha, EVP_sha256(), NULL) != 1)
+  if (t.buf == NULL)
     skiff_error_set(err, ENOMEM, "layer %s", diff_id);
   else if ((t.raw = open_outer(in_fd, err)) != NULL)
     ret = drain(&t, err);
@@ -735,8 +722,7 @@ static int inflate_blob(int in_fd, int out_fd, const char *diff_id, skiff_error_
     ret = skiff_error_set(err, EIO, "layer %s: its compressed blob holds %s", diff_id,
                           actual);
   if (t.raw)
-    libarchive.archive_read_free(t.raw);
-  EVP_MD_CTX_free(t.sha);
+    archive_read_free(t.raw);
   free(t.buf);
   return ret;
 }

@@ -3,9 +3,10 @@
  * then for each image unpack its layers, check each against the diff_id of
  * its config, and record it. A failure leaves no image and no layer behind
  * (images loaded before it from the same archive stay, as with docker). */
+#include <archive.h>
+#include <archive_entry.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,9 +14,9 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/fs.h"
 #include "common/jsonutil.h"
-#include "common/libarchive.h"
 #include "image_internal.h"
 
 #define COPY_BUF (256 * 1024)
@@ -70,12 +71,12 @@ static int write_entry(struct archive *a, int dirfd, const char *base, const cha
   size_t len;
   la_int64_t offset;
   int r;
-  while ((r = libarchive.archive_read_data_block(a, &block, &len, &offset)) == ARCHIVE_OK)
+  while ((r = archive_read_data_block(a, &block, &len, &offset)) == ARCHIVE_OK)
     if (pwrite(fd, block, len, offset) != (ssize_t)len)
       return skiff_error_errno(err, "load: write %s", path);
   if (r != ARCHIVE_EOF)
     return skiff_error_invalid(err, "invalid archive: %s: %s", path,
-                               libarchive.archive_error_string(a));
+                               archive_error_string(a));
   return 0;
 }
 
@@ -83,12 +84,12 @@ static int unpack_entry(struct loader *l, struct archive *a, struct archive_entr
                         skiff_error_t **err)
 {
   cleanup_free char *path = NULL;
-  if (entry_path(libarchive.archive_entry_pathname(e), &path, err) < 0)
+  if (entry_path(archive_entry_pathname(e), &path, err) < 0)
     return -1;
   size_t n = strlen(path);
   while (n > 1 && path[n - 1] == '/')
     path[--n] = '\0';
-  mode_t type = libarchive.archive_entry_filetype(e);
+  mode_t type = archive_entry_filetype(e);
   if (type == AE_IFDIR) {
     cleanup_close int fd = fs_create_in_root(l->rootfd, path, 0, 0755, err);
     return fd < 0 ? -1 : 0;
@@ -102,7 +103,7 @@ static int unpack_entry(struct loader *l, struct archive *a, struct archive_entr
   if (type == AE_IFLNK) {
     /* Old docker saves link duplicate layers ("../<id>/layer.tar"); they
      * are followed later only through fs_open_in_root, inside the dir. */
-    if (symlinkat(libarchive.archive_entry_symlink(e), dirfd, base) < 0)
+    if (symlinkat(archive_entry_symlink(e), dirfd, base) < 0)
       return skiff_error_errno(err, "load: symlink %s", path);
     return 0;
   }
@@ -111,23 +112,21 @@ static int unpack_entry(struct loader *l, struct archive *a, struct archive_entr
 
 static int unpack_archive(struct loader *l, int fd, skiff_error_t **err)
 {
-  if (libarchive_load(err) < 0)
-    return -1;
-  struct archive *a = libarchive.archive_read_new();
-  libarchive.archive_read_support_filter_all(a);
-  libarchive.archive_read_support_format_tar(a);
+  struct archive *a = archive_read_new();
+  archive_read_support_filter_all(a);
+  archive_read_support_format_tar(a);
   int ret = 0, r;
   struct archive_entry *e;
-  if (libarchive.archive_read_open_fd(a, fd, COPY_BUF) != ARCHIVE_OK) {
-    ret = skiff_error_invalid(err, "invalid archive: %s", libarchive.archive_error_string(a));
+  if (archive_read_open_fd(a, fd, COPY_BUF) != ARCHIVE_OK) {
+    ret = skiff_error_invalid(err, "invalid archive: %s", archive_error_string(a));
   } else {
     while (ret == 0 &&
-           ((r = libarchive.archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN))
+           ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN))
       ret = unpack_entry(l, a, e, err);
     if (ret == 0 && r != ARCHIVE_EOF)
-      ret = skiff_error_invalid(err, "invalid archive: %s", libarchive.archive_error_string(a));
+      ret = skiff_error_invalid(err, "invalid archive: %s", archive_error_string(a));
   }
-  libarchive.archive_read_free(a);
+  archive_read_free(a);
   return ret;
 }
 
@@ -175,21 +174,16 @@ static int check_file_digest(struct loader *l, const char *path, const char *dig
   cleanup_close int fd = open_in(l, path, err);
   if (fd < 0)
     return -1;
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  struct sha256_ctx ctx;
   cleanup_free char *buf = malloc(COPY_BUF);
   ssize_t n = -1;
-  EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  sha256_init(&ctx);
   while (buf && (n = read(fd, buf, COPY_BUF)) > 0)
-    EVP_DigestUpdate(ctx, buf, (size_t)n);
-  unsigned char md[32];
-  unsigned int mdlen = 0;
-  EVP_DigestFinal_ex(ctx, md, &mdlen);
-  EVP_MD_CTX_free(ctx);
+    sha256_update(&ctx, (size_t)n, (const uint8_t *)buf);
   if (n < 0)
     return skiff_error_errno(err, "load: read %s", path);
-  char actual[DIGEST_STR_LEN] = "sha256:";
-  for (int i = 0; i < 32; i++)
-    snprintf(actual + 7 + 2 * i, 3, "%02x", md[i]);
+  char actual[DIGEST_STR_LEN];
+  sha256_finish_text(&ctx, actual);
   if (strcmp(actual, digest) != 0)
     return skiff_error_invalid(err, "invalid archive: %s has digest %s, expected %s",
                                path, actual, digest);

@@ -15,7 +15,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,29 +23,16 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/fs.h"
 #include "common/jsonutil.h"
 #include "image_internal.h"
 
 /* ---- digests ---- */
 
-static void hex_encode(const unsigned char *bin, size_t n, char *out)
-{
-  static const char digits[] = "0123456789abcdef";
-  for (size_t i = 0; i < n; i++) {
-    out[2 * i] = digits[bin[i] >> 4];
-    out[2 * i + 1] = digits[bin[i] & 15];
-  }
-  out[2 * n] = '\0';
-}
-
 void digest_of(const void *data, size_t len, char out[DIGEST_STR_LEN])
 {
-  unsigned char md[32];
-  unsigned int md_len = 0;
-  EVP_Digest(data, len, md, &md_len, EVP_sha256(), NULL);
-  memcpy(out, "sha256:", 7);
-  hex_encode(md, 32, out + 7);
+  sha256_text_of(data, len, out);
 }
 
 bool digest_valid(const char *s)

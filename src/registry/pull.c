@@ -12,7 +12,6 @@
  * leaves nothing of it (the store collects the layers it committed). */
 #include <errno.h>
 #include <fcntl.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +19,7 @@
 #include <unistd.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/fs.h"
 #include "common/jsonutil.h"
 #include "image/image.h"
@@ -52,23 +52,9 @@ static void report(struct puller *p, const char *id, const char *status,
   pthread_mutex_unlock(&p->progress_lock);
 }
 
-static void hex_of(const unsigned char *md, char out[72])
-{
-  static const char digits[] = "0123456789abcdef";
-  memcpy(out, "sha256:", 7);
-  for (int i = 0; i < 32; i++) {
-    out[7 + 2 * i] = digits[md[i] >> 4];
-    out[8 + 2 * i] = digits[md[i] & 15];
-  }
-  out[71] = '\0';
-}
-
 static void sha256_text(const void *data, size_t len, char out[72])
 {
-  unsigned char md[32];
-  unsigned int n = 0;
-  EVP_Digest(data, len, md, &n, EVP_sha256(), NULL);
-  hex_of(md, out);
+  sha256_text_of(data, len, out);
 }
 
 /* ---- manifests ---- */
@@ -197,7 +183,7 @@ struct layer_job {
   char short_id[13];
   int write_fd, read_fd;
   int blob_fd; /* the store's copy of the compressed bytes */
-  EVP_MD_CTX *sha;
+  struct sha256_ctx sha;
   long long got;
   long long last_report_ns;
   pthread_t fetcher;
@@ -217,7 +203,7 @@ static long long now_ns(void)
 static int on_layer_data(const void *data, size_t len, void *arg)
 {
   struct layer_job *j = arg;
-  EVP_DigestUpdate(j->sha, data, len);
+  sha256_update(&j->sha, len, data);
   if (fs_write_all(j->write_fd, data, len) < 0)
     return -1; /* the unpacker stopped (EPIPE): its error tells why */
   if (fs_write_all(j->blob_fd, data, len) < 0) {
@@ -270,11 +256,8 @@ static int verify_layer(void *arg, skiff_error_t **err)
     return skiff_error_wrap(err, "layer %s", j->digest);
   }
   report(j->p, j->short_id, "Verifying Checksum", -1, -1);
-  unsigned char md[32];
-  unsigned int n = 0;
-  char actual[72];
-  EVP_DigestFinal_ex(j->sha, md, &n);
-  hex_of(md, actual);
+  char actual[SHA256_TEXT_LEN];
+  sha256_finish_text(&j->sha, actual);
   if (strcmp(actual, j->digest) != 0)
     return skiff_error_invalid(err,
                                "failed to verify layer %s: the registry sent %lld bytes "
@@ -297,9 +280,8 @@ static int run_layer(struct layer_job *j, skiff_error_t **err)
     close(fds[0]), close(fds[1]);
     return -1;
   }
-  j->sha = EVP_MD_CTX_new();
-  if (j->sha == NULL || EVP_DigestInit_ex(j->sha, EVP_sha256(), NULL) != 1 ||
-      pthread_create(&j->fetcher, NULL, fetch_layer, j) != 0) {
+  sha256_init(&j->sha);
+  if (pthread_create(&j->fetcher, NULL, fetch_layer, j) != 0) {
     close(fds[0]), close(fds[1]);
     return skiff_error_set(err, ENOMEM, "pull: layer %s", j->digest);
   }
@@ -313,8 +295,6 @@ static int run_layer(struct layer_job *j, skiff_error_t **err)
     j->fetcher_running = false;
   }
   skiff_error_free(&j->fetch_err);
-  EVP_MD_CTX_free(j->sha);
-  j->sha = NULL;
   if (r == 0)
     report(j->p, j->short_id, "Pull complete", -1, -1);
   return r;

@@ -9,7 +9,6 @@
  * (or can mount) every blob it names. Otherwise a new manifest is made:
  * Docker's schema 2 when all layers are gzip, OCI's otherwise. */
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +16,7 @@
 #include <zlib.h>
 
 #include "common/cleanup.h"
+#include "common/digest.h"
 #include "common/jsonutil.h"
 #include "image/image.h"
 #include "registry_internal.h"
@@ -46,17 +46,6 @@ static void report(struct pusher *p, const char *id, const char *status,
 {
   if (p->progress && p->progress->fn)
     p->progress->fn(p->progress->arg, id, status, current, total);
-}
-
-static void hex_of(const unsigned char *md, char out[72])
-{
-  static const char digits[] = "0123456789abcdef";
-  memcpy(out, "sha256:", 7);
-  for (int i = 0; i < 32; i++) {
-    out[7 + 2 * i] = digits[md[i] >> 4];
-    out[8 + 2 * i] = digits[md[i] & 15];
-  }
-  out[71] = '\0';
 }
 
 static char *blob_url(struct registry_client *c, const char *digest)
@@ -155,7 +144,7 @@ struct gz {
   int fd;
   unsigned char *in;
   bool in_eof, done;
-  EVP_MD_CTX *sha;
+  struct sha256_ctx sha;
 };
 
 /* Fill buf with up to cap compressed bytes; 0 at the end, -1 on error. */
@@ -181,7 +170,7 @@ static ssize_t gz_fill(struct gz *g, unsigned char *buf, size_t cap)
       return -1;
   }
   size_t n = cap - g->z.avail_out;
-  EVP_DigestUpdate(g->sha, buf, n);
+  sha256_update(&g->sha, n, buf);
   return (ssize_t)n;
 }
 
@@ -218,15 +207,14 @@ static int upload_layer(struct pusher *p, const char *id, int fd, long long tar_
   cleanup_free char *location = NULL;
   if (start_upload(p->client, NULL, NULL, &location, err) < 0)
     return -1;
-  struct gz g = {.fd = fd, .in = malloc(READ_BUF), .sha = EVP_MD_CTX_new()};
+  struct gz g = {.fd = fd, .in = malloc(READ_BUF)};
   cleanup_free unsigned char *chunk = malloc(CHUNK_SIZE);
   int r = 0;
-  if (g.in == NULL || g.sha == NULL || chunk == NULL ||
-      EVP_DigestInit_ex(g.sha, EVP_sha256(), NULL) != 1 ||
+  sha256_init(&g.sha);
+  if (g.in == NULL || chunk == NULL ||
       deflateInit2(&g.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
                    Z_DEFAULT_STRATEGY) != Z_OK) {
     free(g.in);
-    EVP_MD_CTX_free(g.sha);
     return skiff_error_set(err, ENOMEM, "push");
   }
   lseek(fd, 0, SEEK_SET);
@@ -239,13 +227,9 @@ static int upload_layer(struct pusher *p, const char *id, int fd, long long tar_
   }
   if (r == 0 && n < 0)
     r = skiff_error_errno(err, "push: read layer %s", id);
-  unsigned char md[32];
-  unsigned int mdlen = 0;
-  EVP_DigestFinal_ex(g.sha, md, &mdlen);
-  hex_of(md, out->digest);
+  sha256_finish_text(&g.sha, out->digest);
   deflateEnd(&g.z);
   free(g.in);
-  EVP_MD_CTX_free(g.sha);
   if (r == 0)
     r = finish_upload(p->client, location, out->digest, NULL, 0, err);
   out->size = sent;
@@ -568,10 +552,7 @@ static int push_tag(struct pusher *p, const char *tag, skiff_error_t **err)
     r = put_manifest(p, tag, bytes, len, media_type, err);
   char digest[72];
   if (r == 0) {
-    unsigned char md[32];
-    unsigned int mdlen = 0;
-    EVP_Digest(bytes, len, md, &mdlen, EVP_sha256(), NULL);
-    hex_of(md, digest);
+    sha256_text_of(bytes, len, digest);
     cleanup_free char *by_digest = NULL;
     image_dist_save_manifest(p->store, bytes, len, digest, NULL);
     if (asprintf(&by_digest, "%s@%s", p->ref->name, digest) >= 0)
