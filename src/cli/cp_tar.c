@@ -18,7 +18,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "cp.h"
-#include "common/libarchive.h"
+#include "libarchive.h"
 
 #define CP_BUF (256 * 1024)
 

@@ -1,10 +1,11 @@
-/* libarchive, loaded the first time something needs it. Linked, it brings
- * libxml2, ICU and libstdc++ (for formats we never use) into every process:
- * 4 ms at each start of the CLI and about 2 MB of skiffd's resident memory.
- * Call libarchive_load before the first use in a path, then call the
- * functions through the table: libarchive.archive_read_new(). */
-#ifndef SKIFF_COMMON_LIBARCHIVE_H
-#define SKIFF_COMMON_LIBARCHIVE_H
+/* libarchive for skiff cp, loaded the first time cp needs it: linked into
+ * the CLI, libarchive and what it pulls in (libxml2, ICU, libstdc++ for
+ * formats we never use) cost 4 ms at every start of every command. (skiffd
+ * links it statically instead: src/daemon/libarchive_link.c.) Call
+ * libarchive_load first, then the functions through the table:
+ * libarchive.archive_read_new(). */
+#ifndef SKIFF_CLI_LIBARCHIVE_H
+#define SKIFF_CLI_LIBARCHIVE_H
 
 #include <archive.h>
 #include <archive_entry.h>
