@@ -244,13 +244,15 @@ static int apply_owner_mode(struct unpack *u, int fd, struct archive_entry *e,
 
 /* ---- entry kinds ---- */
 
-static int write_file_data(struct archive *a, int fd, const char *rel,
+/* Write the entry's data blocks; *end: where the last one ended. */
+static int write_file_data(struct archive *a, int fd, const char *rel, la_int64_t *end,
                            skiff_error_t **err)
 {
   const void *block;
   size_t len;
   la_int64_t offset;
   int r;
+  *end = 0;
   while ((r = archive_read_data_block(a, &block, &len, &offset)) == ARCHIVE_OK) {
     const char *p = block;
     while (len > 0) {
@@ -263,6 +265,7 @@ static int write_file_data(struct archive *a, int fd, const char *rel,
       len -= (size_t)n;
       offset += n;
     }
+    *end = offset;
   }
   if (r != ARCHIVE_EOF)
     return skiff_error_invalid(err, "invalid layer tar: %s: %s", rel,
@@ -273,14 +276,18 @@ static int write_file_data(struct archive *a, int fd, const char *rel,
 static int make_file(struct unpack *u, struct archive *a, struct archive_entry *e,
                      int dirfd, const char *base, const char *rel, skiff_error_t **err)
 {
-  cleanup_close int fd =
-      openat(dirfd, base, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+  const int flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC;
+  cleanup_close int fd = openat(dirfd, base, flags, 0600);
+  /* Most names are new in a layer: only one that exists is cleared. */
+  if (fd < 0 && errno == EEXIST && clear_slot(dirfd, base, false, err) == 0)
+    fd = openat(dirfd, base, flags, 0600);
   if (fd < 0)
-    return skiff_error_errno(err, "layer: create %s", rel);
-  if (write_file_data(a, fd, rel, err) < 0)
+    return *err ? -1 : skiff_error_errno(err, "layer: create %s", rel);
+  la_int64_t end;
+  if (write_file_data(a, fd, rel, &end, err) < 0)
     return -1;
   /* Sparse files end in a hole that no block wrote. */
-  if (ftruncate(fd, archive_entry_size(e)) < 0)
+  if (end != archive_entry_size(e) && ftruncate(fd, archive_entry_size(e)) < 0)
     return skiff_error_errno(err, "layer: truncate %s", rel);
   u->size += archive_entry_size(e);
   if (apply_owner_mode(u, fd, e, err) < 0)
@@ -395,12 +402,12 @@ static int apply_entry(struct unpack *u, struct archive *a, struct archive_entry
     return make_whiteout(u, dirfd, base, rel, err);
   mode_t type = archive_entry_filetype(e);
   bool hardlink = archive_entry_hardlink(e) != NULL;
+  if (type == AE_IFREG && !hardlink) /* clears the slot itself, when taken */
+    return make_file(u, a, e, dirfd, base, rel, err);
   if (clear_slot(dirfd, base, type == AE_IFDIR && !hardlink, err) < 0)
     return -1;
   if (hardlink)
     return make_link(u, e, dirfd, base, rel, err);
-  if (type == AE_IFREG)
-    return make_file(u, a, e, dirfd, base, rel, err);
   if (type == AE_IFDIR)
     return make_dir(u, e, dirfd, base, rel, err);
   return make_special(u, e, dirfd, base, rel, err);
