@@ -23,6 +23,7 @@
 
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
+#include "common/proc.h"
 
 extern char **environ;
 
@@ -150,16 +151,10 @@ static int spawn_helper(const char *path, char **argv, int stdin_fd, int stdout_
 {
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_adddup2(&fa, stdin_fd, 0);
   posix_spawn_file_actions_adddup2(&fa, stdout_fd, 1);
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  proc_spawnattr_init_clean(&attr);
   int rc = posix_spawn(pid, path, &fa, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
