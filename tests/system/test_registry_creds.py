@@ -10,13 +10,12 @@ directory; it keeps its credentials in a JSON file beside itself and logs every 
 import json
 import os
 import shutil
-import subprocess
 import sys
 
 import pytest
 
 from engine import DOCKER, REPO, SKIFFD, new_engine
-from registry import REGISTRY, Registry, busybox_layer
+from registry import REGISTRY, Registry, busybox_layer, run_cli as run
 
 SKIFF = str(REPO / "build" / "skiff")
 USER, PASSWORD = "creduser", "helper-s3cret"
@@ -146,14 +145,6 @@ def helpers(engine, tmp_path):
 @pytest.fixture
 def image(registry):
     return f"{registry.host}/creds/bb:v1"
-
-
-def run(cmd, env, input=None, check=True):
-    res = subprocess.run(cmd, env=env, input=input, capture_output=True, text=True,
-                         timeout=120)
-    if check and res.returncode != 0:
-        raise AssertionError(f"{cmd} -> {res.returncode}: {res.stderr}")
-    return res
 
 
 def login(cli, helpers, server, password=PASSWORD, check=True):
