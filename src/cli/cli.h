@@ -231,7 +231,9 @@ int cmd_login(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_logout(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_search(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 /* The "X-Registry-Auth: ..." header for the registry of ref, from
- * ~/.docker/config.json (an empty auth when there is none). New string. */
+ * ~/.docker/config.json or the credential helper it names (an empty auth
+ * when there is none; a failing helper is warned about on stderr, and the
+ * request goes without credentials as docker's does). New string. */
 char *cli_registry_auth_header(const char *ref);
 
 #endif

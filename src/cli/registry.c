@@ -1,8 +1,10 @@
 /* Registry commands: push, login, logout, and the credentials that pull
  * and push send to the daemon (X-Registry-Auth), from the same
- * ~/.docker/config.json that docker reads and writes ("auths": {server:
- * {"auth": base64("user:password")}}; $DOCKER_CONFIG names another
- * directory). Credential helpers (credsStore) are not supported. */
+ * ~/.docker/config.json that docker reads and writes ($DOCKER_CONFIG names
+ * another directory): either in the file ("auths": {server: {"auth":
+ * base64("user:password")}}) or, as docker does when config.json names one
+ * in "credHelpers" (per registry) or "credsStore" (for all), in a
+ * credential helper (credhelper.c), the file then keeping an empty entry. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +18,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/jsonutil.h"
+#include "credhelper.h"
 #include "opts.h"
 
 #define HUB_SERVER "https://index.docker.io/v1/"
@@ -106,6 +109,41 @@ static json_t *find_auth(json_t *auths, const char *key)
   return entry;
 }
 
+/* The helper docker uses for key: credHelpers[key] when present, else
+ * credsStore; NULL (config.json itself) when that is unset or "". */
+static const char *helper_for(json_t *doc, const char *key)
+{
+  json_t *per_host = json_object_get(json_object_get(doc, "credHelpers"), key);
+  const char *helper = json_is_string(per_host)
+                           ? json_string_value(per_host)
+                           : json_string_value(json_object_get(doc, "credsStore"));
+  return helper && *helper ? helper : NULL;
+}
+
+/* Put helper's credentials for key into auth (docker's AuthConfig): a
+ * password, or the identity token a helper keeps under "<token>". What
+ * config.json holds beside them never counts once a helper is set. */
+static int auth_from_helper(json_t *auth, const char *helper, const char *key,
+                            skiff_error_t **err)
+{
+  static const char *const secrets[] = {"auth", "username", "password",
+                                        "identitytoken"};
+  for (size_t i = 0; i < sizeof secrets / sizeof secrets[0]; i++)
+    json_object_del(auth, secrets[i]);
+  struct credhelper_creds creds = {0};
+  int found = credhelper_get(helper, key, &creds, err);
+  if (found <= 0)
+    return found;
+  if (strcmp(creds.username, CREDHELPER_TOKEN_USERNAME) == 0) {
+    json_object_set_new(auth, "identitytoken", json_string(creds.secret));
+  } else {
+    json_object_set_new(auth, "username", json_string(creds.username));
+    json_object_set_new(auth, "password", json_string(creds.secret));
+  }
+  credhelper_creds_clear(&creds);
+  return 0;
+}
+
 char *cli_registry_auth_header(const char *ref)
 {
   cleanup_free char *path = config_path();
@@ -113,6 +151,15 @@ char *cli_registry_auth_header(const char *ref)
   cleanup_json json_t *doc = path ? config_load(path) : json_object();
   json_t *entry = key ? find_auth(json_object_get(doc, "auths"), key) : NULL;
   cleanup_json json_t *auth = json_is_object(entry) ? json_deep_copy(entry) : json_object();
+  const char *helper = key ? helper_for(doc, key) : NULL;
+  skiff_error_t *err = NULL;
+  /* docker goes on without credentials when the helper fails (a public
+   * image still pulls); we also say why, or a private one fails unexplained. */
+  if (helper && auth_from_helper(auth, helper, key, &err) < 0) {
+    fflush(stdout); /* after "Using default tag", as docker shows it */
+    fprintf(stderr, "WARNING: %s\n", err->msg);
+    skiff_error_free(&err);
+  }
   json_object_set_new(auth, "serveraddress", json_string(key ? key : ""));
   cleanup_free char *text = json_dumps(auth, JSON_COMPACT);
   cleanup_free char *b64 = text ? base64_encode(text, strlen(text), true) : NULL;
@@ -196,12 +243,27 @@ static char *read_line(FILE *in, bool echo)
   return line;
 }
 
+/* config.json's entry for a login kept in the file: the password, or
+ * (when the registry gave one) an identity token in its place. */
+static json_t *file_entry(const char *user, const char *password, const char *token)
+{
+  cleanup_free char *pair = NULL;
+  if (asprintf(&pair, "%s:%s", user, token ? "" : password) < 0)
+    return NULL;
+  cleanup_free char *b64 = base64_encode(pair, strlen(pair), false);
+  json_t *entry = json_pack("{s:s}", "auth", b64 ? b64 : "");
+  if (entry && token)
+    json_object_set_new(entry, "identitytoken", json_string(token));
+  return entry;
+}
+
+/* Keep a login as docker does: in the helper config.json names for key,
+ * the file then holding only an empty entry for it; or in the file. */
 static int save_login(const char *key, const char *user, const char *password,
-                      skiff_error_t **err)
+                      const char *token, skiff_error_t **err)
 {
   cleanup_free char *path = config_path();
-  cleanup_free char *pair = NULL;
-  if (path == NULL || asprintf(&pair, "%s:%s", user, password) < 0)
+  if (path == NULL)
     return skiff_error_set(err, ENOMEM, "login");
   cleanup_json json_t *doc = config_load(path);
   json_t *auths = json_object_get(doc, "auths");
@@ -209,15 +271,21 @@ static int save_login(const char *key, const char *user, const char *password,
     auths = json_object();
     json_object_set_new(doc, "auths", auths);
   }
-  cleanup_free char *b64 = base64_encode(pair, strlen(pair), false);
-  json_object_set_new(auths, key, json_pack("{s:s}", "auth", b64 ? b64 : ""));
+  const char *helper = helper_for(doc, key);
+  if (helper && credhelper_store(helper, key, token ? CREDHELPER_TOKEN_USERNAME : user,
+                                 token ? token : password, err) < 0)
+    return skiff_error_wrap(err, "Error saving credentials");
+  json_object_set_new(auths, key,
+                      helper ? json_object() : file_entry(user, password, token));
   if (config_save(path, doc, err) < 0)
     return -1;
-  fprintf(stderr,
-          "WARNING! Your password will be stored unencrypted in %s.\n"
-          "Configure a credential helper to remove this warning. See\n"
-          "https://docs.docker.com/engine/reference/commandline/login/#credential-stores\n\n",
-          path);
+  if (helper == NULL && token == NULL)
+    fprintf(stderr,
+            "WARNING! Your password will be stored unencrypted in %s.\n"
+            "Configure a credential helper to remove this warning. See\n"
+            "https://docs.docker.com/engine/reference/commandline/login/"
+            "#credential-stores\n\n",
+            path);
   return 0;
 }
 
@@ -281,10 +349,72 @@ int cmd_login(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   cleanup_json json_t *answer = client_json(cli->client, "POST", "/auth", body, NULL, err);
   if (answer == NULL)
     return -1;
-  if (save_login(key, user, password, err) < 0)
+  const char *token = json_string_value(json_object_get(answer, "IdentityToken"));
+  if (save_login(key, user, password, token && *token ? token : NULL, err) < 0)
     return -1;
   printf("Login Succeeded\n");
   return 0;
+}
+
+/* Erase a login kept under name: from its helper first; config.json's
+ * entry goes only when that worked (or there is none), as with docker. */
+static int erase_login(json_t *doc, const char *name, skiff_error_t **err)
+{
+  const char *helper = helper_for(doc, name);
+  if (helper && credhelper_erase(helper, name, err) < 0)
+    return -1;
+  json_object_del(json_object_get(doc, "auths"), name);
+  return 0;
+}
+
+/* Drop every other config.json entry for key ("https://host/v1/"...). */
+static void drop_file_entries(json_t *doc, const char *key)
+{
+  json_t *auths = json_object_get(doc, "auths");
+  const char *k;
+  json_t *v;
+  void *tmp;
+  json_object_foreach_safe(auths, tmp, k, v)
+  {
+    cleanup_free char *norm = server_key(k);
+    if (norm && strcmp(norm, key) == 0)
+      json_object_del(auths, k);
+  }
+}
+
+/* docker 28's logout: the login may be kept under the server as typed,
+ * its host, or (from older clients) http:// and https:// forms of it;
+ * each is erased through its own helper, and only when none could be is
+ * that worth a warning. Docker Hub has the one name. */
+static int logout_server(const char *path, const char *typed, const char *key,
+                         skiff_error_t **err)
+{
+  cleanup_json json_t *doc = config_load(path);
+  cleanup_free char *http = NULL, *https = NULL;
+  bool hub = strcmp(key, HUB_SERVER) == 0;
+  if (!hub && (asprintf(&http, "http://%s", key) < 0 ||
+               asprintf(&https, "https://%s", key) < 0))
+    return skiff_error_set(err, ENOMEM, "logout");
+  const char *names[] = {typed, key, http, https};
+  skiff_error_t *failures[4] = {NULL};
+  size_t tried = 0, failed = 0;
+  for (size_t i = hub ? 1 : 0; i < (hub ? 2 : 4); i++) {
+    if (i == 0 && (typed == NULL || strcmp(typed, key) == 0 ||
+                   strcmp(typed, http) == 0 || strcmp(typed, https) == 0))
+      continue;
+    tried++;
+    failed += erase_login(doc, names[i], &failures[i]) < 0;
+  }
+  if (failed < tried)
+    drop_file_entries(doc, key);
+  else
+    fprintf(stderr, "WARNING: could not erase credentials:\n");
+  for (size_t i = 0; i < 4; i++) {
+    if (failures[i] && failed == tried)
+      fprintf(stderr, "%s: %s\n", names[i], failures[i]->msg);
+    skiff_error_free(&failures[i]);
+  }
+  return config_save(path, doc, err);
 }
 
 int cmd_logout(struct cli *cli, int argc, char **argv, skiff_error_t **err)
@@ -303,26 +433,10 @@ int cmd_logout(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   cleanup_free char *path = config_path();
   if (key == NULL || path == NULL)
     return skiff_error_set(err, ENOMEM, "logout");
-  cleanup_json json_t *doc = config_load(path);
-  json_t *auths = json_object_get(doc, "auths");
-  bool found = false;
-  const char *k;
-  json_t *v;
-  void *tmp;
-  json_object_foreach_safe(auths, tmp, k, v)
-  {
-    cleanup_free char *norm = server_key(k);
-    if (norm && strcmp(norm, key) == 0) {
-      json_object_del(auths, k);
-      found = true;
-    }
-  }
-  if (!found) {
-    printf("Not logged in to %s\n", key);
-    return 0;
-  }
+  /* docker 28 says this whether or not there was a login to remove */
   printf("Removing login credentials for %s\n", key);
-  return config_save(path, doc, err);
+  fflush(stdout);
+  return logout_server(path, nargs ? args[0] : NULL, key, err);
 }
 
 /* ---- search ---- */

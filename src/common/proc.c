@@ -112,3 +112,14 @@ int proc_parse_signal(const char *text)
       return signal_names[i].number;
   return parse_realtime(name);
 }
+
+void proc_spawnattr_init_clean(posix_spawnattr_t *attr)
+{
+  sigset_t none, all;
+  sigemptyset(&none);
+  sigfillset(&all);
+  posix_spawnattr_init(attr);
+  posix_spawnattr_setsigmask(attr, &none);
+  posix_spawnattr_setsigdefault(attr, &all);
+  posix_spawnattr_setflags(attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+}

@@ -2,6 +2,7 @@
 #ifndef SKIFF_COMMON_PROC_H
 #define SKIFF_COMMON_PROC_H
 
+#include <spawn.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -16,5 +17,11 @@ char proc_state(pid_t pid);
 /* Parse a signal as a number or a name with or without "SIG" ("KILL",
  * "SIGTERM", "9", "RTMIN+3"). Returns the number, or -1. */
 int proc_parse_signal(const char *text);
+
+/* Initialise attr for posix_spawn so that the child starts with no signal
+ * blocked and every signal at its default action, whatever the caller
+ * blocked or ignored (the daemon blocks its stop signals, the CLI may
+ * ignore SIGPIPE). The caller destroys attr. */
+void proc_spawnattr_init_clean(posix_spawnattr_t *attr);
 
 #endif

@@ -15,6 +15,7 @@
 
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
+#include "common/proc.h"
 
 extern char **environ;
 
@@ -84,17 +85,11 @@ static int run_ps(char **argv, struct ps_result *r, skiff_error_t **err)
   }
   posix_spawn_file_actions_t fa;
   posix_spawnattr_t attr;
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
   posix_spawn_file_actions_init(&fa);
   posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_adddup2(&fa, out[1], 1);
   posix_spawn_file_actions_adddup2(&fa, errp[1], 2);
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
+  proc_spawnattr_init_clean(&attr);
   pid_t pid;
   int rc = posix_spawnp(&pid, "ps", &fa, &attr, argv, environ);
   posix_spawn_file_actions_destroy(&fa);

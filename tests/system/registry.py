@@ -38,6 +38,15 @@ def free_port():
         return s.getsockname()[1]
 
 
+def run_cli(cmd, env, input=None, check=True):
+    """Run a client (docker, skiff) with env; with check, a failure raises with its stderr."""
+    res = subprocess.run(cmd, env=env, input=input, capture_output=True, text=True,
+                         timeout=120)
+    if check and res.returncode != 0:
+        raise AssertionError(f"{cmd} -> {res.returncode}: {res.stderr}")
+    return res
+
+
 def sha256(data):
     return "sha256:" + hashlib.sha256(data).hexdigest()
 
