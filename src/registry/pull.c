@@ -25,7 +25,12 @@
 #include "image/image.h"
 #include "registry_internal.h"
 
-#define MAX_PARALLEL 4
+/* Layers in flight at once. Each is mostly one core's decompression, and
+ * the last one to start bounds the pull: with fewer workers than layers a
+ * lone tail layer runs on one core while the others idle. Most images have
+ * fewer than 8 layers, so all of them start together; each costs a thread,
+ * a pipe and two buffers. */
+#define MAX_PARALLEL 8
 #define PIPE_SIZE (1024 * 1024)
 #define PROGRESS_STEP_NS (100 * 1000 * 1000LL)
 
