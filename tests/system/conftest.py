@@ -250,6 +250,18 @@ def busybox_engine(rootfs_cache):
         e.cleanup()
 
 
+@pytest.fixture
+def empty_engine():
+    """A private skiffd with an empty store, for one test."""
+    from engine import new_engine
+    e = new_engine()
+    try:
+        e.start()
+        yield e
+    finally:
+        e.cleanup()
+
+
 @pytest.fixture(scope="module")
 def engine(busybox_engine):
     """The engine tests' daemon; a module that needs another defines its own."""

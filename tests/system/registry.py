@@ -38,6 +38,11 @@ def free_port():
         return s.getsockname()[1]
 
 
+def image_inspect(engine, name):
+    """`image inspect` of name through the engine's docker CLI, parsed."""
+    return json.loads(engine.docker("image", "inspect", name).stdout)[0]
+
+
 def run_cli(cmd, env, input=None, check=True):
     """Run a client (docker, skiff) with env; with check, a failure raises with its stderr."""
     res = subprocess.run(cmd, env=env, input=input, capture_output=True, text=True,

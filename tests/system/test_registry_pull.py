@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import DOCKER, SKIFFD, new_engine
+from engine import DOCKER, SKIFFD
 from registry import (MEDIA_OCI_INDEX, REGISTRY, SKOPEO, FakeRegistry, Registry,
-                      busybox_layer, store_files, tar_layer)
+                      busybox_layer, image_inspect, store_files, tar_layer)
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(SKIFFD) or DOCKER is None or REGISTRY is None,
@@ -39,18 +39,9 @@ def source(busybox_engine):
 
 
 @pytest.fixture
-def engine():
+def engine(empty_engine):
     """A skiffd with an empty store."""
-    e = new_engine()
-    try:
-        e.start()
-        yield e
-    finally:
-        e.cleanup()
-
-
-def inspect(engine, name):
-    return json.loads(engine.docker("image", "inspect", name).stdout)[0]
+    return empty_engine
 
 
 def skopeo_copy(src, dest):
@@ -78,11 +69,11 @@ def test_pull_image_pushed_by_skopeo_and_run(registry, source, engine, tmp_path)
     out = engine.docker("run", "--rm", ref, "echo", "hello from the registry").stdout
     assert out == "hello from the registry\n"
     # the image keeps its identity: same id as the source, digest of the registry's manifest
-    assert inspect(engine, ref)["Id"] == inspect(source, "busybox")["Id"]
+    assert image_inspect(engine, ref)["Id"] == image_inspect(source, "busybox")["Id"]
     _, manifest = registry.get_manifest("skopeo/busybox", "v1")
     import hashlib
     digest = "sha256:" + hashlib.sha256(manifest).hexdigest()
-    assert inspect(engine, ref)["RepoDigests"] == [f"{registry.host}/skopeo/busybox@{digest}"]
+    assert image_inspect(engine, ref)["RepoDigests"] == [f"{registry.host}/skopeo/busybox@{digest}"]
     listed = engine.docker("images", "--digests", "--format", "{{.Digest}}").stdout.split()
     assert listed == [digest]
 
@@ -111,7 +102,7 @@ def test_pull_layers_gzip_zstd_and_plain(registry, bb_layer, engine):
     assert res.stdout.count("Pull complete") == 4
     out = engine.docker("run", "--rm", ref, "cat", "/a", "/b", "/c").stdout
     assert out == "from gzip\nfrom zstd\nplain\n"
-    assert len(inspect(engine, ref)["RootFS"]["Layers"]) == 4
+    assert len(image_inspect(engine, ref)["RootFS"]["Layers"]) == 4
 
 
 def test_pull_again_fetches_nothing(registry, bb_layer, engine):
@@ -128,7 +119,7 @@ def test_pull_by_digest(registry, bb_layer, engine):
     digest, _, config = registry.push_image("bydigest/img", "v1", [bb_layer])
     ref = f"{registry.host}/bydigest/img@{digest}"
     engine.docker("pull", ref)
-    info = inspect(engine, ref)
+    info = image_inspect(engine, ref)
     assert info["Id"] == config and info["RepoTags"] == []
     assert info["RepoDigests"] == [ref]
     assert engine.docker("run", "--rm", ref, "true").returncode == 0
@@ -143,10 +134,10 @@ def test_two_platform_index_and_platform_flag(registry, bb_layer, engine):
     registry.put_manifest("multi/arch", "latest", index, MEDIA_OCI_INDEX)
     ref = f"{registry.host}/multi/arch"
     engine.docker("pull", ref)
-    assert inspect(engine, ref)["Architecture"] == "amd64"
+    assert image_inspect(engine, ref)["Architecture"] == "amd64"
     assert engine.docker("run", "--rm", ref, "cat", "/arch").stdout == "amd64\n"
     engine.docker("pull", "--platform", "linux/arm64", ref)
-    info = inspect(engine, ref)
+    info = image_inspect(engine, ref)
     assert info["Architecture"] == "arm64" and info["Variant"] == "v8"
     res = engine.docker("pull", "--platform", "linux/s390x", ref, check=False)
     assert res.returncode != 0 and "no matching manifest for linux/s390x" in res.stderr
@@ -246,7 +237,7 @@ def test_save_of_a_pulled_image_loads_elsewhere(registry, bb_layer, engine, sour
     engine.docker("pull", ref)
     engine.docker("save", "-o", tmp_path / "img.tar", ref)
     source.docker("load", "-i", tmp_path / "img.tar")
-    assert inspect(source, ref)["Id"] == inspect(engine, ref)["Id"]
+    assert image_inspect(source, ref)["Id"] == image_inspect(engine, ref)["Id"]
     assert source.docker("run", "--rm", ref, "cat", "/s").stdout == "saved\n"
     source.docker("rmi", ref)
 

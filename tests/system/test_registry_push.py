@@ -11,8 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from engine import DOCKER, SKIFFD, new_engine
-from registry import PODMAN, REGISTRY, SKOPEO, Registry, busybox_layer, tar_layer
+from engine import DOCKER, SKIFFD
+from registry import (PODMAN, REGISTRY, SKOPEO, Registry, busybox_layer, image_inspect,
+                      tar_layer)
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(SKIFFD) or DOCKER is None or REGISTRY is None,
@@ -33,17 +34,8 @@ def source(busybox_engine):
 
 
 @pytest.fixture
-def fresh():
-    e = new_engine()
-    try:
-        e.start()
-        yield e
-    finally:
-        e.cleanup()
-
-
-def inspect(engine, name):
-    return json.loads(engine.docker("image", "inspect", name).stdout)[0]
+def fresh(empty_engine):
+    return empty_engine
 
 
 def digest_of(data):
@@ -58,10 +50,10 @@ def test_push_then_pull_on_fresh_data_root_and_run(registry, source, fresh):
     assert "Pushed" in res.stdout
     _, manifest = registry.get_manifest("roundtrip/busybox", "v1")
     assert f"v1: digest: {digest_of(manifest)} size: {len(manifest)}" in res.stdout
-    assert inspect(source, ref)["RepoDigests"] == [
+    assert image_inspect(source, ref)["RepoDigests"] == [
         f"{registry.host}/roundtrip/busybox@{digest_of(manifest)}"]
     fresh.docker("pull", ref)
-    assert inspect(fresh, ref)["Id"] == inspect(source, ref)["Id"]
+    assert image_inspect(fresh, ref)["Id"] == image_inspect(source, ref)["Id"]
     assert fresh.docker("run", "--rm", ref, "echo", "round trip").stdout == "round trip\n"
 
 
