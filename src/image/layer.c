@@ -501,12 +501,6 @@ static int run_readers(struct unpack *u, struct tee *t, skiff_error_t **err)
   return ret;
 }
 
-static int finish_digest(struct tee *t, char out[DIGEST_STR_LEN])
-{
-  sha256_finish_text(&t->sha, out);
-  return 0;
-}
-
 static int make_work_dirs(const char *tmp_root, bool keep_tar, struct layer_unpacked *out,
                           skiff_error_t **err)
 {
@@ -542,7 +536,9 @@ static int unpack_into(struct layer_unpacked *out, int in_fd, int tar_fd,
     ret = run_readers(&u, &t, err);
   finish_dirs(&u);
   drop_cache(&u);
-  if (ret == 0 && (finish_digest(&t, out->diff_id) < 0 || (tar_fd >= 0 && fsync(tar_fd) < 0)))
+  if (ret == 0)
+    sha256_finish_text(&t.sha, out->diff_id);
+  if (ret == 0 && tar_fd >= 0 && fsync(tar_fd) < 0)
     ret = skiff_error_errno(err, "layer: finish %s", out->dir);
   out->tar_size = t.total;
   /* A streamed layer (no tar kept: a pull) is made durable by one syncfs
@@ -725,7 +721,9 @@ static int inflate_blob(int in_fd, int out_fd, const char *diff_id, skiff_error_
   else if ((t.raw = open_outer(in_fd, err)) != NULL)
     ret = drain(&t, err);
   char actual[DIGEST_STR_LEN];
-  if (ret == 0 && finish_digest(&t, actual) == 0 && strcmp(actual, diff_id) != 0)
+  if (ret == 0)
+    sha256_finish_text(&t.sha, actual);
+  if (ret == 0 && strcmp(actual, diff_id) != 0)
     ret = skiff_error_set(err, EIO, "layer %s: its compressed blob holds %s", diff_id,
                           actual);
   if (t.raw)
