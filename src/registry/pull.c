@@ -20,6 +20,7 @@
 
 #include "common/cleanup.h"
 #include "common/digest.h"
+#include "common/direct_writer.h"
 #include "common/fs.h"
 #include "common/jsonutil.h"
 #include "image/image.h"
@@ -188,6 +189,7 @@ struct layer_job {
   char short_id[13];
   int write_fd, read_fd;
   int blob_fd; /* the store's copy of the compressed bytes */
+  struct direct_writer blob;
   struct sha256_ctx sha;
   long long got;
   long long last_report_ns;
@@ -211,7 +213,7 @@ static int on_layer_data(const void *data, size_t len, void *arg)
   sha256_update(&j->sha, len, data);
   if (fs_write_all(j->write_fd, data, len) < 0)
     return -1; /* the unpacker stopped (EPIPE): its error tells why */
-  if (fs_write_all(j->blob_fd, data, len) < 0) {
+  if (direct_writer_write(&j->blob, data, len) < 0) {
     skiff_error_errno(&j->fetch_err, "write blob %s", j->digest);
     return -1;
   }
@@ -237,6 +239,8 @@ static void *fetch_layer(void *arg)
     if (registry_do(j->p->client, &req, &reply, &j->fetch_err) == 0 &&
         reply.status != 200)
       registry_reply_error(&reply, &j->fetch_err, "blob %s", j->digest);
+    else if (j->fetch_err == NULL && direct_writer_finish(&j->blob) < 0)
+      skiff_error_errno(&j->fetch_err, "write blob %s", j->digest);
     registry_reply_clear(&reply);
   }
   close(j->write_fd);
@@ -285,9 +289,14 @@ static int run_layer(struct layer_job *j, skiff_error_t **err)
     close(fds[0]), close(fds[1]);
     return -1;
   }
+  if (direct_writer_init(&j->blob, j->blob_fd) < 0) {
+    close(fds[0]), close(fds[1]);
+    return skiff_error_errno(err, "pull: layer %s", j->digest);
+  }
   sha256_init(&j->sha);
   if (pthread_create(&j->fetcher, NULL, fetch_layer, j) != 0) {
     close(fds[0]), close(fds[1]);
+    direct_writer_release(&j->blob);
     return skiff_error_set(err, ENOMEM, "pull: layer %s", j->digest);
   }
   j->fetcher_running = true;
@@ -300,6 +309,7 @@ static int run_layer(struct layer_job *j, skiff_error_t **err)
     j->fetcher_running = false;
   }
   skiff_error_free(&j->fetch_err);
+  direct_writer_release(&j->blob);
   if (r == 0)
     report(j->p, j->short_id, "Pull complete", -1, -1);
   return r;
@@ -315,12 +325,16 @@ struct layer_queue {
 static void *layer_worker(void *arg)
 {
   struct layer_queue *q = arg;
-  for (;;) {
+  for (bool worked = false;; worked = true) {
     pthread_mutex_lock(&q->lock);
-    size_t i = q->failed ? q->n : q->next++;
+    bool failed = q->failed;
+    size_t i = failed ? q->n : q->next++;
     pthread_mutex_unlock(&q->lock);
-    if (i >= q->n)
+    if (i >= q->n) {
+      if (worked && !failed)
+        image_pull_write_back(q->jobs[0].pull);
       return NULL;
+    }
     struct layer_job *j = &q->jobs[i];
     if (run_layer(j, &j->err) < 0) {
       pthread_mutex_lock(&q->lock);
