@@ -169,6 +169,12 @@ int image_pull_layer(struct image_pull *p, size_t i, int fd, const char *blob_di
                      int (*verify)(void *arg, skiff_error_t **err), void *arg,
                      skiff_error_t **err);
 
+/* Write back what the pull has written so far and wait for it: for a
+ * layer worker with no layer left to take, so that the disk writes while
+ * the other layers are still being unpacked and image_pull_finish's sync
+ * finds little left to do. Errors are left to that sync. */
+void image_pull_write_back(struct image_pull *p);
+
 /* Record the image once every layer is present, tagged repository:tag
  * (normalized name; tag may be NULL) and repository@repo_digest (the
  * digest the tag named: of the index for a multi-platform image; NULL for

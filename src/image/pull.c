@@ -202,6 +202,13 @@ int image_pull_layer(struct image_pull *p, size_t i, int fd, const char *blob_di
   return r;
 }
 
+void image_pull_write_back(struct image_pull *p)
+{
+  cleanup_close int rootfd = open(p->s->root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (rootfd >= 0)
+    syncfs(rootfd);
+}
+
 /* ---- distribution metadata ---- */
 
 static char *dist_path(struct image_store *s, const char *kind, const char *digest)
@@ -356,7 +363,7 @@ char *image_pull_finish(struct image_pull *p, const char *repository, const char
     skiff_error_errno(err, "pull: sync %s", p->s->root);
     return NULL;
   }
-    const char *refs[] = {by_digest, by_tag, NULL};
+  const char *refs[] = {by_digest, by_tag, NULL};
   char *id = import_register(p->s, p->config, p->config_len, p->chains, p->n, refs,
                              NULL, err);
   /* import_register unpinned every chain, recorded or not. */
