@@ -526,6 +526,26 @@ int registry_do(struct registry_client *c, const struct registry_request *req,
   return perform(c, req, reply, err);
 }
 
+int registry_get(struct registry_client *c, const struct registry_get_opts *opts,
+                 struct registry_reply *reply, skiff_error_t **err, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  cleanup_free char *what = NULL;
+  int n = vasprintf(&what, fmt, ap);
+  va_end(ap);
+  cleanup_free char *url = NULL;
+  if (n < 0 || asprintf(&url, "/v2/%s/%s", c->path, what) < 0)
+    return skiff_error_set(err, ENOMEM, "registry %s", c->host);
+  struct registry_request req = {.method = "GET", .url = url};
+  if (opts) {
+    req.accept = opts->accept;
+    req.on_data = opts->on_data;
+    req.arg = opts->arg;
+  }
+  return registry_do(c, &req, reply, err);
+}
+
 /* ---- ping: which scheme ---- */
 
 int registry_client_ping(struct registry_client *c, skiff_error_t **err)

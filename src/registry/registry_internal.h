@@ -105,6 +105,21 @@ int registry_do(struct registry_client *c, const struct registry_request *req,
                 struct registry_reply *reply, skiff_error_t **err);
 void registry_reply_clear(struct registry_reply *r);
 
+/* How to GET from a repository: accept and on_data/arg as in struct
+ * registry_request; each may be left out. */
+struct registry_get_opts {
+  const char *accept;
+  int (*on_data)(const void *data, size_t len, void *arg);
+  void *arg;
+};
+
+/* GET /v2/<c's repository>/<the path fmt makes> ("blobs/<digest>",
+ * "manifests/<reference>", "tags/list") with registry_do; opts may be
+ * NULL. The caller judges reply->status and clears *reply. */
+int registry_get(struct registry_client *c, const struct registry_get_opts *opts,
+                 struct registry_reply *reply, skiff_error_t **err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* An error for an unexpected answer, from the registry's JSON errors when
  * it sent some ("manifest unknown: ..."); status ENOENT for 404, EACCES for
  * 401/403, else EIO. Returns -1. */
