@@ -1,7 +1,12 @@
 /* Docker's credential-helper protocol (docker/docker-credential-helpers):
  * the program docker-credential-<name> found on PATH, run once per action
  * with the action as its only argument, the request on its stdin and the
- * answer on its stdout; its stderr is the user's. */
+ * answer on its stdout; its stderr is the user's.
+ *
+ * The protocol's fourth action, `list`, is not spoken: docker's CLI runs it
+ * only to send every credential with a classic build (X-Registry-Config of
+ * `docker build` with DOCKER_BUILDKIT=0: `list`, then `get` for each), and
+ * skiff has no build. */
 #ifndef SKIFF_CLI_CREDHELPER_H
 #define SKIFF_CLI_CREDHELPER_H
 

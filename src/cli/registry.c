@@ -5,6 +5,7 @@
  * base64("user:password")}}) or, as docker does when config.json names one
  * in "credHelpers" (per registry) or "credsStore" (for all), in a
  * credential helper (credhelper.c), the file then keeping an empty entry. */
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,24 +217,24 @@ int cmd_push(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   return 0;
 }
 
-/* ---- login / logout ---- */
+/* ---- login ---- */
 
-static char *read_line(FILE *in, bool echo)
+/* One line of stdin without its line end; with echo off on a terminal when
+ * asked (a password). NULL at the end of input. */
+static char *read_line(bool echo)
 {
   struct termios saved, quiet;
-  bool tty = !echo && isatty(fileno(in)) && tcgetattr(fileno(in), &saved) == 0;
+  bool tty = !echo && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0;
   if (tty) {
     quiet = saved;
     quiet.c_lflag &= ~(tcflag_t)ECHO;
-    tcsetattr(fileno(in), TCSANOW, &quiet);
+    tcsetattr(STDIN_FILENO, TCSANOW, &quiet);
   }
   char *line = NULL;
   size_t cap = 0;
-  ssize_t n = getline(&line, &cap, in);
-  if (tty) {
-    tcsetattr(fileno(in), TCSANOW, &saved);
-    fputc('\n', stderr);
-  }
+  ssize_t n = getline(&line, &cap, stdin);
+  if (tty)
+    tcsetattr(STDIN_FILENO, TCSANOW, &saved);
   if (n < 0) {
     free(line);
     return NULL;
@@ -241,6 +242,35 @@ static char *read_line(FILE *in, bool echo)
   while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
     line[--n] = '\0';
   return line;
+}
+
+/* docker's prompt: the question on stdout, the answer trimmed of white
+ * space. */
+static char *prompt(const char *question, bool echo)
+{
+  fputs(question, stdout);
+  fflush(stdout);
+  char *line = read_line(echo);
+  if (line == NULL)
+    return NULL;
+  size_t start = strspn(line, " \t\r\n\v\f"), n = strlen(line);
+  while (n > start && isspace((unsigned char)line[n - 1]))
+    n--;
+  memmove(line, line + start, n - start);
+  line[n - start] = '\0';
+  return line;
+}
+
+/* docker's " Info -> " note (internal/tui), in colour on a terminal. */
+static void print_note(FILE *out, const char *text)
+{
+  if (isatty(fileno(out)))
+    fprintf(out,
+            "\n\033[1m\033[106m\033[30mi\033[0m\033[0m \033[96mInfo \u2192 \033[0m\033[0m"
+            "\033[3m%s\033[0m\n",
+            text);
+  else
+    fprintf(out, "\n Info -> %s\n", text);
 }
 
 /* config.json's entry for a login kept in the file: the password, or
@@ -258,7 +288,9 @@ static json_t *file_entry(const char *user, const char *password, const char *to
 }
 
 /* Keep a login as docker does: in the helper config.json names for key,
- * the file then holding only an empty entry for it; or in the file. */
+ * the file then holding only an empty entry for it; or in the file. Like
+ * docker's file store, an unchanged entry leaves the file (and the warning
+ * about it) alone. */
 static int save_login(const char *key, const char *user, const char *password,
                       const char *token, skiff_error_t **err)
 {
@@ -275,46 +307,198 @@ static int save_login(const char *key, const char *user, const char *password,
   if (helper && credhelper_store(helper, key, token ? CREDHELPER_TOKEN_USERNAME : user,
                                  token ? token : password, err) < 0)
     return skiff_error_wrap(err, "Error saving credentials");
-  json_object_set_new(auths, key,
-                      helper ? json_object() : file_entry(user, password, token));
+  json_t *entry = helper ? json_object() : file_entry(user, password, token);
+  if (entry == NULL)
+    return skiff_error_set(err, ENOMEM, "login");
+  if (json_equal(json_object_get(auths, key), entry)) {
+    json_decref(entry);
+    return 0;
+  }
+  json_object_set_new(auths, key, entry);
   if (config_save(path, doc, err) < 0)
     return -1;
   if (helper == NULL && token == NULL)
     fprintf(stderr,
-            "WARNING! Your password will be stored unencrypted in %s.\n"
+            "\nWARNING! Your credentials are stored unencrypted in '%s'.\n"
             "Configure a credential helper to remove this warning. See\n"
-            "https://docs.docker.com/engine/reference/commandline/login/"
-            "#credential-stores\n\n",
+            "https://docs.docker.com/go/credential-store/\n\n",
             path);
   return 0;
 }
 
-static int ask_credentials(const char **user, const char **password, bool from_stdin,
-                           char **owned_user, char **owned_password, skiff_error_t **err)
+/* Credentials kept for a registry. */
+struct kept_login {
+  char *user, *password;
+};
+
+static void kept_login_clear(struct kept_login *k)
 {
-  if (from_stdin) {
-    if (*password)
-      return skiff_error_invalid(err, "--password and --password-stdin are mutually "
-                                      "exclusive");
-    if (*user == NULL)
-      return skiff_error_invalid(err, "Must provide --username with --password-stdin");
-    *owned_password = read_line(stdin, true);
-    *password = *owned_password;
+  free(k->user);
+  free(k->password);
+  k->user = k->password = NULL;
+}
+
+/* "user:password" of a file entry's "auth" into *out. */
+static void decode_file_auth(json_t *entry, struct kept_login *out)
+{
+  const char *auth = json_string_value(json_object_get(entry, "auth"));
+  size_t len = auth ? strlen(auth) : 0;
+  cleanup_free unsigned char *pair = len ? malloc(len * 3 / 4 + 4) : NULL;
+  ssize_t n = pair ? base64_decode(auth, len, pair) : -1;
+  if (n < 0)
+    return;
+  pair[n] = '\0';
+  char *colon = strchr((char *)pair, ':');
+  if (colon == NULL || colon == (char *)pair)
+    return;
+  out->user = strndup((char *)pair, (size_t)(colon - (char *)pair));
+  out->password = strdup(colon + 1);
+}
+
+/* The credentials kept for key where docker's login looks for them: from
+ * the helper config.json names for it, else the file's entry. An identity
+ * token is no password (docker then asks, offering the user name), and a
+ * helper that fails counts as having none, as with docker. */
+static void kept_login_load(const char *key, struct kept_login *out)
+{
+  cleanup_free char *path = config_path();
+  cleanup_json json_t *doc = path ? config_load(path) : json_object();
+  const char *helper = helper_for(doc, key);
+  if (helper == NULL) {
+    decode_file_auth(find_auth(json_object_get(doc, "auths"), key), out);
+    return;
   }
+  struct credhelper_creds creds = {0};
+  if (credhelper_get(helper, key, &creds, NULL) == 1 &&
+      strcmp(creds.username, CREDHELPER_TOKEN_USERNAME) != 0) {
+    out->user = steal_pointer(&creds.username);
+    out->password = steal_pointer(&creds.secret);
+  }
+  credhelper_creds_clear(&creds);
+}
+
+/* POST /auth: the daemon's answer, or NULL with *err (status 401 when the
+ * registry refused the credentials). */
+static json_t *authenticate(struct cli *cli, const char *key, const char *user,
+                            const char *password, skiff_error_t **err)
+{
+  cleanup_json json_t *body = json_pack("{s:s, s:s, s:s}", "username", user, "password",
+                                        password, "serveraddress", key);
+  if (body == NULL) {
+    skiff_error_set(err, ENOMEM, "login");
+    return NULL;
+  }
+  return client_json(cli->client, "POST", "/auth", body, NULL, err);
+}
+
+/* Keep the credentials of a login, the identity token the registry sent
+ * (if any) in place of the password. */
+static int keep_login(const char *key, const char *user, const char *password,
+                      json_t *answer, skiff_error_t **err)
+{
+  const char *token = json_string_value(json_object_get(answer, "IdentityToken"));
+  return save_login(key, user, password, token && *token ? token : NULL, err);
+}
+
+/* What to print for a login that worked: the daemon's Status. */
+static char *login_status(json_t *answer)
+{
+  const char *status = json_string_value(json_object_get(answer, "Status"));
+  return strdup(status && *status ? status : "Login Succeeded");
+}
+
+/* docker 28 first logs in with the kept credentials, asking nothing. They
+ * are kept again whatever the answer (a helper sees a store), and a
+ * refusal is only said: the caller then asks for others. Returns 1 with
+ * *status when the registry took them, else 0. */
+static int login_kept(struct cli *cli, const char *key, const struct kept_login *kept,
+                      char **status)
+{
+  fprintf(stderr, "Authenticating with existing credentials... [Username: %s]\n",
+          kept->user);
+  print_note(stderr,
+             "To login with a different account, run 'skiff logout' followed by 'skiff login'");
+  fputs("\n\n", stderr);
+  skiff_error_t *err = NULL;
+  cleanup_json json_t *answer = authenticate(cli, key, kept->user, kept->password, &err);
+  if (answer == NULL && err->status == 401)
+    fputs("Stored credentials invalid or expired\n", stderr);
+  else if (answer == NULL)
+    fprintf(stderr, "Login did not succeed, error: %s\n", err->msg);
+  skiff_error_free(&err);
+  /* as with docker, a failure to keep them sends us to the prompt, unsaid */
+  bool kept_again = keep_login(key, kept->user, kept->password, answer, &err) == 0;
+  skiff_error_free(&err);
+  if (answer == NULL || !kept_again)
+    return 0;
+  *status = login_status(answer);
+  return *status ? 1 : 0;
+}
+
+/* Ask for what the flags did not give; default_user (may be NULL) is
+ * offered as docker does: "Username (name): ", taken on an empty answer. */
+static int ask_credentials(const char **user, const char **password,
+                           const char *default_user, char **asked_user,
+                           char **asked_password, skiff_error_t **err)
+{
   if (*user == NULL) {
-    fprintf(stderr, "Username: ");
-    *owned_user = read_line(stdin, true);
-    *user = *owned_user;
+    cleanup_free char *question = NULL;
+    if (default_user && *default_user
+            ? asprintf(&question, "Username (%s): ", default_user) < 0
+            : (question = strdup("Username: ")) == NULL)
+      return skiff_error_set(err, ENOMEM, "login");
+    *asked_user = prompt(question, true);
+    if (*asked_user && **asked_user == '\0' && default_user && *default_user) {
+      free(*asked_user);
+      *asked_user = strdup(default_user);
+    }
+    *user = *asked_user;
+    if (*user == NULL || **user == '\0')
+      return skiff_error_invalid(err, "Error: Non-null Username Required");
   }
-  if (*user == NULL || **user == '\0')
-    return skiff_error_invalid(err, "Error: Non-null Username Required");
   if (*password == NULL) {
-    fprintf(stderr, "Password: ");
-    *owned_password = read_line(stdin, false);
-    *password = *owned_password;
+    *asked_password = prompt("Password: ", false);
+    putchar('\n');
+    *password = *asked_password;
+    if (*password == NULL || **password == '\0')
+      return skiff_error_invalid(err, "Error: Password Required");
   }
-  if (*password == NULL || **password == '\0')
-    return skiff_error_invalid(err, "Error: Password Required");
+  return 0;
+}
+
+/* docker's loginUser: what is missing is asked for, on a terminal only. */
+static int login_asking(struct cli *cli, const char *key, const char *user,
+                        const char *password, const char *default_user, char **status,
+                        skiff_error_t **err)
+{
+  if ((user == NULL || password == NULL) && !isatty(STDIN_FILENO))
+    return skiff_error_invalid(err, "Error: Cannot perform an interactive login from a "
+                                    "non TTY device");
+  cleanup_free char *asked_user = NULL, *asked_password = NULL;
+  if (ask_credentials(&user, &password, default_user, &asked_user, &asked_password,
+                      err) < 0)
+    return -1;
+  cleanup_json json_t *answer = authenticate(cli, key, user, password, err);
+  if (answer == NULL || keep_login(key, user, password, answer, err) < 0)
+    return -1;
+  *status = login_status(answer);
+  return *status ? 0 : skiff_error_set(err, ENOMEM, "login");
+}
+
+/* docker 28's checks of the flags, before anything is read. */
+static int check_login_flags(const char *user, const char *password, bool from_stdin,
+                             skiff_error_t **err)
+{
+  if (from_stdin && password)
+    return skiff_error_invalid(
+        err, "conflicting options: cannot specify both --password and --password-stdin");
+  if (from_stdin && user == NULL)
+    return skiff_error_invalid(err,
+                               "the --password-stdin option requires --username to be set");
+  if (user && *user == '\0')
+    return skiff_error_invalid(err, "username is empty");
+  if (password && *password == '\0')
+    return skiff_error_invalid(err, "password is empty");
   return 0;
 }
 
@@ -337,24 +521,34 @@ int cmd_login(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
   if (r != OPTS_OK)
     return r == OPTS_HELP ? 0 : r;
-  if (password && !from_stdin)
+  if (check_login_flags(user, password, from_stdin, err) < 0)
+    return -1;
+  if (password)
     fprintf(stderr, "WARNING! Using --password via the CLI is insecure. Use "
                     "--password-stdin.\n");
-  cleanup_free char *owned_user = NULL, *owned_password = NULL;
-  if (ask_credentials(&user, &password, from_stdin, &owned_user, &owned_password, err) < 0)
-    return -1;
+  cleanup_free char *piped_password = from_stdin ? read_line(true) : NULL;
+  if (piped_password && *piped_password)
+    password = piped_password; /* an empty one is none: asked for, as with docker */
   cleanup_free char *key = server_key(nargs ? args[0] : NULL);
-  cleanup_json json_t *body = json_pack("{s:s, s:s, s:s}", "username", user, "password",
-                                        password, "serveraddress", key ? key : "");
-  cleanup_json json_t *answer = client_json(cli->client, "POST", "/auth", body, NULL, err);
-  if (answer == NULL)
+  if (key == NULL)
+    return skiff_error_set(err, ENOMEM, "login");
+  struct kept_login kept = {0};
+  if (user == NULL && password == NULL)
+    kept_login_load(key, &kept);
+  cleanup_free char *status = NULL;
+  r = 0;
+  if (kept.user && kept.password && *kept.password)
+    r = login_kept(cli, key, &kept, &status);
+  if (r == 0)
+    r = login_asking(cli, key, user, password, kept.user, &status, err);
+  kept_login_clear(&kept);
+  if (r < 0)
     return -1;
-  const char *token = json_string_value(json_object_get(answer, "IdentityToken"));
-  if (save_login(key, user, password, token && *token ? token : NULL, err) < 0)
-    return -1;
-  printf("Login Succeeded\n");
+  printf("%s\n", status);
   return 0;
 }
+
+/* ---- logout ---- */
 
 /* Erase a login kept under name: from its helper first; config.json's
  * entry goes only when that worked (or there is none), as with docker. */

@@ -444,20 +444,48 @@ static bool dropped_after_handshake(const struct registry_client *c, CURL *curl,
          tls_done > 0;
 }
 
-static int transport_error(const struct registry_client *c, const char *method,
-                           const char *url, CURLcode rc, const char *errbuf,
-                           bool dropped, skiff_error_t **err)
+/* Go's url.Error Op for a method: "Get", "Head", "Put". */
+static void go_op(const char *method, char out[16])
 {
-  const char *why = *errbuf ? errbuf : libcurl.curl_easy_strerror(rc);
+  size_t i = 0;
+  for (; method[i] && i < 15; i++)
+    out[i] = (char)(i == 0 ? toupper((unsigned char)method[i])
+                           : tolower((unsigned char)method[i]));
+  out[i] = '\0';
+}
+
+/* A transport failure in the form of Go's url.Error, as dockerd reports
+ * it: `Get "https://host/v2/": why`. */
+static int transport_error(const struct registry_client *c, const char *method,
+                           const char *url, CURLcode rc, const char *why, bool dropped,
+                           skiff_error_t **err)
+{
   int status = rc == CURLE_OPERATION_TIMEDOUT ? ETIMEDOUT : EIO;
-  if (!dropped) /* curl's text is the whole story: no strerror after it */
-    return skiff_error_status(err, status, "%s %s: %s", method, url, why);
+  char op[16];
+  go_op(method, op);
+  if (!dropped) /* the cause is the whole story: no strerror after it */
+    return skiff_error_status(err, status, "%s \"%s\": %s", op, url, why);
   return skiff_error_status(
       err, status,
-      "%s %s: %s (the registry closed the connection after the TLS handshake: if it "
+      "%s \"%s\": %s (the registry closed the connection after the TLS handshake: if it "
       "requires a client certificate, put client.cert and client.key in %s/%s/)",
-      method, url, why, c->cfg && c->cfg->certs_dir ? c->cfg->certs_dir : "certs.d",
-      c->host);
+      op, url, why, c->cfg && c->cfg->certs_dir ? c->cfg->certs_dir : "certs.d", c->host);
+}
+
+/* Why a transfer failed: Go's words for a refused certificate (dockerd's),
+ * else curl's. Sets *where to the URL it failed on (a redirect's target,
+ * borrowed from curl). New string. */
+static char *failure_text(const struct registry_client *c, CURL *curl, CURLcode rc,
+                          const char *errbuf, const char **where)
+{
+  char *effective = NULL;
+  if (libcurl.curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &effective) == CURLE_OK &&
+      effective)
+    *where = effective;
+  char *go = rc == CURLE_PEER_FAILED_VERIFICATION && c->tls_verify
+                 ? registry_tls_verify_error(c, curl, *where)
+                 : NULL;
+  return go ? go : strdup(*errbuf ? errbuf : libcurl.curl_easy_strerror(rc));
 }
 
 /* One attempt, no authentication handling. */
@@ -502,14 +530,18 @@ static int perform(struct registry_client *c, const struct registry_request *req
   set_method(curl, req, &sb);
   CURLcode rc = libcurl.curl_easy_perform(curl);
   libcurl.curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
-  bool dropped = rc != CURLE_OK && dropped_after_handshake(c, curl, rc, reply->status);
   libcurl.curl_slist_free_all(headers);
+  int r = 0;
+  if (rc != CURLE_OK && (t.sink_failed || sb.failed)) {
+    r = skiff_error_set(err, EIO, "%s %s: aborted", req->method, url);
+  } else if (rc != CURLE_OK) {
+    const char *where = url;
+    bool dropped = dropped_after_handshake(c, curl, rc, reply->status);
+    cleanup_free char *why = failure_text(c, curl, rc, errbuf, &where);
+    r = transport_error(c, req->method, where, rc, why ? why : "?", dropped, err);
+  }
   libcurl.curl_easy_cleanup(curl);
-  if (rc == CURLE_OK)
-    return 0;
-  if (t.sink_failed || sb.failed)
-    return skiff_error_set(err, EIO, "%s %s: aborted", req->method, url);
-  return transport_error(c, req->method, url, rc, errbuf, dropped, err);
+  return r;
 }
 
 int registry_do(struct registry_client *c, const struct registry_request *req,
@@ -524,6 +556,26 @@ int registry_do(struct registry_client *c, const struct registry_request *req,
   if (challenge == NULL || registry_authenticate(c, challenge, err) < 0)
     return -1;
   return perform(c, req, reply, err);
+}
+
+int registry_get(struct registry_client *c, const struct registry_get_opts *opts,
+                 struct registry_reply *reply, skiff_error_t **err, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  cleanup_free char *what = NULL;
+  int n = vasprintf(&what, fmt, ap);
+  va_end(ap);
+  cleanup_free char *url = NULL;
+  if (n < 0 || asprintf(&url, "/v2/%s/%s", c->path, what) < 0)
+    return skiff_error_set(err, ENOMEM, "registry %s", c->host);
+  struct registry_request req = {.method = "GET", .url = url};
+  if (opts) {
+    req.accept = opts->accept;
+    req.on_data = opts->on_data;
+    req.arg = opts->arg;
+  }
+  return registry_do(c, &req, reply, err);
 }
 
 /* ---- ping: which scheme ---- */
@@ -551,8 +603,11 @@ int registry_client_ping(struct registry_client *c, skiff_error_t **err)
     r = registry_do(c, &req, &reply, &first);
   }
   if (r < 0) {
+    /* A transport failure (no answer: status 0) names its URL, as dockerd
+     * words it; the others (a token server's refusal...) get the registry. */
     *err = first;
-    skiff_error_wrap(err, "registry %s", c->host);
+    if (reply.status != 0)
+      skiff_error_wrap(err, "registry %s", c->host);
     registry_reply_clear(&reply);
     return -1;
   }

@@ -71,13 +71,12 @@ static int fetch_manifest(struct puller *p, const char *reference, json_t **out,
                           char **bytes, size_t *len, char **type, char digest_out[72],
                           skiff_error_t **err)
 {
-  cleanup_free char *url = NULL;
-  if (asprintf(&url, "/v2/%s/manifests/%s", p->client->path, reference) < 0)
-    return skiff_error_set(err, ENOMEM, "pull");
-  struct registry_request req = {.method = "GET", .url = url, .accept = ACCEPT_MANIFESTS};
+  struct registry_get_opts opts = {.accept = ACCEPT_MANIFESTS};
   struct registry_reply reply = {0};
-  if (registry_do(p->client, &req, &reply, err) < 0)
+  if (registry_get(p->client, &opts, &reply, err, "manifests/%s", reference) < 0) {
+    registry_reply_clear(&reply);
     return -1;
+  }
   cleanup_free char *familiar = registry_ref_familiar_name(p->ref);
   if (reply.status != 200) {
     int r = registry_reply_error(&reply, err, "manifest for %s%s%s not found",
@@ -158,17 +157,9 @@ static int resolve_manifest(struct puller *p, const char *reference, struct mani
 static char *fetch_small_blob(struct puller *p, const char *digest, size_t *len,
                               skiff_error_t **err)
 {
-  cleanup_free char *url = NULL;
-  if (asprintf(&url, "/v2/%s/blobs/%s", p->client->path, digest) < 0) {
-    skiff_error_set(err, ENOMEM, "pull");
-    return NULL;
-  }
-  struct registry_request req = {.method = "GET", .url = url};
   struct registry_reply reply = {0};
-  if (registry_do(p->client, &req, &reply, err) < 0)
-    return NULL;
-  if (reply.status != 200) {
-    registry_reply_error(&reply, err, "blob %s", digest);
+  if (registry_get(p->client, NULL, &reply, err, "blobs/%s", digest) < 0 ||
+      (reply.status != 200 && registry_reply_error(&reply, err, "blob %s", digest) < 0)) {
     registry_reply_clear(&reply);
     return NULL;
   }
@@ -229,20 +220,14 @@ static int on_layer_data(const void *data, size_t len, void *arg)
 static void *fetch_layer(void *arg)
 {
   struct layer_job *j = arg;
-  cleanup_free char *url = NULL;
-  if (asprintf(&url, "/v2/%s/blobs/%s", j->p->client->path, j->digest) < 0) {
-    skiff_error_set(&j->fetch_err, ENOMEM, "pull");
-  } else {
-    struct registry_request req = {
-        .method = "GET", .url = url, .on_data = on_layer_data, .arg = j};
-    struct registry_reply reply = {0};
-    if (registry_do(j->p->client, &req, &reply, &j->fetch_err) == 0 &&
-        reply.status != 200)
-      registry_reply_error(&reply, &j->fetch_err, "blob %s", j->digest);
-    else if (j->fetch_err == NULL && direct_writer_finish(&j->blob) < 0)
-      skiff_error_errno(&j->fetch_err, "write blob %s", j->digest);
-    registry_reply_clear(&reply);
-  }
+  struct registry_get_opts opts = {.on_data = on_layer_data, .arg = j};
+  struct registry_reply reply = {0};
+  int r = registry_get(j->p->client, &opts, &reply, &j->fetch_err, "blobs/%s", j->digest);
+  if (r == 0 && reply.status != 200)
+    registry_reply_error(&reply, &j->fetch_err, "blob %s", j->digest);
+  else if (j->fetch_err == NULL && direct_writer_finish(&j->blob) < 0)
+    skiff_error_errno(&j->fetch_err, "write blob %s", j->digest);
+  registry_reply_clear(&reply);
   close(j->write_fd);
   j->write_fd = -1;
   return NULL;
@@ -496,15 +481,11 @@ static int pull_one(struct puller *p, const char *reference, skiff_error_t **err
 
 static json_t *list_tags(struct puller *p, skiff_error_t **err)
 {
-  cleanup_free char *url = NULL;
-  if (asprintf(&url, "/v2/%s/tags/list", p->client->path) < 0) {
-    skiff_error_set(err, ENOMEM, "pull");
+  struct registry_reply reply = {0};
+  if (registry_get(p->client, NULL, &reply, err, "tags/list") < 0) {
+    registry_reply_clear(&reply);
     return NULL;
   }
-  struct registry_request req = {.method = "GET", .url = url};
-  struct registry_reply reply = {0};
-  if (registry_do(p->client, &req, &reply, err) < 0)
-    return NULL;
   json_t *tags = NULL;
   if (reply.status != 200) {
     registry_reply_error(&reply, err, "list the tags of %s", p->ref->name);

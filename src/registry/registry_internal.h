@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <time.h>
 
 #include "common/error.h"
 #include "registry.h"
@@ -105,6 +106,21 @@ int registry_do(struct registry_client *c, const struct registry_request *req,
                 struct registry_reply *reply, skiff_error_t **err);
 void registry_reply_clear(struct registry_reply *r);
 
+/* How to GET from a repository: accept and on_data/arg as in struct
+ * registry_request; each may be left out. */
+struct registry_get_opts {
+  const char *accept;
+  int (*on_data)(const void *data, size_t len, void *arg);
+  void *arg;
+};
+
+/* GET /v2/<c's repository>/<the path fmt makes> ("blobs/<digest>",
+ * "manifests/<reference>", "tags/list") with registry_do; opts may be
+ * NULL. The caller judges reply->status and clears *reply. */
+int registry_get(struct registry_client *c, const struct registry_get_opts *opts,
+                 struct registry_reply *reply, skiff_error_t **err, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+
 /* An error for an unexpected answer, from the registry's JSON errors when
  * it sent some ("manifest unknown: ..."); status ENOENT for 404, EACCES for
  * 401/403, else EIO. Returns -1. */
@@ -120,6 +136,25 @@ int registry_authenticate(struct registry_client *c, const char *challenge,
                           skiff_error_t **err);
 /* Base64 (standard alphabet, padded) of len bytes; new string. */
 char *registry_base64(const void *data, size_t len);
+
+/* ---- tlserror.c ---- */
+
+/* dockerd's (Go's) words for the certificate verification failure that
+ * curl's easy handle reported on url: "tls: failed to verify certificate:
+ * x509: certificate signed by unknown authority", "... x509: certificate
+ * is valid for a, not b", "... has expired or is not yet valid: ...". NULL
+ * when they cannot be told (curl's words then stand). New string. */
+char *registry_tls_verify_error(const struct registry_client *c, void *curl,
+                                const char *url);
+/* Go's crypto/x509 HostnameError text for a certificate that does not
+ * name host. san: OpenSSL's text of its subjectAltName ("DNS:a, IP
+ * Address:192.0.2.1"), NULL when it has none; subject: OpenSSL's one-line
+ * subject ("CN = a"). New string. */
+char *registry_x509_hostname_error(const char *host, const char *san, const char *subject);
+/* Go's text for a certificate outside its validity at now (start and
+ * expire as OpenSSL prints them: "Jan  2 03:04:05 2020 GMT"); NULL when
+ * now is inside it or a date is unreadable. New string. */
+char *registry_x509_validity_error(time_t now, const char *start, const char *expire);
 
 /* ---- manifest.c ---- */
 

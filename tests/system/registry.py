@@ -82,6 +82,44 @@ def make_ca(top, host="127.0.0.1"):
     return ca_crt, crt, key
 
 
+CA_CONFIG = """[ca]
+default_ca = ca_default
+[ca_default]
+database = {db}/index.txt
+new_certs_dir = {db}
+serial = {db}/serial
+default_md = sha256
+policy = policy_any
+[policy_any]
+commonName = supplied
+"""
+
+
+def make_server_cert(ca_dir, out_dir, san, valid=None, cn="skiff test server"):
+    """A server certificate signed by make_ca's CA in ca_dir, as out_dir/server.crt and
+    server.key: san is its subjectAltName ("DNS:a,IP:192.0.2.9"), valid its (start, end) as
+    openssl ca takes them ("20200101000000Z"), else two days from now."""
+    ca_dir, out_dir = Path(ca_dir), Path(out_dir)
+    db = out_dir / "ca-db"
+    db.mkdir(parents=True)
+    (db / "index.txt").write_text("")
+    (db / "serial").write_text("1000\n")
+    (db / "ca.cnf").write_text(CA_CONFIG.format(db=db))
+    (db / "san.ext").write_text(f"subjectAltName={san}\n")
+    key, csr, crt = out_dir / "server.key", db / "server.csr", out_dir / "server.crt"
+
+    def run(*args):
+        subprocess.run(["openssl", *args], check=True, capture_output=True)
+
+    run("req", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(csr),
+        "-subj", f"/CN={cn}")
+    dates = ["-startdate", valid[0], "-enddate", valid[1]] if valid else ["-days", "2"]
+    run("ca", "-batch", "-notext", "-config", str(db / "ca.cnf"), "-cert",
+        str(ca_dir / "ca.crt"), "-keyfile", str(ca_dir / "ca.key"), "-in", str(csr),
+        "-out", str(crt), "-extfile", str(db / "san.ext"), *dates)
+    return crt, key
+
+
 def bcrypt_htpasswd(path, user, password):
     """An htpasswd line with a bcrypt hash (what docker-registry accepts)."""
     htpasswd = shutil.which("htpasswd")

@@ -2,14 +2,17 @@
 Basic auth: login with the docker CLI and with skiff's own, credentials read from
 config.json, X-Registry-Auth on the API; and registry mirrors for Docker Hub names."""
 
+import base64
 import json
 import os
+import re
 import shutil
 
 import pytest
 
 from engine import DOCKER, REPO, SKIFFD, new_engine
 from registry import REGISTRY, Registry, TokenServer, busybox_layer, run_cli as run
+from tmuxterm import TMUX, Term
 
 SKIFF = str(REPO / "build" / "skiff")
 USER, PASSWORD = "skiffuser", "s3cret-pass"
@@ -116,6 +119,94 @@ def test_skiff_pull_uses_credentials_docker_wrote(engine, client_env, registry,
         input=PASSWORD + "\n")
     res = run([SKIFF, "pull", image_in_registry], client_env)
     assert "Status: Downloaded newer image" in res.stdout
+
+
+def neutral(text):
+    """docker's CLI names itself where skiff's names skiff."""
+    return re.sub(r"\bdocker\b", "skiff", text)
+
+
+def keep_in_file(cfg_dir, host, user, password, token=None):
+    """config.json holding a login for host as `docker login` writes it; its text."""
+    entry = {"auth": base64.b64encode(f"{user}:{password}".encode()).decode()}
+    if token:
+        entry["identitytoken"] = token
+    cfg_dir.mkdir(exist_ok=True)
+    text = json.dumps({"auths": {host: entry}}, indent="\t")
+    (cfg_dir / "config.json").write_text(text)
+    return text
+
+
+KEPT_NOTE = ("Authenticating with existing credentials... [Username: skiffuser]\n\n"
+             " Info -> To login with a different account, run 'skiff logout' followed by "
+             "'skiff login'\n\n\n")
+NO_TTY = "Error: Cannot perform an interactive login from a non TTY device\n"
+
+
+@pytest.mark.parametrize("kept,rc,stderr", [
+    ((PASSWORD, None), 0, KEPT_NOTE),
+    (("stale", None), 1, KEPT_NOTE + "Stored credentials invalid or expired\n" + NO_TTY),
+    # an identity token is no password: nothing to try, so a prompt (none here)
+    (("", "tok"), 1, NO_TTY),
+])
+def test_login_tries_kept_credentials_before_asking(engine, client_env, registry, tmp_path,
+                                                    kept, rc, stderr):
+    """`login SERVER` without -u, as docker 28: the credentials config.json keeps are tried
+    first, without a prompt; only when the registry refuses them is one needed, and on a
+    pipe there is none. A login that changes nothing leaves the file alone."""
+    cfg = tmp_path / "cfg"
+    seen = {}
+    for cli in (DOCKER, SKIFF):
+        before = keep_in_file(cfg, registry.host, USER, *kept)
+        res = run([cli, "login", registry.host], client_env, input="", check=False)
+        seen[cli] = (res.returncode, res.stdout, neutral(res.stderr),
+                     (cfg / "config.json").read_text() == before)
+    assert seen[SKIFF] == seen[DOCKER]
+    assert seen[SKIFF] == (rc, "Login Succeeded\n" if rc == 0 else "", stderr, True)
+
+
+@pytest.mark.skipif(TMUX is None, reason="needs tmux (scripts/install-deps)")
+@pytest.mark.parametrize("cli", ["skiff", "docker"])
+def test_refused_kept_credentials_prompt_with_the_kept_user(engine, client_env, registry,
+                                                            tmp_path, cli):
+    """On a terminal, refused kept credentials lead to docker's prompt offering the kept
+    user name: an empty answer takes it, and the new password is kept."""
+    cfg = tmp_path / "cfg"
+    keep_in_file(cfg, registry.host, USER, "stale")
+    prog = SKIFF if cli == "skiff" else DOCKER
+    t = Term(client_env)
+    try:
+        t.type(f"DOCKER_CONFIG={cfg} {prog} login {registry.host}; echo rc=$?")
+        t.wait_for(lambda s: f"Username ({USER}): " in s, "the username prompt")
+        t.type("")
+        t.wait_for(lambda s: "Password: " in s, "the password prompt")
+        t.type(PASSWORD)
+        t.wait_for(lambda s: re.search(r"^rc=\d+", s, re.M), "the login to finish")
+        screen = t.screen()
+    finally:
+        t.close()
+    assert re.search(r"^rc=0$", screen, re.M), screen
+    lines = [line.rstrip() for line in screen.splitlines() if line.strip()]
+    start = next(i for i, line in enumerate(lines) if line.startswith("Authenticating"))
+    assert lines[start:start + 5] == [
+        f"Authenticating with existing credentials... [Username: {USER}]",
+        f"i Info \u2192 To login with a different account, run '{cli} logout' followed by "
+        f"'{cli} login'",
+        "Stored credentials invalid or expired",
+        f"Username ({USER}):",
+        "Password:"], screen
+    assert "Login Succeeded" in lines
+    entry = json.loads((cfg / "config.json").read_text())["auths"][registry.host]
+    assert base64.b64decode(entry["auth"]).decode() == f"{USER}:{PASSWORD}"
+
+
+@pytest.mark.parametrize("args", [["-p", "x", "--password-stdin"], ["--password-stdin"],
+                                  ["-u", ""], ["-u", USER, "-p", ""]])
+def test_login_flag_errors_are_dockers(client_env, registry, args):
+    seen = [run([cli, "login", *args, registry.host], client_env, input="", check=False)
+            for cli in (DOCKER, SKIFF)]
+    docker, skiff = [(r.returncode, r.stdout, r.stderr) for r in seen]
+    assert skiff == docker and skiff[0] == 1
 
 
 def test_client_certificate_from_certs_d(tmp_path, rootfs_cache):

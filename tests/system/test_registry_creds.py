@@ -90,6 +90,11 @@ class Helpers:
         creds[server] = [user, secret]
         (self.bin / f"{name}.json").write_text(json.dumps(creds))
 
+    def reset(self, name):
+        """Forget the helper's credentials and its calls."""
+        for suffix in ("json", "calls"):
+            (self.bin / f"{name}.{suffix}").unlink(missing_ok=True)
+
     def calls(self, name):
         path = self.bin / f"{name}.calls"
         return [tuple(json.loads(line)) for line in path.read_text().splitlines()] \
@@ -160,6 +165,28 @@ def test_login_stores_through_creds_store(helpers, registry):
     assert "unencrypted" not in res.stderr
     assert helpers.config() == {"auths": {registry.host: {}}, "credsStore": "vault"}
     assert helpers.store("vault") == {registry.host: [USER, PASSWORD]}
+
+
+@pytest.mark.parametrize("secret,rc", [(PASSWORD, 0), ("stale", 1)])
+def test_login_tries_the_helpers_credentials_first(helpers, registry, secret, rc):
+    """`login SERVER` without -u asks the helper for what it keeps and tries that first,
+    as docker 28 does: the same calls (a get, then a store of the same credentials
+    whatever the registry said), the same output, and no prompt."""
+    helpers.add("vault")
+    seen = {}
+    for cli in (DOCKER, SKIFF):
+        helpers.configure({"auths": {registry.host: {}}, "credsStore": "vault"})
+        helpers.reset("vault")
+        helpers.put("vault", registry.host, USER, secret)
+        res = run([cli, "login", registry.host], helpers.env, input="", check=False)
+        seen[cli] = (res.returncode, res.stdout,
+                     res.stderr.replace("'docker ", "'skiff "), helpers.calls("vault"),
+                     helpers.config())
+    assert seen[SKIFF] == seen[DOCKER]
+    assert seen[SKIFF][0] == rc
+    assert seen[SKIFF][3] == [("get", registry.host), ("store", json.dumps(
+        {"ServerURL": registry.host, "Username": USER, "Secret": secret},
+        separators=(",", ":")) + "\n")]
 
 
 def test_pull_and_push_use_the_helper_credentials(helpers, registry, image):

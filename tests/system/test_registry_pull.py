@@ -329,7 +329,8 @@ def api(engine, method, path, body=None, headers=None):
     ("fromImage=a//b&tag=x", 400, "invalid reference format"),
     ("fromImage=busybox&tag=bad%20tag", 400, "invalid reference format"),
     ("fromImage=127.0.0.1:1/x&tag=x&platform=a/b/c/d", 400, "invalid platform"),
-    ("fromImage=127.0.0.1:1/x&tag=v1", 500, "registry 127.0.0.1:1"),
+    # dockerd's form of a transport failure (Go's url.Error): the URL it failed on
+    ("fromImage=127.0.0.1:1/x&tag=v1", 500, 'Get "http://127.0.0.1:1/v2/": '),
 ])
 def test_pull_bad_input_is_refused_clearly(engine, query, status, message):
     code, body = api(engine, "POST", f"/v1.47/images/create?{query}")

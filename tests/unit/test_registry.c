@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 
@@ -162,12 +163,66 @@ static void test_auth_decode(void **state)
   assert_null(a.username);
 }
 
+/* Go's texts, as dockerd prints them (several checked against a real one). */
+static void test_x509_hostname_error(void **state)
+{
+  static const struct {
+    const char *host, *san, *subject, *want;
+  } cases[] = {
+      {"192.0.2.1", "DNS:registry.example, IP Address:192.0.2.99", "CN = x",
+       "x509: certificate is valid for 192.0.2.99, not 192.0.2.1"},
+      {"192.0.2.1", "DNS:registry.example", "CN = x",
+       "x509: cannot validate certificate for 192.0.2.1 because it doesn't contain any "
+       "IP SANs"},
+      {"192.0.2.1", NULL, "CN = 192.0.2.1",
+       "x509: certificate relies on legacy Common Name field, use SANs instead"},
+      {"reg.example", NULL, "C = US, O = Org, CN = *.EXAMPLE",
+       "x509: certificate relies on legacy Common Name field, use SANs instead"},
+      {"reg.example", NULL, "CN = other.example",
+       "x509: certificate is not valid for any names, but wanted to match reg.example"},
+      {"reg.example", "DNS:a.example, DNS:*.b.example, IP Address:10.0.0.1", "CN = a",
+       "x509: certificate is valid for a.example, *.b.example, not reg.example"},
+      {"reg.example", "IP Address:10.0.0.1, email:x@example", "CN = a",
+       "x509: certificate is not valid for any names, but wanted to match reg.example"},
+      {"::2", "IP Address:0:0:0:0:0:0:0:1, IP Address:FE80:0:0:0:0:0:0:1", "",
+       "x509: certificate is valid for ::1, fe80::1, not ::2"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    char *text = registry_x509_hostname_error(cases[i].host, cases[i].san, cases[i].subject);
+    assert_non_null(text);
+    assert_string_equal(text, cases[i].want);
+    free(text);
+  }
+}
+
+static void test_x509_validity_error(void **state)
+{
+  struct tm tm = {.tm_year = 126, .tm_mon = 10, .tm_mday = 23, .tm_hour = 17,
+                  .tm_min = 16, .tm_sec = 37};
+  time_t now = timegm(&tm);
+  char *text = registry_x509_validity_error(now, "Jan  1 00:00:00 2020 GMT",
+                                            "Jan  2 00:00:00 2020 GMT");
+  assert_string_equal(text, "x509: certificate has expired or is not yet valid: current "
+                            "time 2026-11-23T17:16:37Z is after 2020-01-02T00:00:00Z");
+  free(text);
+  text = registry_x509_validity_error(now, "Jan  1 00:00:00 2040 GMT",
+                                      "Jan  2 00:00:00 2040 GMT");
+  assert_string_equal(text, "x509: certificate has expired or is not yet valid: current "
+                            "time 2026-11-23T17:16:37Z is before 2040-01-01T00:00:00Z");
+  free(text);
+  assert_null(registry_x509_validity_error(now, "Nov 23 17:14:13 2026 GMT",
+                                           "Nov 25 17:14:13 2026 GMT"));
+  assert_null(registry_x509_validity_error(now, "yesterday", "Jan  2 00:00:00 2020 GMT"));
+  assert_null(registry_x509_validity_error(now, NULL, NULL));
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_ref_parse),      cmocka_unit_test(test_platform_parse),
       cmocka_unit_test(test_index_select),   cmocka_unit_test(test_manifest_check),
-      cmocka_unit_test(test_auth_decode),
+      cmocka_unit_test(test_auth_decode),    cmocka_unit_test(test_x509_hostname_error),
+      cmocka_unit_test(test_x509_validity_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
