@@ -576,7 +576,7 @@ static int prepare_start(struct container_store *s, struct container *c, char **
     return -1;
   if (c->fs_users == 0) { /* else a copy holds it mounted: keep that mount */
     image_snapshot_unmount(rootfs, NULL);
-    if (image_snapshot_mount(dir, rootfs, err) < 0)
+    if (image_snapshot_mount(dir, rootfs, container_snapshot_flags(c), err) < 0)
       return -1;
   }
   cleanup_json json_t *spec = ocispec_build(c->record, rootfs, s->init_path, err);

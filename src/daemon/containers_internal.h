@@ -51,6 +51,8 @@ char *container_rootfs(struct container_store *s, struct container *c);
 char *container_etc_dir(struct container_store *s, const char *id, bool auto_remove);
 /* Whether c is removed when it stops (HostConfig.AutoRemove, run --rm). */
 bool container_auto_remove(const struct container *c);
+/* How to mount the rootfs of c (image_snapshot_mount's flags). */
+unsigned container_snapshot_flags(const struct container *c);
 
 /* Save the record of c after a change the user made (create, rename,
  * update): durably, except for an AutoRemove container. With the lock held. */

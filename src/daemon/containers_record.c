@@ -27,6 +27,7 @@
 #include "common/jsonutil.h"
 #include "common/log.h"
 #include "containers_internal.h"
+#include "image/image.h"
 
 char *container_dir(struct container_store *s, const struct container *c)
 {
@@ -43,6 +44,16 @@ char *container_run_dir(struct container_store *s, const struct container *c)
 bool container_auto_remove(const struct container *c)
 {
   return json_is_true(json_object_get(json_object_get(c->record, "HostConfig"), "AutoRemove"));
+}
+
+/* An AutoRemove container's rw layer is thrown away, after a crash of the
+ * machine too (the daemon's next start removes it: the only mount of it
+ * after a volatile one is in the same boot). Unmounting it then need not
+ * sync the data root's whole file system, as overlayfs otherwise does
+ * (podman mounts --rm containers volatile too). */
+unsigned container_snapshot_flags(const struct container *c)
+{
+  return container_auto_remove(c) ? IMAGE_SNAPSHOT_VOLATILE : 0;
 }
 
 char *container_rootfs(struct container_store *s, struct container *c)

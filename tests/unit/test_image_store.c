@@ -544,7 +544,7 @@ static void test_snapshot_mounts_layers_and_reports_changes(void **state)
   assert_int_equal(fs_mkdir_p(target, 0755, NULL), 0);
   if (image_snapshot_prepare(f->store, id, dir, FS_WRITE_DURABLE, &err) < 0)
     fail_msg("prepare: %s", err->msg);
-  if (image_snapshot_mount(dir, target, &err) < 0)
+  if (image_snapshot_mount(dir, target, 0, &err) < 0)
     fail_msg("mount: %s", err->msg);
   snprintf(path, sizeof path, "%s/etc/passwd", target);
   cleanup_free char *passwd = fs_read_file(path, NULL, NULL);
