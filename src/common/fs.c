@@ -174,17 +174,17 @@ static int remove_at(int parentfd, const char *name)
     return -1;
   }
   struct dirent *entry;
-  int ret = 0;
+  int failure = 0; /* the first entry's errno: the later calls overwrite errno */
   while ((entry = readdir(dir)) != NULL) {
     if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
       continue;
-    if (remove_at(dirfd(dir), entry->d_name) < 0)
-      ret = -1;
+    if (remove_at(dirfd(dir), entry->d_name) < 0 && failure == 0)
+      failure = errno;
   }
   closedir(dir);
-  if (ret == 0 && unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-    ret = -1;
-  return ret;
+  if (failure == 0 && unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    failure = errno;
+  return failure ? (errno = failure, -1) : 0;
 }
 
 int fs_remove_tree(const char *path, skiff_error_t **err)
