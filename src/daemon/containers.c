@@ -1,6 +1,7 @@
 /* Container records and lifecycle: see containers.h. Records live at
  * <data-root>/containers/<id>/container.json in docker's inspect shape (so
- * inspect is a copy), with skiff's bookkeeping under "Skiff". */
+ * inspect is a copy), with skiff's bookkeeping under "Skiff"; an
+ * AutoRemove container's run state in the exec root (containers_record.c). */
 #include "containers.h"
 
 #include <dirent.h>

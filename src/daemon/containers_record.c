@@ -43,7 +43,8 @@ char *container_run_dir(struct container_store *s, const struct container *c)
 
 bool container_auto_remove(const struct container *c)
 {
-  return json_is_true(json_object_get(json_object_get(c->record, "HostConfig"), "AutoRemove"));
+  return json_is_true(
+      json_object_get(json_object_get(c->record, "HostConfig"), "AutoRemove"));
 }
 
 /* An AutoRemove container's rw layer is thrown away, after a crash of the
@@ -69,7 +70,8 @@ char *container_etc_dir(struct container_store *s, const char *id, bool auto_rem
   return asprintf(&p, "%s/%s", auto_remove ? s->run_root : s->root, id) < 0 ? NULL : p;
 }
 
-static int save_in(const char *top, struct container *c, unsigned flags, skiff_error_t **err)
+static int save_in(const char *top, struct container *c, unsigned flags,
+                   skiff_error_t **err)
 {
   cleanup_free char *path = NULL;
   if (asprintf(&path, "%s/%s/container.json", top, c->id) < 0)
@@ -123,7 +125,8 @@ void container_save_state(struct container_store *s, struct container *c)
  * is one (a daemon restarted without a reboot). */
 static json_t *newest_record(struct container_store *s, const char *id, json_t *record)
 {
-  if (!json_is_true(json_object_get(json_object_get(record, "HostConfig"), "AutoRemove")))
+  if (!json_is_true(
+          json_object_get(json_object_get(record, "HostConfig"), "AutoRemove")))
     return record;
   cleanup_free char *path = NULL;
   if (asprintf(&path, "%s/%s/container.json", s->run_root, id) < 0)

@@ -96,10 +96,10 @@ static int mount_new_api(json_t *lowers, const char *upper, const char *work,
       return -1; /* before 6.8: no "lowerdir+"; the caller falls back */
   }
   char msg[256];
-  bool configured = fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", upper, 0) == 0 &&
-                    fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", work, 0) == 0 &&
-                    (!is_volatile ||
-                     fsconfig(fsfd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) == 0);
+  bool configured =
+      fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", upper, 0) == 0 &&
+      fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", work, 0) == 0 &&
+      (!is_volatile || fsconfig(fsfd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) == 0);
   if (!configured || fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
     /* Before 6.5 overlayfs takes its options through the legacy parser,
      * which accepts any key and refuses "lowerdir+" only at create (EINVAL,
