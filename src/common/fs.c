@@ -144,6 +144,17 @@ int fs_mkdir_p(const char *path, mode_t mode, skiff_error_t **err)
   return 0;
 }
 
+/* Opening a mount point opens the root of what is mounted on it: emptying
+ * that would delete another file system's files (a container's rootfs
+ * still mounted in the tree, held by a copy). */
+static bool is_mount_root(int fd)
+{
+  struct statx stx;
+  return statx(fd, "", AT_EMPTY_PATH, 0, &stx) == 0 &&
+         (stx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) &&
+         (stx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+}
+
 static int remove_at(int parentfd, const char *name)
 {
   if (unlinkat(parentfd, name, 0) == 0 || errno == ENOENT)
@@ -153,23 +164,27 @@ static int remove_at(int parentfd, const char *name)
   int fd = openat(parentfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (fd < 0)
     return -1;
+  if (is_mount_root(fd)) {
+    close(fd);
+    return errno = EBUSY, -1;
+  }
   DIR *dir = fdopendir(fd);
   if (dir == NULL) {
     close(fd);
     return -1;
   }
   struct dirent *entry;
-  int ret = 0;
+  int failure = 0; /* the first entry's errno: the later calls overwrite errno */
   while ((entry = readdir(dir)) != NULL) {
     if (strcmp(entry->d_name, ".") == 0 || strcmp(entry->d_name, "..") == 0)
       continue;
-    if (remove_at(dirfd(dir), entry->d_name) < 0)
-      ret = -1;
+    if (remove_at(dirfd(dir), entry->d_name) < 0 && failure == 0)
+      failure = errno;
   }
   closedir(dir);
-  if (ret == 0 && unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
-    ret = -1;
-  return ret;
+  if (failure == 0 && unlinkat(parentfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
+    failure = errno;
+  return failure ? (errno = failure, -1) : 0;
 }
 
 int fs_remove_tree(const char *path, skiff_error_t **err)

@@ -1,6 +1,7 @@
 /* Container records and lifecycle: see containers.h. Records live at
  * <data-root>/containers/<id>/container.json in docker's inspect shape (so
- * inspect is a copy), with skiff's bookkeeping under "Skiff". */
+ * inspect is a copy), with skiff's bookkeeping under "Skiff"; an
+ * AutoRemove container's run state in the exec root (containers_record.c). */
 #include "containers.h"
 
 #include <dirent.h>
@@ -57,51 +58,6 @@ const char *container_status(const struct container *c)
   return json_string_value(json_object_get(state_of(c), "Status"));
 }
 
-char *container_dir(struct container_store *s, const struct container *c)
-{
-  char *p = NULL;
-  return asprintf(&p, "%s/%s", s->root, c->id) < 0 ? NULL : p;
-}
-
-char *container_run_dir(struct container_store *s, const struct container *c)
-{
-  char *p = NULL;
-  return asprintf(&p, "%s/%s", s->run_root, c->id) < 0 ? NULL : p;
-}
-
-static int save_record(struct container_store *s, struct container *c, unsigned flags,
-                       skiff_error_t **err)
-{
-  cleanup_free char *dir = container_dir(s, c);
-  cleanup_free char *path = NULL;
-  if (dir == NULL || asprintf(&path, "%s/container.json", dir) < 0)
-    return skiff_error_set(err, ENOMEM, "save container");
-  return jsonutil_save_file(path, c->record, flags, err);
-}
-
-static bool auto_remove(struct container *c)
-{
-  return json_is_true(json_object_get(json_object_get(c->record, "HostConfig"), "AutoRemove"));
-}
-
-/* What the user made (the container, its name, its settings) survives a
- * crash of the machine: written durably. An AutoRemove container is the
- * exception; the daemon removes it on its next start anyway. */
-static int persist(struct container_store *s, struct container *c, skiff_error_t **err)
-{
-  return save_record(s, c, auto_remove(c) ? 0 : FS_WRITE_DURABLE, err);
-}
-
-/* Run state (running, exited, paused, ...) is atomic but not synced: a
- * crash of skiffd loses nothing (the page cache outlives it) and a crash of
- * the machine ends every container anyway; the next start reconciles the
- * record with the shims (reconnect). It saves fsyncs on every start and
- * exit. */
-static void persist_state(struct container_store *s, struct container *c)
-{
-  save_record(s, c, 0, NULL);
-}
-
 static void set_state(struct container *c, const char *status)
 {
   json_t *st = state_of(c);
@@ -127,12 +83,6 @@ static void publish(struct container_store *s, struct container *c, const char *
     json_object_update(attrs, extra);
   json_decref(extra);
   events_publish(s->d->events, "container", action, c->id, attrs);
-}
-
-/* For containers_resources.c (top, stats, update). */
-int container_save(struct container_store *s, struct container *c, skiff_error_t **err)
-{
-  return persist(s, c, err);
 }
 
 struct container *containers_find_locked(struct container_store *s, const char *ref,
@@ -347,7 +297,7 @@ static json_t *initial_state(void)
 }
 
 static json_t *build_record(const char *id, const char *name, json_t *config, json_t *host,
-                            const char *image_id, const char *dir)
+                            const char *image_id, const char *dir, const char *etc_dir)
 {
   char created[48], log_path[4200], path[4200];
   now_text(created, sizeof created);
@@ -363,11 +313,11 @@ static json_t *build_record(const char *id, const char *name, json_t *config, js
   for (size_t i = 1; i < json_array_size(cmd); i++)
     json_array_append(args, json_array_get(cmd, i));
   json_decref(cmd);
-  snprintf(path, sizeof path, "%s/hostname", dir);
+  snprintf(path, sizeof path, "%s/hostname", etc_dir);
   json_object_set_new(record, "HostnamePath", json_string(path));
-  snprintf(path, sizeof path, "%s/hosts", dir);
+  snprintf(path, sizeof path, "%s/hosts", etc_dir);
   json_object_set_new(record, "HostsPath", json_string(path));
-  snprintf(path, sizeof path, "%s/resolv.conf", dir);
+  snprintf(path, sizeof path, "%s/resolv.conf", etc_dir);
   json_object_set_new(record, "ResolvConfPath", json_string(path));
   json_object_set_new(record, "Skiff", json_pack("{s:i, s:I, s:b}", "ShimPid", 0,
                                                  "ShimStart", (json_int_t)0,
@@ -397,18 +347,30 @@ static int write_etc_files(const char *dir, const char *hostname, skiff_error_t 
                               host_resolv ? len : strlen(fallback), 0644, 0, err);
 }
 
-static int prepare_dir(struct container_store *s, const char *id, const char *image_id,
-                       json_t *config, bool durable, char **dir_out, skiff_error_t **err)
+/* The directories of a new container: <data-root>/containers/<id> with its
+ * rw layer (*dir), and the one for its hostname, hosts and resolv.conf
+ * (*etc_dir: the same, or the exec root's for an AutoRemove container).
+ * Each is handed out once made, for the caller to remove on failure. */
+static int prepare_dirs(struct container_store *s, const char *id, const char *image_id,
+                        json_t *config, bool auto_remove, char **dir, char **etc_dir,
+                        skiff_error_t **err)
 {
-  if (asprintf(dir_out, "%s/%s", s->root, id) < 0)
+  cleanup_free char *made = NULL;
+  if (asprintf(&made, "%s/%s", s->root, id) < 0)
     return skiff_error_set(err, ENOMEM, "create");
-  if (mkdir(*dir_out, 0710) < 0)
-    return skiff_error_errno(err, "mkdir %s", *dir_out);
-  if (image_snapshot_prepare(s->d->images, image_id, *dir_out,
-                             durable ? FS_WRITE_DURABLE : 0, err) < 0)
+  if (mkdir(made, 0710) < 0)
+    return skiff_error_errno(err, "mkdir %s", made);
+  *dir = steal_pointer(&made);
+  if (image_snapshot_prepare(s->d->images, image_id, *dir,
+                             auto_remove ? 0 : FS_WRITE_DURABLE, err) < 0)
     return -1;
+  if ((made = container_etc_dir(s, id, auto_remove)) == NULL)
+    return skiff_error_set(err, ENOMEM, "create");
+  if (auto_remove && mkdir(made, 0700) < 0)
+    return skiff_error_errno(err, "mkdir %s", made);
+  *etc_dir = steal_pointer(&made);
   const char *hostname = json_string_value(json_object_get(config, "Hostname"));
-  return write_etc_files(*dir_out, hostname, err);
+  return write_etc_files(*etc_dir, hostname, err);
 }
 
 static int resolve_image(struct container_store *s, json_t *config, char **image_id,
@@ -510,21 +472,23 @@ char *containers_create(struct container_store *s, const char *name, json_t *bod
   }
   *warnings = steal_pointer(&resource_warnings);
   pthread_mutex_lock(&s->lock);
-  cleanup_free char *slashed = NULL, *dir = NULL;
+  cleanup_free char *slashed = NULL, *dir = NULL, *etc_dir = NULL;
   struct container *c = NULL;
   if (claim_name(s, name, &slashed, err) < 0 ||
-      prepare_dir(s, id, image_id, config,
-                  !json_is_true(json_object_get(host, "AutoRemove")), &dir, err) < 0)
+      prepare_dirs(s, id, image_id, config, json_is_true(json_object_get(host, "AutoRemove")),
+                   &dir, &etc_dir, err) < 0)
     goto fail;
   c = calloc(1, sizeof *c);
   c->id = strdup(id);
-  c->record = build_record(id, slashed, config, host, image_id, dir);
-  if (persist(s, c, err) < 0 || add_item(s, c) < 0)
+  c->record = build_record(id, slashed, config, host, image_id, dir, etc_dir);
+  if (container_save(s, c, err) < 0 || add_item(s, c) < 0)
     goto fail;
   publish(s, c, "create", NULL);
   pthread_mutex_unlock(&s->lock);
   return steal_pointer(&id);
 fail:
+  if (etc_dir && (dir == NULL || strcmp(etc_dir, dir) != 0))
+    fs_remove_tree(etc_dir, NULL);
   if (dir)
     fs_remove_tree(dir, NULL);
   free_container(c);
@@ -543,18 +507,12 @@ struct monitor_arg {
   struct container *c;
 };
 
-static char *rootfs_of(struct container_store *s, struct container *c)
-{
-  char *p = NULL;
-  return asprintf(&p, "%s/%s/rootfs", s->root, c->id) < 0 ? NULL : p;
-}
-
 /* The rootfs stays mounted while a copy (containers_fs.c) uses it. */
 static void unmount_rootfs_locked(struct container_store *s, struct container *c)
 {
   if (c->fs_users > 0)
     return;
-  cleanup_free char *rootfs = rootfs_of(s, c);
+  cleanup_free char *rootfs = container_rootfs(s, c);
   image_snapshot_unmount(rootfs, NULL);
 }
 
@@ -613,16 +571,16 @@ static int prepare_start(struct container_store *s, struct container *c, char **
                          unsigned attachers, skiff_error_t **err)
 {
   cleanup_free char *dir = container_dir(s, c);
-  cleanup_free char *rootfs = rootfs_of(s, c);
+  cleanup_free char *rootfs = container_rootfs(s, c);
   *run_dir = container_run_dir(s, c);
   if (fs_mkdir_p(*run_dir, 0700, err) < 0 || fs_mkdir_p(rootfs, 0755, err) < 0)
     return -1;
   if (c->fs_users == 0) { /* else a copy holds it mounted: keep that mount */
     image_snapshot_unmount(rootfs, NULL);
-    if (image_snapshot_mount(dir, rootfs, err) < 0)
+    if (image_snapshot_mount(dir, rootfs, container_snapshot_flags(c), err) < 0)
       return -1;
   }
-  cleanup_json json_t *spec = ocispec_build(c->record, rootfs, dir, s->init_path, err);
+  cleanup_json json_t *spec = ocispec_build(c->record, rootfs, s->init_path, err);
   cleanup_json json_t *shim = spec ? shim_config(s, c, *run_dir, attachers, err) : NULL;
   cleanup_free char *spec_path = NULL, *shim_path = NULL, *exit_path = NULL;
   if (shim == NULL || asprintf(&spec_path, "%s/config.json", *run_dir) < 0 ||
@@ -661,7 +619,7 @@ static void record_start_failure(struct container_store *s, struct container *c,
   cleanup_free char *run_dir = container_run_dir(s, c);
   if (run_dir)
     fs_remove_tree(run_dir, NULL);
-  persist_state(s, c);
+  container_save_state(s, c);
 }
 
 static void record_running(struct container_store *s, struct container *c, pid_t shim,
@@ -680,7 +638,7 @@ static void record_running(struct container_store *s, struct container *c, pid_t
   json_object_set_new(sk, "ShimPid", json_integer(shim));
   json_object_set_new(sk, "ShimStart", json_integer((json_int_t)proc_start_time(shim)));
   json_object_set_new(sk, "ManuallyStopped", json_false());
-  persist_state(s, c);
+  container_save_state(s, c);
 }
 
 static void start_monitor(struct container_store *s, struct container *c)
@@ -749,7 +707,7 @@ int containers_start(struct container_store *s, const char *id, bool *was_runnin
     ret = start_locked(s, c, err);
     /* Like dockerd: an AutoRemove container that cannot start is removed,
      * so that a client waiting for "removed" is answered. */
-    if (ret < 0 && auto_remove(c))
+    if (ret < 0 && container_auto_remove(c))
       remove_locked(s, c, true, NULL);
   }
 out:
@@ -781,7 +739,7 @@ static void record_exit(struct container_store *s, struct container *c)
   c->shim_ready = false;
   json_object_set_new(skiff_of(c), "ShimPid", json_integer(0));
   unmount_rootfs_locked(s, c);
-  persist_state(s, c);
+  container_save_state(s, c);
 }
 
 /* Docker's restart decision (the delay is computed by the caller). */
@@ -876,7 +834,7 @@ static void handle_exit(struct container_store *s, struct container *c)
                         json_integer(json_integer_value(json_object_get(c->record,
                                                                         "RestartCount")) + 1));
     long delay = next_restart_delay(c);
-    persist_state(s, c);
+    container_save_state(s, c);
     /* rm -f may remove (and free) the container while we sleep unlocked:
      * find it again by id before touching it. */
     cleanup_free char *id = strdup(c->id);
@@ -897,7 +855,7 @@ static void handle_exit(struct container_store *s, struct container *c)
   }
   /* A removal in progress (rm -f waiting for this exit) finishes the job
    * itself: removing here too would free the record under it. */
-  if (!c->removing && auto_remove(c))
+  if (!c->removing && container_auto_remove(c))
     remove_locked(s, c, true, NULL);
 }
 
@@ -1035,7 +993,7 @@ int containers_pause(struct container_store *s, const char *id, bool pause,
               : runtime_resume(s->runtime_root, c->id, err);
   if (ret == 0) {
     set_state(c, pause ? "paused" : "running");
-    persist_state(s, c);
+    container_save_state(s, c);
     publish(s, c, pause ? "pause" : "unpause", NULL);
   }
 out:
@@ -1101,13 +1059,13 @@ static int remove_locked(struct container_store *s, struct container *c, bool vo
   (void)volumes; /* no volumes yet */
   cleanup_free char *dir = container_dir(s, c);
   cleanup_free char *run_dir = container_run_dir(s, c);
-  cleanup_free char *rootfs = rootfs_of(s, c);
+  cleanup_free char *rootfs = container_rootfs(s, c);
   c->removing = true;
   image_snapshot_unmount(rootfs, NULL);
   runtime_delete(s->runtime_root, c->id, true, NULL);
   if (fs_remove_tree(dir, err) < 0) {
     set_state(c, "dead");
-    persist_state(s, c);
+    container_save_state(s, c);
     return skiff_error_wrap(err, "unable to remove filesystem for %s", c->id);
   }
   fs_remove_tree(run_dir, NULL);
@@ -1175,7 +1133,7 @@ int containers_rename(struct container_store *s, const char *id, const char *nam
     goto out;
   json_t *old = json_incref(json_object_get(c->record, "Name"));
   json_object_set_new(c->record, "Name", json_string(slashed));
-  ret = persist(s, c, err);
+  ret = container_save(s, c, err);
   if (ret == 0)
     publish(s, c, "rename", json_pack("{s:s}", "oldName", json_string_value(old)));
   else
@@ -1278,11 +1236,6 @@ int containers_resize(struct container_store *s, const char *id, unsigned height
 
 /* ---- for containers_fs.c (cp, export, diff, commit) ------------------ */
 
-char *container_rootfs(struct container_store *s, struct container *c)
-{
-  return rootfs_of(s, c);
-}
-
 void container_publish(struct container_store *s, struct container *c, const char *action,
                        json_t *extra)
 {
@@ -1307,24 +1260,6 @@ static void reconnect(struct container_store *s, struct container *c)
   handle_exit(s, c);
 }
 
-static struct container *load_one(struct container_store *s, const char *id)
-{
-  cleanup_free char *path = NULL;
-  if (asprintf(&path, "%s/%s/container.json", s->root, id) < 0)
-    return NULL;
-  skiff_error_t *err = NULL;
-  json_t *record = jsonutil_load_file(path, &err);
-  if (record == NULL) {
-    log_warn("skipping container %s: %s", id, err->msg);
-    skiff_error_free(&err);
-    return NULL;
-  }
-  struct container *c = calloc(1, sizeof *c);
-  c->record = record;
-  c->id = strdup(id);
-  return c;
-}
-
 static int load_all(struct container_store *s)
 {
   cleanup_dir DIR *dir = opendir(s->root);
@@ -1332,7 +1267,7 @@ static int load_all(struct container_store *s)
   while (dir && (e = readdir(dir)) != NULL) {
     if (strlen(e->d_name) != 64)
       continue;
-    struct container *c = load_one(s, e->d_name);
+    struct container *c = container_load(s, e->d_name);
     if (c && add_item(s, c) < 0)
       free_container(c);
   }
@@ -1342,7 +1277,11 @@ static int load_all(struct container_store *s)
     const char *st = container_status(c);
     if (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0 ||
         strcmp(st, "restarting") == 0)
-      reconnect(s, c);
+      reconnect(s, c); /* an AutoRemove one that ended is removed there */
+    else if (container_auto_remove(c))
+      /* Like dockerd's restore: created or stopped while the daemon was
+       * away (or before a reboot, which took its run-time record). */
+      remove_locked(s, c, true, NULL);
   }
   pthread_mutex_unlock(&s->lock);
   return 0;
@@ -1396,7 +1335,7 @@ int containers_exec_target(struct container_store *s, const char *ref,
         .id = strdup(c->id),
         .status = strdup(container_status(c)),
         .config = json_deep_copy(json_object_get(c->record, "Config")),
-        .rootfs = rootfs_of(s, c),
+        .rootfs = container_rootfs(s, c),
         .runtime_root = strdup(s->runtime_root)};
     cleanup_free char *run_dir = container_run_dir(s, c);
     if (run_dir && asprintf(&t->spec_path, "%s/config.json", run_dir) < 0)

@@ -62,7 +62,7 @@ static int hold_rootfs_locked(struct container_store *s, struct container *c,
     if (fs_mkdir_p(rootfs, 0755, err) < 0)
       return -1;
     image_snapshot_unmount(rootfs, NULL);
-    if (image_snapshot_mount(snapshot, rootfs, err) < 0)
+    if (image_snapshot_mount(snapshot, rootfs, container_snapshot_flags(c), err) < 0)
       return skiff_error_wrap(err, "mount the file system of %.12s", c->id);
   }
   c->fs_users++;

@@ -38,18 +38,36 @@ struct container_store {
 struct container *containers_find_locked(struct container_store *s, const char *ref,
                                          skiff_error_t **err);
 const char *container_status(const struct container *c);
-char *container_dir(struct container_store *s, const struct container *c);
-char *container_run_dir(struct container_store *s, const struct container *c);
 
-/* For containers_fs.c: the rootfs mount point, and publishing an event
- * of c (action, extra attributes taken). With the lock held. */
+/* Where a container's files are (containers_record.c); new strings, NULL
+ * when out of memory. The data-root directory (record, rw layer, log): */
+char *container_dir(struct container_store *s, const struct container *c);
+/* The exec-root directory (bundle, shim sockets, exit.json; for an
+ * AutoRemove container also its run-time record, etc files and rootfs): */
+char *container_run_dir(struct container_store *s, const struct container *c);
+/* The rootfs mount point: */
 char *container_rootfs(struct container_store *s, struct container *c);
+/* Where a new container's hostname, hosts and resolv.conf go: */
+char *container_etc_dir(struct container_store *s, const char *id, bool auto_remove);
+/* Whether c is removed when it stops (HostConfig.AutoRemove, run --rm). */
+bool container_auto_remove(const struct container *c);
+/* How to mount the rootfs of c (image_snapshot_mount's flags). */
+unsigned container_snapshot_flags(const struct container *c);
+
+/* Save the record of c after a change the user made (create, rename,
+ * update): durably, except for an AutoRemove container. With the lock held. */
+int container_save(struct container_store *s, struct container *c, skiff_error_t **err);
+/* Save the record of c after a change of its run state (start, exit,
+ * pause): atomic, not synced, best effort. With the lock held. */
+void container_save_state(struct container_store *s, struct container *c);
+/* Read the record of container id (the newest copy); NULL (logged) when
+ * it cannot be read. */
+struct container *container_load(struct container_store *s, const char *id);
+
+/* For containers_fs.c: publishing an event of c (action, extra attributes
+ * taken). With the lock held. */
 void container_publish(struct container_store *s, struct container *c, const char *action,
                        json_t *extra);
-
-/* For containers_resources.c (top, stats, update): save the record. With
- * the lock held. */
-int container_save(struct container_store *s, struct container *c, skiff_error_t **err);
 
 /* A free name of the form adjective_surname (names.c). With the lock held. */
 char *names_generate(struct container_store *s);

@@ -386,8 +386,8 @@ static void add_init(json_t *spec, const char *init_path)
   json_object_set_new(process, "args", args);
 }
 
-json_t *ocispec_build(json_t *record, const char *rootfs, const char *dir,
-                      const char *init_path, skiff_error_t **err)
+json_t *ocispec_build(json_t *record, const char *rootfs, const char *init_path,
+                      skiff_error_t **err)
 {
   json_t *spec = runtime_default_spec(false);
   json_t *config = json_object_get(record, "Config");
@@ -406,13 +406,11 @@ json_t *ocispec_build(json_t *record, const char *rootfs, const char *dir,
   /* docker's devices rule: deny all, allow the standard nodes (the runtime
    * adds those) — the default spec's "deny all" stands. */
   set_resources(spec, host);
-  static const char *const files[] = {"hostname", "hosts", "resolv.conf", NULL};
-  for (const char *const *f = files; *f; f++) {
-    char source[4096], dest[64];
-    snprintf(source, sizeof source, "%s/%s", dir, *f);
-    snprintf(dest, sizeof dest, "/etc/%s", *f);
-    add_bind(spec, source, dest, false);
-  }
+  static const char *const files[][2] = {{"HostnamePath", "/etc/hostname"},
+                                          {"HostsPath", "/etc/hosts"},
+                                          {"ResolvConfPath", "/etc/resolv.conf"}};
+  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
+    add_bind(spec, json_string_value(json_object_get(record, files[i][0])), files[i][1], false);
   add_binds(spec, json_object_get(host, "Binds"));
   add_mounts(spec, json_object_get(host, "Mounts"));
   if (json_is_true(json_object_get(host, "Init")))

@@ -9,12 +9,12 @@
 
 #include "common/error.h"
 
-/* record: the container's record (docker's inspect shape). rootfs: the
- * mounted root file system. dir: the container's directory (hostname,
- * hosts, resolv.conf live there). init_path: skiff-init, bind-mounted as
- * /sbin/docker-init in front of the command when HostConfig.Init is set.
- * New reference. */
-json_t *ocispec_build(json_t *record, const char *rootfs, const char *dir,
+/* record: the container's record (docker's inspect shape; its
+ * HostnamePath, HostsPath and ResolvConfPath are bind-mounted on /etc).
+ * rootfs: the mounted root file system. init_path: skiff-init,
+ * bind-mounted as /sbin/docker-init in front of the command when
+ * HostConfig.Init is set. New reference. */
+json_t *ocispec_build(json_t *record, const char *rootfs,
                       const char *init_path, skiff_error_t **err);
 
 /* Check HostConfig.Binds ("SRC:DST[:MODE]") and Mounts: absolute host

@@ -95,8 +95,20 @@ json_t *image_store_df(struct image_store *store, skiff_error_t **err);
 int image_snapshot_prepare(struct image_store *store, const char *image_id,
                            const char *dir, unsigned write_flags, skiff_error_t **err);
 
-/* Mount the snapshot in dir (overlayfs: lower layers + dir/diff) on target. */
-int image_snapshot_mount(const char *dir, const char *target, skiff_error_t **err);
+enum image_snapshot_flags {
+  /* Mount with overlayfs' "volatile": no sync of the upper file system,
+   * neither for the container's fsyncs nor at unmount, when overlayfs
+   * otherwise syncs the whole file system the upper directory is on (and
+   * waits for it). For a snapshot a crash of the machine may spoil, since
+   * it is thrown away: the caller knows that no crash happened since an
+   * earlier volatile mount of it (the mark that mount left is cleared). */
+  IMAGE_SNAPSHOT_VOLATILE = 1,
+};
+
+/* Mount the snapshot in dir (overlayfs: lower layers + dir/diff) on
+ * target, with flags (enum image_snapshot_flags). */
+int image_snapshot_mount(const char *dir, const char *target, unsigned flags,
+                         skiff_error_t **err);
 
 /* Unmount target (lazily when busy). Not mounted is not an error. */
 int image_snapshot_unmount(const char *target, skiff_error_t **err);

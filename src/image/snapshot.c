@@ -85,7 +85,7 @@ static void kernel_message(int fsfd, char *buf, size_t cap)
 }
 
 static int mount_new_api(json_t *lowers, const char *upper, const char *work,
-                         const char *target, skiff_error_t **err)
+                         bool is_volatile, const char *target, skiff_error_t **err)
 {
   cleanup_close int fsfd = fsopen("overlay", FSOPEN_CLOEXEC);
   if (fsfd < 0)
@@ -96,8 +96,10 @@ static int mount_new_api(json_t *lowers, const char *upper, const char *work,
       return -1; /* before 6.8: no "lowerdir+"; the caller falls back */
   }
   char msg[256];
-  bool configured = fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", upper, 0) == 0 &&
-                    fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", work, 0) == 0;
+  bool configured =
+      fsconfig(fsfd, FSCONFIG_SET_STRING, "upperdir", upper, 0) == 0 &&
+      fsconfig(fsfd, FSCONFIG_SET_STRING, "workdir", work, 0) == 0 &&
+      (!is_volatile || fsconfig(fsfd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) == 0);
   if (!configured || fsconfig(fsfd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
     /* Before 6.5 overlayfs takes its options through the legacy parser,
      * which accepts any key and refuses "lowerdir+" only at create (EINVAL,
@@ -120,7 +122,7 @@ static int mount_new_api(json_t *lowers, const char *upper, const char *work,
 }
 
 static int mount_legacy(json_t *lowers, const char *upper, const char *work,
-                        const char *target, skiff_error_t **err)
+                        bool is_volatile, const char *target, skiff_error_t **err)
 {
   cleanup_free char *opts = NULL;
   size_t len = 0;
@@ -130,7 +132,7 @@ static int mount_legacy(json_t *lowers, const char *upper, const char *work,
   fputs("lowerdir=", f);
   for (size_t i = json_array_size(lowers); i-- > 0;)
     fprintf(f, "%s%s", json_string_value(json_array_get(lowers, i)), i ? ":" : "");
-  fprintf(f, ",upperdir=%s,workdir=%s", upper, work);
+  fprintf(f, ",upperdir=%s,workdir=%s%s", upper, work, is_volatile ? ",volatile" : "");
   fclose(f);
   if (len >= (size_t)getpagesize())
     return skiff_error_set(err, E2BIG, "mount overlay on %s: %zu layers", target,
@@ -140,7 +142,28 @@ static int mount_legacy(json_t *lowers, const char *upper, const char *work,
   return 0;
 }
 
-int image_snapshot_mount(const char *dir, const char *target, skiff_error_t **err)
+static int mount_overlay(json_t *lowers, const char *upper, const char *work,
+                         bool is_volatile, const char *target, skiff_error_t **err)
+{
+  int r = mount_new_api(lowers, upper, work, is_volatile, target, err);
+  if (r == 0 || r == -2)
+    return r == 0 ? 0 : -1;
+  return mount_legacy(lowers, upper, work, is_volatile, target, err);
+}
+
+/* A volatile mount leaves work/work/incompat/volatile behind, and overlayfs
+ * refuses to mount that work directory again ("incompat feature"): its
+ * upper directory may have lost writes in a crash. The caller vouches
+ * that none happened since (IMAGE_SNAPSHOT_VOLATILE), so it goes. */
+static void clear_volatile_mark(const char *work)
+{
+  cleanup_free char *mark = NULL;
+  if (asprintf(&mark, "%s/work/incompat", work) >= 0)
+    fs_remove_tree(mark, NULL);
+}
+
+int image_snapshot_mount(const char *dir, const char *target, unsigned flags,
+                         skiff_error_t **err)
 {
   cleanup_json json_t *lowers = read_lowers(dir, err);
   if (lowers == NULL)
@@ -148,10 +171,17 @@ int image_snapshot_mount(const char *dir, const char *target, skiff_error_t **er
   if (json_array_size(lowers) == 0)
     return skiff_error_invalid(err, "snapshot %s has no layers", dir);
   cleanup_free char *upper = path_join(dir, "diff"), *work = path_join(dir, "work");
-  int r = mount_new_api(lowers, upper, work, target, err);
-  if (r == 0 || r == -2)
-    return r == 0 ? 0 : -1;
-  return mount_legacy(lowers, upper, work, target, err);
+  if (!(flags & IMAGE_SNAPSHOT_VOLATILE))
+    return mount_overlay(lowers, upper, work, false, target, err);
+  clear_volatile_mark(work);
+  skiff_error_t *first = NULL;
+  if (mount_overlay(lowers, upper, work, true, target, &first) == 0)
+    return 0;
+  bool unknown_option = first->status == EINVAL; /* before Linux 5.10 */
+  if (!unknown_option && err)
+    *err = steal_pointer(&first);
+  skiff_error_free(&first);
+  return unknown_option ? mount_overlay(lowers, upper, work, false, target, err) : -1;
 }
 
 int image_snapshot_unmount(const char *target, skiff_error_t **err)

@@ -163,6 +163,40 @@ def test_daemon_killed_and_restarted_keeps_containers(engine):
     engine.docker("rm", "-f", running, ending)
 
 
+def test_daemon_killed_and_restarted_keeps_a_running_rm_container_until_it_ends(engine):
+    cid = engine.docker("run", "-d", "--rm", "busybox", "sh", "-c",
+                        "echo up; exec sleep 1000").stdout.strip()
+    wait_for(lambda: "up" in engine.docker("logs", cid).stdout, what="log line")
+    engine.kill(signal.SIGKILL)
+    engine.start()
+    assert inspect(engine, cid)["State"]["Running"] is True
+    assert engine.docker("logs", cid).stdout == "up\n"
+    assert engine.docker("exec", cid, "cat", "/etc/hostname").stdout == cid[:12] + "\n"
+    engine.docker("kill", cid)
+    wait_for(lambda: cid[:12] not in engine.docker("ps", "-aq").stdout, what="removal")
+
+
+def test_rm_container_not_running_when_the_daemon_starts_is_removed(engine):
+    # dockerd's restore does the same with a created AutoRemove container
+    created = engine.docker("create", "--rm", "busybox", "true").stdout.strip()
+    kept = engine.docker("create", "busybox", "true").stdout.strip()
+    engine.kill(signal.SIGKILL)
+    engine.start()
+    listed = engine.docker("ps", "-aq", "--no-trunc").stdout.split()
+    assert created not in listed and kept in listed
+    assert not (engine.data / "containers" / created).exists()
+    engine.docker("rm", kept)
+
+
+def test_cp_into_created_rm_container_is_seen_when_it_starts(engine, tmp_path):
+    # the copy mounts its rootfs, then the start mounts it again
+    (tmp_path / "note").write_text("copied before start\n")
+    cid = engine.docker("create", "--rm", "busybox", "cat", "/note").stdout.strip()
+    engine.docker("cp", tmp_path / "note", f"{cid}:/note")
+    assert engine.docker("start", "-a", cid).stdout == "copied before start\n"
+    wait_for(lambda: cid[:12] not in engine.docker("ps", "-aq").stdout, what="removal")
+
+
 def test_run_rm_of_missing_command_exits_127_and_leaves_nothing(engine):
     before = engine.docker("ps", "-aq").stdout
     res = engine.docker("run", "--rm", "busybox", "nosuchcommand", check=False, timeout=30)

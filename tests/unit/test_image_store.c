@@ -544,7 +544,7 @@ static void test_snapshot_mounts_layers_and_reports_changes(void **state)
   assert_int_equal(fs_mkdir_p(target, 0755, NULL), 0);
   if (image_snapshot_prepare(f->store, id, dir, FS_WRITE_DURABLE, &err) < 0)
     fail_msg("prepare: %s", err->msg);
-  if (image_snapshot_mount(dir, target, &err) < 0)
+  if (image_snapshot_mount(dir, target, 0, &err) < 0)
     fail_msg("mount: %s", err->msg);
   snprintf(path, sizeof path, "%s/etc/passwd", target);
   cleanup_free char *passwd = fs_read_file(path, NULL, NULL);
@@ -569,6 +569,59 @@ static void test_snapshot_mounts_layers_and_reports_changes(void **state)
   assert_true(image_snapshot_size(dir) >= 23);
 }
 
+/* A snapshot of busybox in <root>/containers/<name>, mounted on target
+ * (<root>/mnt/<name>/rootfs). */
+static void mount_snapshot(struct fixture *f, const char *name, unsigned flags, char *dir,
+                           char *target, size_t len)
+{
+  cleanup_free char *id = import_busybox(f, "busybox");
+  snprintf(dir, len, "%s/containers/%s", f->root, name);
+  snprintf(target, len, "%s/mnt/%s/rootfs", f->root, name);
+  skiff_error_t *err = NULL;
+  assert_int_equal(fs_mkdir_p(target, 0755, NULL), 0);
+  if (image_snapshot_prepare(f->store, id, dir, 0, &err) < 0)
+    fail_msg("prepare: %s", err->msg);
+  if (image_snapshot_mount(dir, target, flags, &err) < 0)
+    fail_msg("mount: %s", err->msg);
+}
+
+static void test_volatile_snapshot_mounts_again_with_its_changes(void **state)
+{
+  struct fixture *f = *state;
+  char dir[2048], target[2048], path[4096];
+  mount_snapshot(f, "c2", IMAGE_SNAPSHOT_VOLATILE, dir, target, sizeof dir);
+  snprintf(path, sizeof path, "%s/kept", target);
+  bool wrote = fs_write_file_atomic(path, "x", 1, 0644, 0, NULL) == 0;
+  assert_int_equal(image_snapshot_unmount(target, NULL), 0);
+  assert_true(wrote);
+  /* overlayfs refuses the work dir a volatile mount used, unless cleared */
+  skiff_error_t *err = NULL;
+  if (image_snapshot_mount(dir, target, IMAGE_SNAPSHOT_VOLATILE, &err) < 0)
+    fail_msg("mount again: %s", err->msg);
+  cleanup_free char *kept = fs_read_file(path, NULL, NULL);
+  assert_int_equal(image_snapshot_unmount(target, NULL), 0);
+  assert_non_null(kept);
+  assert_string_equal(kept, "x");
+}
+
+static void test_remove_tree_leaves_a_mounted_snapshot_alone(void **state)
+{
+  struct fixture *f = *state;
+  char dir[2048], target[2048], path[4096], top[2048];
+  mount_snapshot(f, "c3", 0, dir, target, sizeof dir);
+  snprintf(top, sizeof top, "%s/mnt/c3", f->root);
+  skiff_error_t *err = NULL;
+  int removed = fs_remove_tree(top, &err); /* would delete through the mount */
+  snprintf(path, sizeof path, "%s/bin/busybox", target);
+  bool intact = access(path, F_OK) == 0;
+  assert_int_equal(image_snapshot_unmount(target, NULL), 0); /* before any assert */
+  assert_int_equal(removed, -1);
+  assert_int_equal(err->status, EBUSY);
+  skiff_error_free(&err);
+  assert_true(intact);
+  assert_int_equal(fs_remove_tree(top, NULL), 0);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -587,6 +640,8 @@ int main(void)
       T(test_reopen_keeps_images_and_tags),
       T(test_concurrent_imports_share_one_layer),
       T(test_snapshot_mounts_layers_and_reports_changes),
+      T(test_volatile_snapshot_mounts_again_with_its_changes),
+      T(test_remove_tree_leaves_a_mounted_snapshot_alone),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
