@@ -688,29 +688,32 @@ static int start_locked(struct container_store *s, struct container *c, skiff_er
   return 0;
 }
 
+/* With the lock held: start c unless it runs (*was_running). Like dockerd,
+ * an AutoRemove container that cannot start is removed (c freed), so that
+ * a client waiting for "removed" is answered. */
+static int start_or_remove_locked(struct container_store *s, struct container *c,
+                                  bool *was_running, skiff_error_t **err)
+{
+  const char *st = container_status(c);
+  *was_running = strcmp(st, "running") == 0 || strcmp(st, "paused") == 0;
+  if (*was_running)
+    return 0;
+  if (c->removing)
+    return skiff_error_status(err, EBUSY,
+                              "container is marked for removal and cannot be started");
+  int ret = start_locked(s, c, err);
+  if (ret < 0 && container_auto_remove(c))
+    remove_locked(s, c, true, NULL);
+  return ret;
+}
+
 int containers_start(struct container_store *s, const char *id, bool *was_running,
                      skiff_error_t **err)
 {
   pthread_mutex_lock(&s->lock);
   struct container *c = containers_find_locked(s, id, err);
-  int ret = -1;
   *was_running = false;
-  if (c == NULL)
-    goto out;
-  const char *st = container_status(c);
-  if (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0) {
-    *was_running = true;
-    ret = 0;
-  } else if (c->removing) {
-    skiff_error_status(err, EBUSY, "container is marked for removal and cannot be started");
-  } else {
-    ret = start_locked(s, c, err);
-    /* Like dockerd: an AutoRemove container that cannot start is removed,
-     * so that a client waiting for "removed" is answered. */
-    if (ret < 0 && container_auto_remove(c))
-      remove_locked(s, c, true, NULL);
-  }
-out:
+  int ret = c ? start_or_remove_locked(s, c, was_running, err) : -1;
   pthread_mutex_unlock(&s->lock);
   return ret;
 }
@@ -784,6 +787,20 @@ static void wait_for_shim(pid_t shim, uint64_t start_time)
 
 static void handle_exit(struct container_store *s, struct container *c);
 
+/* Whether c, stopped, is to be removed now for its AutoRemove. Not while
+ * rm -f waits for its exit (the removal finishes the job), nor in a
+ * restart's stop (dockerd keeps the container: HasBeenManuallyRestarted),
+ * nor while a stop waits for its exit: that stop removes it after its
+ * "stop" event, dockerd's order (die, stop, destroy), and would otherwise
+ * find its container freed under it. */
+static bool auto_remove_due(const struct container *c)
+{
+  const char *st = container_status(c);
+  return container_auto_remove(c) && !c->removing && !c->manual_restart &&
+         c->stoppers == 0 && strcmp(st, "running") != 0 && strcmp(st, "paused") != 0 &&
+         strcmp(st, "restarting") != 0;
+}
+
 /* One per shim: waits for it to end, then records the exit (and maybe
  * restarts the container, which starts a new monitor). */
 static void *monitor_main(void *arg)
@@ -853,23 +870,27 @@ static void handle_exit(struct container_store *s, struct container *c)
     if (started == 0)
       return;
   }
-  /* A removal in progress (rm -f waiting for this exit) finishes the job
-   * itself: removing here too would free the record under it. */
-  if (!c->removing && container_auto_remove(c))
+  if (auto_remove_due(c))
     remove_locked(s, c, true, NULL);
 }
 
 /* ---- stop, kill, pause, wait ---------------------------------------- */
 
-static int wait_exit_locked(struct container_store *s, struct container *c, unsigned exits,
+/* With the lock held, dropped while waiting: until container id has exited
+ * since its exit count was exits, or is gone (rm -f may free it meanwhile,
+ * hence the id). 0, or -1 when timeout_s seconds passed first. */
+static int wait_exit_locked(struct container_store *s, const char *id, unsigned exits,
                             int timeout_s)
 {
   struct timespec deadline;
   clock_gettime(CLOCK_REALTIME, &deadline);
   deadline.tv_sec += timeout_s;
-  while (c->exits == exits) {
-    if (pthread_cond_timedwait(&s->changed, &s->lock, &deadline) == ETIMEDOUT)
-      return c->exits == exits ? -1 : 0;
+  struct container *c;
+  while ((c = containers_find_locked(s, id, NULL)) != NULL && c->exits == exits) {
+    if (pthread_cond_timedwait(&s->changed, &s->lock, &deadline) == ETIMEDOUT) {
+      c = containers_find_locked(s, id, NULL);
+      return c && c->exits == exits ? -1 : 0;
+    }
   }
   return 0;
 }
@@ -896,6 +917,37 @@ static int stop_signal(struct container *c, const char *requested, skiff_error_t
   return sig;
 }
 
+/* With the lock held (dropped while waiting): docker's stop of the running
+ * c, sig then SIGKILL after timeout seconds (< 0: its StopTimeout, else
+ * 10), and its "stop" event. Returns c again, or NULL when rm -f removed it
+ * meanwhile. An AutoRemove container is left to the caller to remove. */
+static struct container *stop_locked(struct container_store *s, struct container *c,
+                                     int sig, int timeout)
+{
+  char id[65]; /* 64 hex: c may be freed while we wait */
+  snprintf(id, sizeof id, "%s", c->id);
+  if (timeout < 0) {
+    json_t *t = json_object_get(json_object_get(c->record, "Config"), "StopTimeout");
+    timeout = json_is_integer(t) ? (int)json_integer_value(t) : 10;
+  }
+  json_object_set_new(skiff_of(c), "ManuallyStopped", json_true());
+  unsigned exits = c->exits;
+  c->stoppers++;
+  if (strcmp(container_status(c), "paused") == 0)
+    runtime_resume(s->runtime_root, c->id, NULL);
+  if (signal_locked(s, c, sig, NULL) < 0 ||
+      wait_exit_locked(s, id, exits, timeout) < 0) {
+    if ((c = containers_find_locked(s, id, NULL)) != NULL)
+      signal_locked(s, c, SIGKILL, NULL);
+    wait_exit_locked(s, id, exits, 30);
+  }
+  if ((c = containers_find_locked(s, id, NULL)) == NULL)
+    return NULL;
+  c->stoppers--;
+  publish(s, c, "stop", NULL);
+  return c;
+}
+
 int containers_stop(struct container_store *s, const char *id, const char *signal,
                     int timeout, bool *was_stopped, skiff_error_t **err)
 {
@@ -913,38 +965,45 @@ int containers_stop(struct container_store *s, const char *id, const char *signa
   int sig = stop_signal(c, signal, err);
   if (sig < 0)
     goto out;
-  if (timeout < 0) {
-    json_t *t = json_object_get(json_object_get(c->record, "Config"), "StopTimeout");
-    timeout = json_is_integer(t) ? (int)json_integer_value(t) : 10;
-  }
-  json_object_set_new(skiff_of(c), "ManuallyStopped", json_true());
-  unsigned exits = c->exits;
-  if (strcmp(container_status(c), "paused") == 0)
-    runtime_resume(s->runtime_root, c->id, NULL);
-  if (signal_locked(s, c, sig, NULL) < 0 || wait_exit_locked(s, c, exits, timeout) < 0) {
-    signal_locked(s, c, SIGKILL, NULL);
-    wait_exit_locked(s, c, exits, 30);
-  }
-  publish(s, c, "stop", NULL);
+  c = stop_locked(s, c, sig, timeout);
+  if (c && auto_remove_due(c))
+    remove_locked(s, c, true, NULL);
   ret = 0;
 out:
   pthread_mutex_unlock(&s->lock);
   return ret;
 }
 
+/* dockerd's restart: stop (when running), start, "restart". The stop does
+ * not auto-remove an AutoRemove container: it runs again, and is removed
+ * when it later stops. */
 int containers_restart(struct container_store *s, const char *id, int timeout,
                        skiff_error_t **err)
 {
-  bool ignored;
-  if (containers_stop(s, id, NULL, timeout, &ignored, err) < 0 ||
-      containers_start(s, id, &ignored, err) < 0)
-    return -1;
   pthread_mutex_lock(&s->lock);
-  struct container *c = containers_find_locked(s, id, NULL);
-  if (c)
+  int ret = -1;
+  struct container *c = containers_find_locked(s, id, err);
+  if (c == NULL)
+    goto out;
+  char full_id[65];
+  snprintf(full_id, sizeof full_id, "%s", c->id);
+  if (json_is_true(json_object_get(state_of(c), "Running"))) {
+    int sig = stop_signal(c, NULL, err);
+    if (sig < 0)
+      goto out;
+    c->manual_restart = true;
+    if ((c = stop_locked(s, c, sig, timeout)) == NULL) {
+      skiff_error_status(err, ENOENT, "No such container: %s", full_id);
+      goto out;
+    }
+    c->manual_restart = false;
+  }
+  bool was_running;
+  if ((ret = start_or_remove_locked(s, c, &was_running, err)) == 0)
     publish(s, c, "restart", NULL);
+out:
   pthread_mutex_unlock(&s->lock);
-  return 0;
+  return ret;
 }
 
 int containers_kill(struct container_store *s, const char *id, const char *signal,
@@ -1107,7 +1166,7 @@ int containers_remove(struct container_store *s, const char *id, bool force, boo
       runtime_resume(s->runtime_root, c->id, NULL);
     if (strcmp(container_status(c), "restarting") != 0) {
       signal_locked(s, c, SIGKILL, NULL);
-      wait_exit_locked(s, c, exits, 30);
+      wait_exit_locked(s, c->id, exits, 30); /* c stays: removing keeps others off */
     }
   }
   ret = remove_locked(s, c, volumes, err);

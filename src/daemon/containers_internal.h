@@ -18,6 +18,8 @@ struct container {
   bool shim_ready;      /* the shim's attach socket is accepting */
   unsigned reserved;    /* attachers counted before their 101 (containers_attach_reserve) */
   unsigned fs_users;    /* copies holding the rootfs mounted (containers_fs.c) */
+  unsigned stoppers;    /* stops waiting for its exit: the last one auto-removes */
+  bool manual_restart;  /* in a restart's stop: its exit does not auto-remove */
 };
 
 struct container_store {

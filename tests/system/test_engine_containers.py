@@ -197,6 +197,56 @@ def test_cp_into_created_rm_container_is_seen_when_it_starts(engine, tmp_path):
     wait_for(lambda: cid[:12] not in engine.docker("ps", "-aq").stdout, what="removal")
 
 
+def actions_of(engine, cid, since):
+    """The event actions of container cid since time.time_ns() was since (--since takes
+    whole seconds: the rest is dropped here)."""
+    r = engine.docker("events", "--since", str(since // 10**9), "--until",
+                      str(time.time_ns() // 10**9 + 1), "--filter", f"container={cid}",
+                      "--format", "{{.TimeNano}} {{.Action}}")
+    return [a for t, a in (line.split() for line in r.stdout.splitlines()) if int(t) >= since]
+
+
+# A PID 1 that exits 7 on TERM (the stop) and 3 on USR1.
+TRAPPING = ["sh", "-c", "trap 'exit 7' TERM; trap 'exit 3' USR1; echo up; "
+            "while :; do sleep 0.1; done"]
+
+
+def test_restart_keeps_a_running_rm_container(engine):
+    # dockerd's restart does not auto-remove in its stop (HasBeenManuallyRestarted)
+    cid = engine.docker("run", "-d", "--rm", "busybox", *TRAPPING).stdout.strip()
+    wait_for(lambda: "up" in engine.docker("logs", cid).stdout, what="log line")
+    since = time.time_ns()
+    assert engine.docker("restart", "-t", "5", cid).stdout == cid + "\n"
+    state = inspect(engine, cid)
+    assert state["State"]["Status"] == "running" and state["HostConfig"]["AutoRemove"]
+    assert state["State"]["ExitCode"] == 0
+    assert actions_of(engine, cid, since) == ["kill", "die", "stop", "start", "restart"]
+    wait_for(lambda: engine.docker("logs", cid).stdout == "up\nup\n", what="second run")
+    assert engine.docker("exec", cid, "true").returncode == 0
+
+
+def test_rm_container_restarted_is_removed_when_it_later_exits(engine):
+    cid = engine.docker("run", "-d", "--rm", "busybox", *TRAPPING).stdout.strip()
+    wait_for(lambda: "up" in engine.docker("logs", cid).stdout, what="log line")
+    engine.docker("restart", "-t", "5", cid)
+    wait_for(lambda: engine.docker("logs", cid).stdout == "up\nup\n", what="second run")
+    since = time.time_ns()
+    engine.docker("kill", "-s", "USR1", cid)
+    wait_for(lambda: cid[:12] not in engine.docker("ps", "-aq").stdout, what="removal")
+    assert actions_of(engine, cid, since) == ["kill", "die", "destroy"]
+
+
+def test_stop_of_a_running_rm_container_removes_it_after_its_stop_event(engine):
+    for _ in range(3):  # a stop once freed the record it was waiting on
+        cid = engine.docker("run", "-d", "--rm", "busybox", *TRAPPING).stdout.strip()
+        wait_for(lambda: "up" in engine.docker("logs", cid).stdout, what="log line")
+        since = time.time_ns()
+        assert engine.docker("stop", cid).stdout == cid + "\n"
+        gone = engine.docker("inspect", cid, check=False)
+        assert gone.returncode == 1 and "No such object" in gone.stderr
+        assert actions_of(engine, cid, since) == ["kill", "die", "stop", "destroy"]
+
+
 def test_run_rm_of_missing_command_exits_127_and_leaves_nothing(engine):
     before = engine.docker("ps", "-aq").stdout
     res = engine.docker("run", "--rm", "busybox", "nosuchcommand", check=False, timeout=30)
