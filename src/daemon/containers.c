@@ -1073,19 +1073,17 @@ int containers_wait(struct container_store *s, const char *id, const char *condi
     pthread_mutex_unlock(&s->lock);
     return -1;
   }
-  char *want_id = strdup(c->id);
+  char want_id[65];
+  snprintf(want_id, sizeof want_id, "%s", c->id);
   unsigned exits = c->exits;
   for (;;) {
     c = containers_find_locked(s, want_id, NULL);
     if (c == NULL) {
-      if (strcmp(cond, "removed") == 0) {
-        *status = (int)json_integer_value(json_object_get(s->last_exit, want_id));
-        break;
-      }
-      skiff_error_status(err, ENOENT, "No such container: %s", want_id);
-      free(want_id);
-      pthread_mutex_unlock(&s->lock);
-      return -1;
+      /* Removed while we waited: as dockerd, a removal answers a wait of
+       * any condition with the exit code (an AutoRemove container exits
+       * and goes in one step here, so its waiters see only the removal). */
+      *status = (int)json_integer_value(json_object_get(s->last_exit, want_id));
+      break;
     }
     *status = (int)json_integer_value(json_object_get(state_of(c), "ExitCode"));
     const char *st = container_status(c);
@@ -1095,7 +1093,6 @@ int containers_wait(struct container_store *s, const char *id, const char *condi
         (strcmp(cond, "next-exit") == 0 && c->exits != exits))
       break;
     if (gone && gone(arg)) {
-      free(want_id);
       pthread_mutex_unlock(&s->lock);
       return skiff_error_status(err, ECONNRESET, "the waiting client has gone");
     }
@@ -1104,7 +1101,6 @@ int containers_wait(struct container_store *s, const char *id, const char *condi
     tick.tv_sec += 1;
     pthread_cond_timedwait(&s->changed, &s->lock, &tick);
   }
-  free(want_id);
   pthread_mutex_unlock(&s->lock);
   return 0;
 }

@@ -247,6 +247,21 @@ def test_stop_of_a_running_rm_container_removes_it_after_its_stop_event(engine):
         assert actions_of(engine, cid, since) == ["kill", "die", "stop", "destroy"]
 
 
+def test_wait_answers_the_exit_code_of_an_rm_container_that_exits(engine):
+    # dockerd answers a wait of any condition at the removal, with the exit code
+    for condition in ("not-running", "next-exit", "removed"):
+        cid = engine.docker("run", "-d", "--rm", "busybox", *TRAPPING).stdout.strip()
+        wait_for(lambda: "up" in engine.docker("logs", cid).stdout, what="log line")
+        waiter = subprocess.Popen(
+            ["curl", "-s", "--unix-socket", str(engine.sock), "-X", "POST",
+             f"http://x/containers/{cid}/wait?condition={condition}"],
+            text=True, stdout=subprocess.PIPE)
+        time.sleep(0.3)  # the wait is registered
+        engine.docker("kill", "-s", "USR1", cid)
+        out, _ = waiter.communicate(timeout=30)
+        assert json.loads(out) == {"StatusCode": 3, "Error": None}, condition
+
+
 def test_run_rm_of_missing_command_exits_127_and_leaves_nothing(engine):
     before = engine.docker("ps", "-aq").stdout
     res = engine.docker("run", "--rm", "busybox", "nosuchcommand", check=False, timeout=30)
