@@ -453,12 +453,20 @@ static int start_attached(struct cli *cli, const char *name, bool interactive,
                           .tty = json_is_true(json_object_get(config, "Tty")),
                           .detach_keys = detach_keys};
   o.proxy_signals = !o.tty;
+  /* As docker's start (and run): an AutoRemove container's status is the
+   * answer to a wait for its removal, which follows its exit (and outlasts
+   * a restart, which keeps the container). */
+  bool auto_remove =
+      json_is_true(json_object_get(json_object_get(c, "HostConfig"), "AutoRemove"));
   struct attachment *a = run_attach_open(cli, id, &o, err);
   if (a == NULL)
     return -1;
-  struct waiter *w = run_wait_begin(cli, id, "next-exit", err);
+  struct waiter *w =
+      run_wait_begin(cli, id, auto_remove ? "removed" : "next-exit", err);
   if (w == NULL || post_verb(cli, id, "start", NULL, err) < 0) {
     run_attach_close(a);
+    if (w && auto_remove) /* the daemon removes it: let it finish, as docker */
+      run_wait_settle(w, 10);
     if (w)
       run_wait_cancel(w);
     return -1;
@@ -469,7 +477,10 @@ static int start_attached(struct cli *cli, const char *name, bool interactive,
     run_wait_cancel(w);
     return r < 0 ? -1 : 0;
   }
-  return run_wait_end(w, err);
+  int status = run_wait_end(w, err);
+  if (status < 0)
+    cli->fail_status = 125; /* docker's start, as its run, for a failed wait */
+  return status;
 }
 
 int cmd_start(struct cli *cli, int argc, char **argv, skiff_error_t **err)

@@ -6,12 +6,14 @@ which compare the listings."""
 
 import io
 import re
+import shutil
+import subprocess
 import tarfile
 import time
 
 import pytest
 
-from test_cli_support import IMAGE, cli, wait_for  # noqa: F401  (cli is a fixture)
+from test_cli_support import IMAGE, SKIFF, cli, wait_for  # noqa: F401  (cli is a fixture)
 
 ID = re.compile(r"\b(sha256:)?[0-9a-f]{64}\b|\b[0-9a-f]{12}\b")
 STAMP = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
@@ -107,6 +109,67 @@ def test_create_then_start_attach(twins):
     twins.same("inspect", "-f", SETTINGS, "{n}")
     twins.same("start", "-a", "{n}")
     twins.same("start", "{n}", "nosuch-container-xyz")
+
+
+@pytest.mark.parametrize("code", [0, 4])
+def test_start_attach_of_an_rm_container(twins, code):
+    # docker's start -a waits for the removal of an AutoRemove container, as its run
+    twins.same("create", "--rm", "--name", "{n}", "--network", "none", IMAGE, "sh", "-c",
+               f"echo hi; echo oops >&2; exit {code}")
+    assert twins.same("start", "-a", "{n}") == (code, "hi\n", "oops\n")
+    twins.same("inspect", "--type", "container", "{n}")
+
+
+def test_start_attach_interactive_of_an_rm_container(twins):
+    twins.same("create", "--rm", "-i", "--name", "{n}", "--network", "none", IMAGE, "sh",
+               "-c", "cat; exit 5")
+    assert twins.same("start", "-a", "-i", "{n}", input="piped\n") == (5, "piped\n", "")
+    twins.same("inspect", "--type", "container", "{n}")
+
+
+def test_start_attach_of_an_rm_container_that_cannot_start(twins):
+    twins.same("create", "--rm", "--name", "{n}", "--network", "none", IMAGE, "nosuchcmd")
+    assert twins.same("start", "-a", "{n}")[0] != 0
+    twins.same("inspect", "--type", "container", "{n}")
+
+
+# A PID 1 that says it is up, and exits 7 on TERM (a stop) and 3 on USR1.
+TRAPPING = ["sh", "-c", "trap 'exit 7' TERM; trap 'exit 3' USR1; echo up; "
+            "while :; do sleep 0.1; done"]
+
+
+def test_start_attach_of_an_rm_container_outlasts_a_restart(twins, cli):
+    # The restart keeps the container: the wait for its removal goes on (the attach
+    # ends with the first run), and ends with the exit after.
+    twins.same("create", "--rm", "--name", "{n}", "--network", "none", IMAGE, *TRAPPING)
+    seen = {}
+    for tool in ("skiff", "docker"):
+        name = twins.names[tool]
+        run = getattr(cli, tool)
+        binary = SKIFF if tool == "skiff" else shutil.which("docker")
+        attached = subprocess.Popen([binary, "start", "-a", name], env=cli.env, text=True,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        wait_for(lambda: run("logs", name).out == "up\n", what=f"{tool}'s container")
+        assert run("restart", "-t", "5", name).rc == 0
+        wait_for(lambda: run("logs", name).out == "up\nup\n", what="its second run")
+        time.sleep(0.5)
+        assert attached.poll() is None, f"{tool} start -a ended at the restart"
+        assert run("kill", "-s", "USR1", name).rc == 0
+        out, err = attached.communicate(timeout=30)
+        seen[tool] = (attached.returncode, out, err)
+    assert seen["skiff"] == seen["docker"] == (3, "up\n", "")
+    twins.same("inspect", "--type", "container", "{n}")
+
+
+def test_restart_of_a_running_rm_container(twins):
+    twins.same("run", "-d", "--rm", "--name", "{n}", "--network", "none", IMAGE, *TRAPPING)
+    wait_for(lambda: all(r[1] == "up\n" for r in twins.run("logs", "{n}")),
+             what="the containers to be up")
+    twins.same("restart", "-t", "5", "{n}")
+    assert twins.same("inspect", "-f", "{{.State.Status}} {{.HostConfig.AutoRemove}}",
+                      "{n}") == (0, "running true\n", "")
+    twins.same("stop", "-t", "5", "{n}")
+    twins.same("inspect", "--type", "container", "{n}")
 
 
 def test_lifecycle_commands(twins):
