@@ -98,8 +98,8 @@ struct attachment *run_attach_open(struct cli *cli, const char *id,
   const char *keys = o->detach_keys ? o->detach_keys : cli_config_detach_keys();
   if (keys && *keys && client_query_add(&keys_query, "detachKeys", keys) < 0)
     keys_query = NULL;
-  if (base == NULL || asprintf(&path, "%s?stream=1&stdin=%d&stdout=%d&stderr=%d%s%s", base,
-                               o->in, o->out, o->err, keys_query ? "&" : "",
+  if (base == NULL || asprintf(&path, "%s?stream=1&stdin=%d&stdout=%d&stderr=%d%s%s",
+                               base, o->in, o->out, o->err, keys_query ? "&" : "",
                                keys_query ? keys_query + 1 : "") < 0) {
     skiff_error_errno(err, "attach");
     run_attach_close(a);

@@ -18,7 +18,7 @@ struct cli {
   struct client *client;
   const char *name; /* the command as invoked: "ps", "container ls" */
   bool debug;
-  int fail_status;      /* exit status when a command returns -1 (docker: 1) */
+  int fail_status; /* exit status when a command returns -1 (docker: 1) */
 };
 
 /* A command: returns an exit status >= 0, or -1 with *err (main prints it
@@ -69,8 +69,8 @@ void cli_short_id(const char *id, char *buf, size_t len);
 /* GET path into the file output (written whole or not at all), or to
  * stdout when output is NULL; errors start with what ("failed to save
  * image"). */
-int cli_download(struct cli *cli, const char *path, const char *output, const char *what,
-                 skiff_error_t **err);
+int cli_download(struct cli *cli, const char *path, const char *output,
+                 const char *what, skiff_error_t **err);
 
 /* container.c */
 int cmd_ps(struct cli *cli, int argc, char **argv, skiff_error_t **err);
@@ -162,11 +162,13 @@ struct resource_flags {
 int resource_options(struct resource_flags *f, struct opt *opts, int n);
 /* Turn the given values into numbers; a bad one is docker's flag error
  * (exit 125 with the usage hint). */
-int resource_flags_parse(struct cli *cli, struct resource_flags *f, skiff_error_t **err);
+int resource_flags_parse(struct cli *cli, struct resource_flags *f,
+                         skiff_error_t **err);
 /* Put the given flags into a HostConfig or UpdateConfig object. */
 void resource_flags_put(const struct resource_flags *f, json_t *obj);
 /* docker's units.RAMInBytes for flag (named as in its messages: "-m, --memory"). */
-int cli_parse_bytes(const char *flag, const char *text, long long *out, skiff_error_t **err);
+int cli_parse_bytes(const char *flag, const char *text, long long *out,
+                    skiff_error_t **err);
 /* docker's opts.ParseRestartPolicy ("on-failure:3") as a RestartPolicy object. */
 json_t *cli_restart_policy(const char *text, skiff_error_t **err);
 int cmd_update(struct cli *cli, int argc, char **argv, skiff_error_t **err);

@@ -303,8 +303,10 @@ struct route {
 
 static void route_of(const struct client *c, struct route *r)
 {
-  r->endpoint = (struct http_endpoint){c->host.socket, c->host.tcp_host, c->host.tcp_port};
-  const char *authority = c->host.socket ? "localhost" : c->host.base_url + strlen("http://");
+  r->endpoint =
+      (struct http_endpoint){c->host.socket, c->host.tcp_host, c->host.tcp_port};
+  const char *authority =
+      c->host.socket ? "localhost" : c->host.base_url + strlen("http://");
   const char *slash = c->host.socket ? NULL : strchr(authority, '/');
   int len = slash ? (int)(slash - authority) : (int)strlen(authority);
   snprintf(r->host_header, sizeof r->host_header, "%.*s", len, authority);
@@ -340,8 +342,9 @@ static int connect_daemon(struct client *c, const struct route *r, skiff_error_t
     return -1;
   }
   skiff_error_free(&why);
-  skiff_error_invalid(err, "Cannot connect to the skiff daemon at %s. Is the daemon running?",
-                      c->host.canonical);
+  skiff_error_invalid(
+      err, "Cannot connect to the skiff daemon at %s. Is the daemon running?",
+      c->host.canonical);
   (*err)->status = ECONNREFUSED;
   return -1;
 }
@@ -375,10 +378,13 @@ static int perform(struct client *c, const struct client_call *call,
   memset(reply, 0, sizeof(*reply));
   struct route route;
   route_of(c, &route);
-  cleanup_free char *target = request_target(c, &route, call->path, call->raw_path, err);
+  cleanup_free char *target =
+      request_target(c, &route, call->path, call->raw_path, err);
   cleanup_free char *json_text = NULL;
-  struct http_request req = {.method = call->method, .target = target,
-                             .host = route.host_header, .headers = call->headers};
+  struct http_request req = {.method = call->method,
+                             .target = target,
+                             .host = route.host_header,
+                             .headers = call->headers};
   if (target == NULL || fill_body(call, &req, &json_text, err) < 0)
     return -1;
   cleanup_close int fd = connect_daemon(c, &route, err);
@@ -561,11 +567,15 @@ int client_hijack(struct client *c, const char *method, const char *path, json_t
     return -1;
   /* The upgraded stream is ours to speak: after the head, the socket
    * carries the raw stream both ways. */
-  struct http_request req = {.method = method, .target = target, .host = route.host_header,
-                             .content_type = json_text ? "application/json" : "text/plain",
+  struct http_request req = {.method = method,
+                             .target = target,
+                             .host = route.host_header,
+                             .content_type =
+                                 json_text ? "application/json" : "text/plain",
                              .body = json_text ? json_text : "",
                              .body_len = json_text ? strlen(json_text) : 0,
-                             .body_fd = -1, .upgrade = true};
+                             .body_fd = -1,
+                             .upgrade = true};
   cleanup_close int fd = connect_daemon(c, &route, err);
   if (fd < 0 || http_send(fd, &req, err) < 0)
     return -1;

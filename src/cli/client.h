@@ -59,10 +59,10 @@ struct client_call {
   const char *method;
   const char *path;
   bool raw_path;
-  json_t *json;             /* request body as JSON (borrowed), or */
-  int body_fd;              /* a body streamed from this fd (-1: none) */
-  long long body_size;      /* its size, or -1 for chunked */
-  const char *content_type; /* of the body_fd body */
+  json_t *json;               /* request body as JSON (borrowed), or */
+  int body_fd;                /* a body streamed from this fd (-1: none) */
+  long long body_size;        /* its size, or -1 for chunked */
+  const char *content_type;   /* of the body_fd body */
   const char *const *headers; /* more "Name: value" lines, NULL-ended */
   /* When set and the status is < 400, the response body is handed here in
    * chunks instead of being collected; returning < 0 stops the transfer. */

@@ -307,7 +307,8 @@ int cmd_ps(struct cli *cli, int argc, char **argv, skiff_error_t **err)
        "Format output using a custom template:\n'table':            Print output in "
        "table format with column headers (default)\n'table TEMPLATE':   Print output "
        "in table format using the given Go template\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer "
+       "to "
        "https://docs.docker.com/go/formatting/ for more information about formatting "
        "output with templates",
        NULL},
@@ -624,7 +625,8 @@ int cmd_rename(struct cli *cli, int argc, char **argv, skiff_error_t **err)
     return 0;
   cli_report(*err); /* docker prints the daemon's error, then its own */
   skiff_error_free(err);
-  return skiff_error_invalid(err, "Error: failed to rename container named %s", args[0]);
+  return skiff_error_invalid(err, "Error: failed to rename container named %s",
+                             args[0]);
 }
 
 /* ------------------------------------------------------------ logs */
@@ -809,7 +811,8 @@ static int inspect_command(struct cli *cli, enum inspect_kind kind, const char *
   struct opt opts[] = {
       {"format", 'f', OPT_STRING, &format, "string",
        "Format output using a custom template:\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer "
+       "to "
        "https://docs.docker.com/go/formatting/ for more information about formatting "
        "output with templates",
        NULL},
@@ -841,10 +844,12 @@ static int inspect_command(struct cli *cli, enum inspect_kind kind, const char *
   else if (type && strcmp(type, "image") == 0)
     kind = INSPECT_IMAGE;
   else if (type && *type)
-    return skiff_error_invalid(err, "unknown type: \"%s\": must be one of \"config\", "
+    return skiff_error_invalid(err,
+                               "unknown type: \"%s\": must be one of \"config\", "
                                "\"container\", \"image\", \"network\", \"node\", "
                                "\"plugin\", \"secret\", \"service\", \"task\", "
-                               "\"volume\"", type);
+                               "\"volume\"",
+                               type);
   if (format_check_template(format, &cli->fail_status, err) < 0)
     return -1;
   if (format && strcmp(format, "json") == 0)

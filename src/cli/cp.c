@@ -130,7 +130,9 @@ static void split_dir_entry(const char *path, char **dir, char **base)
   const char *p = full ? full : clean ? clean : ".";
   const char *slash = strrchr(p, '/');
   *base = go_base(p);
-  *dir = slash == NULL ? strdup(".") : slash == p ? strdup("/") : strndup(p, (size_t)(slash - p));
+  *dir = slash == NULL ? strdup(".")
+         : slash == p  ? strdup("/")
+                       : strndup(p, (size_t)(slash - p));
 }
 
 static char *join2(const char *a, const char *b)
@@ -145,13 +147,15 @@ static char *join2(const char *a, const char *b)
 static char *abs_local(const char *path)
 {
   char cwd[PATH_MAX];
-  cleanup_free char *abs = path[0] == '/' ? go_clean(path)
-                           : getcwd(cwd, sizeof cwd) ? join2(cwd, path) : NULL;
+  cleanup_free char *abs = path[0] == '/'            ? go_clean(path)
+                           : getcwd(cwd, sizeof cwd) ? join2(cwd, path)
+                                                     : NULL;
   char *out = NULL;
   const char *keep = current_dir(path) && strcmp(path, ".") != 0 ? "/."
-                     : trailing_sep(path)                         ? "/"
-                                                                  : "";
-  if (abs && asprintf(&out, "%s%s", strcmp(abs, "/") == 0 && *keep ? "" : abs, keep) < 0)
+                     : trailing_sep(path)                        ? "/"
+                                                                 : "";
+  if (abs &&
+      asprintf(&out, "%s%s", strcmp(abs, "/") == 0 && *keep ? "" : abs, keep) < 0)
     out = NULL;
   return out;
 }
@@ -163,7 +167,7 @@ static void rebase_name(const char *path, const char *resolved, char **out_path,
 {
   *out_path = NULL;
   *name = NULL;
-  const char *add = current_dir(path) && !current_dir(resolved) ? "/."
+  const char *add = current_dir(path) && !current_dir(resolved)     ? "/."
                     : trailing_sep(path) && !trailing_sep(resolved) ? "/"
                                                                     : "";
   if (asprintf(out_path, "%s%s", resolved, add) < 0)
@@ -201,10 +205,12 @@ static json_t *decode_stat(const char *b64)
 }
 
 static json_t *stat_call(struct cli *cli, const char *container, const char *path,
-                          skiff_error_t **err)
+                         skiff_error_t **err)
 {
   cleanup_free char *url = archive_url(container, path, false, false);
-  struct client_call call = {.method = "HEAD", .path = url, .body_fd = -1,
+  struct client_call call = {.method = "HEAD",
+                             .path = url,
+                             .body_fd = -1,
                              .want_header = "X-Docker-Container-Path-Stat"};
   struct client_reply reply;
   if (url == NULL || client_do(cli->client, &call, &reply, err) < 0)
@@ -286,19 +292,24 @@ static int validate_output_path(const char *path, skiff_error_t **err)
   split_dir_entry(clean, &dir, &base);
   struct stat st;
   if (strcmp(dir, ".") != 0 && stat(dir, &st) < 0 && errno == ENOENT)
-    return skiff_error_invalid(err, "invalid output path: directory \"%s\" does not exist",
-                               dir);
+    return skiff_error_invalid(
+        err, "invalid output path: directory \"%s\" does not exist", dir);
   if (stat(path, &st) < 0)
-    return errno == ENOENT ? 0 : skiff_error_invalid(err, "stat %s: %s", path, go_strerror(errno));
+    return errno == ENOENT
+               ? 0
+               : skiff_error_invalid(err, "stat %s: %s", path, go_strerror(errno));
   if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode))
-    return skiff_error_invalid(err, "invalid output path: \"%s\" must be a directory or a "
-                               "regular file: got a device", path);
+    return skiff_error_invalid(err,
+                               "invalid output path: \"%s\" must be a directory or a "
+                               "regular file: got a device",
+                               path);
   return 0;
 }
 
 /* CopyInfoDestinationPath: a final symlink is followed (the copy writes
  * its target); a missing path is fine when its parent is a directory. */
-static int destination_info(const char *path, struct copy_info *out, skiff_error_t **err)
+static int destination_info(const char *path, struct copy_info *out,
+                            skiff_error_t **err)
 {
   memset(out, 0, sizeof *out);
   out->path = strdup(path);
@@ -349,7 +360,8 @@ static char *prepare_copy(const struct copy_info *src, const struct copy_info *d
     return strdup(dst->path);
   if (dst->exists && src->is_dir)
     return skiff_error_invalid(err, "cannot copy directory"), NULL;
-  if (!dst->exists && !src->is_dir && (trailing_sep(dst->path) || current_dir(dst->path)))
+  if (!dst->exists && !src->is_dir &&
+      (trailing_sep(dst->path) || current_dir(dst->path)))
     return skiff_error_invalid(err, "no such directory"), NULL;
   r->old[1] = src->rebase_name ? src->rebase_name : src_base;
   r->new[1] = dst_base;
@@ -369,17 +381,17 @@ static void print_copied(const struct cp_opts *o, long long bytes, const char *w
 }
 
 /* GET the archive of src into a pipe that cp_untar_local (or stdout) reads. */
-static int receive(struct cli *cli, const struct cp_opts *o, const char *src, int out_fd,
-                   const char *dest, const struct cp_rebase *r, long long *bytes,
-                   skiff_error_t **err)
+static int receive(struct cli *cli, const struct cp_opts *o, const char *src,
+                   int out_fd, const char *dest, const struct cp_rebase *r,
+                   long long *bytes, skiff_error_t **err)
 {
   cleanup_free char *url = archive_url(o->container, src, false, false);
   int fds[2] = {-1, -1};
   if (url == NULL || (dest && pipe2(fds, O_CLOEXEC) < 0))
     return skiff_error_errno(err, "cp");
   struct transfer t = {.cli = cli, .fd = dest ? fds[1] : dup(out_fd)};
-  t.call = (struct client_call){.method = "GET", .path = url, .body_fd = -1,
-                                .on_data = to_fd, .arg = &t};
+  t.call = (struct client_call){
+      .method = "GET", .path = url, .body_fd = -1, .on_data = to_fd, .arg = &t};
   pthread_t thread;
   if (pthread_create(&thread, NULL, transfer_main, &t) != 0)
     return skiff_error_set(err, EAGAIN, "cp: cannot start a thread");
@@ -415,7 +427,8 @@ static int copy_from(struct cli *cli, const struct cp_opts *o, const char *src_a
     }
   }
   long long bytes = 0;
-  cleanup_json json_t *st = to_stdout ? NULL : stat_path(cli, o->container, src.path, NULL);
+  cleanup_json json_t *st =
+      to_stdout ? NULL : stat_path(cli, o->container, src.path, NULL);
   int ret;
   if (to_stdout || st == NULL) { /* for stdout, or for the daemon's error */
     ret = receive(cli, o, src.path, STDOUT_FILENO, NULL, NULL, &bytes, err);
@@ -457,7 +470,8 @@ static int source_info(const char *path, bool follow, struct copy_info *out,
     rebase_name(path, resolved, &out->path, &out->rebase_name);
   } else {
     const char *slash = strrchr(path, '/');
-    cleanup_free char *dir = slash ? strndup(path, (size_t)(slash - path + 1)) : strdup(".");
+    cleanup_free char *dir =
+        slash ? strndup(path, (size_t)(slash - path + 1)) : strdup(".");
     if (realpath(dir, resolved) == NULL)
       return skiff_error_invalid(err, "lstat %s: %s", dir, go_strerror(errno));
     if (asprintf(&out->path, "%s/%s", strcmp(resolved, "/") == 0 ? "" : resolved,
@@ -476,8 +490,9 @@ static int source_info(const char *path, bool follow, struct copy_info *out,
 }
 
 /* The container side of the destination: a final symlink is followed. */
-static int container_destination(struct cli *cli, const struct cp_opts *o, const char *path,
-                                 struct copy_info *out, skiff_error_t **err)
+static int container_destination(struct cli *cli, const struct cp_opts *o,
+                                 const char *path, struct copy_info *out,
+                                 skiff_error_t **err)
 {
   memset(out, 0, sizeof *out);
   out->path = strdup(path);
@@ -495,9 +510,12 @@ static int container_destination(struct cli *cli, const struct cp_opts *o, const
     return 0; /* missing: its parent may take it */
   long long mode = stat_mode(st);
   if (mode & (GO_MODE_DEVICE | GO_MODE_IRREGULAR))
-    return skiff_error_invalid(err, "destination \"%s:%s\" must be a directory or a regular "
-                               "file: %s", o->container, path,
-                               mode & GO_MODE_DEVICE ? "got a device" : "got an irregular file");
+    return skiff_error_invalid(err,
+                               "destination \"%s:%s\" must be a directory or a regular "
+                               "file: %s",
+                               o->container, path,
+                               mode & GO_MODE_DEVICE ? "got a device"
+                                                     : "got an irregular file");
   out->exists = true;
   out->is_dir = (mode & GO_MODE_DIR) != 0;
   return 0;
@@ -520,14 +538,17 @@ static void *sender_main(void *arg)
 }
 
 /* PUT body_fd (stdin, or a pipe a sender thread fills) into dir. */
-static int send_archive(struct cli *cli, const struct cp_opts *o, const char *dir, int body_fd,
-                        skiff_error_t **err)
+static int send_archive(struct cli *cli, const struct cp_opts *o, const char *dir,
+                        int body_fd, skiff_error_t **err)
 {
   cleanup_free char *url = archive_url(o->container, dir, true, o->archive);
   if (url == NULL)
     return skiff_error_set(err, ENOMEM, "cp");
-  struct client_call call = {.method = "PUT", .path = url, .body_fd = body_fd,
-                             .body_size = -1, .content_type = "application/x-tar"};
+  struct client_call call = {.method = "PUT",
+                             .path = url,
+                             .body_fd = body_fd,
+                             .body_size = -1,
+                             .content_type = "application/x-tar"};
   struct client_reply reply;
   int ret = client_do(cli->client, &call, &reply, err);
   if (ret == 0 && reply.status >= 400)
@@ -536,9 +557,10 @@ static int send_archive(struct cli *cli, const struct cp_opts *o, const char *di
   return ret;
 }
 
-static int send_local(struct cli *cli, const struct cp_opts *o, const struct copy_info *src,
-                      const char *dir, const struct cp_rebase *r, const char *base,
-                      long long *bytes, skiff_error_t **err)
+static int send_local(struct cli *cli, const struct cp_opts *o,
+                      const struct copy_info *src, const char *dir,
+                      const struct cp_rebase *r, const char *base, long long *bytes,
+                      skiff_error_t **err)
 {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) < 0)
@@ -547,7 +569,8 @@ static int send_local(struct cli *cli, const struct cp_opts *o, const struct cop
   cleanup_free char *walk = NULL;
   if (current_dir(src->path) && asprintf(&walk, "%s/.", open_path) < 0)
     walk = NULL;
-  struct sender s = {.path = walk ? walk : open_path, .base = base, .r = r, .fd = fds[1]};
+  struct sender s = {
+      .path = walk ? walk : open_path, .base = base, .r = r, .fd = fds[1]};
   pthread_t thread;
   if (pthread_create(&thread, NULL, sender_main, &s) != 0) {
     close(fds[0]), close(fds[1]);
@@ -576,9 +599,10 @@ static int copy_to(struct cli *cli, const struct cp_opts *o, const char *src_arg
   int ret = 0;
   long long bytes = 0;
   if (strcmp(src_arg, "-") == 0) {
-    ret = !dst.is_dir ? skiff_error_invalid(err, "destination \"%s:%s\" must be a directory",
-                                            o->container, dst_arg)
-                      : send_archive(cli, o, dst.path, STDIN_FILENO, err);
+    ret = !dst.is_dir
+              ? skiff_error_invalid(err, "destination \"%s:%s\" must be a directory",
+                                    o->container, dst_arg)
+              : send_archive(cli, o, dst.path, STDIN_FILENO, err);
   } else {
     cleanup_free char *abs = abs_local(src_arg), *dir = NULL;
     struct cp_rebase r = {{NULL, NULL}, {NULL, NULL}};
@@ -619,19 +643,20 @@ int cmd_cp(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 {
   struct cp_opts o = {0};
   bool quiet_given = false;
-  struct opt opts[] = {
-      {"archive", 'a', OPT_BOOL, &o.archive, NULL, "Archive mode (copy all uid/gid information)",
-       NULL},
-      {"follow-link", 'L', OPT_BOOL, &o.follow, NULL, "Always follow symbol link in SRC_PATH",
-       NULL},
-      {"quiet", 'q', OPT_BOOL, &o.quiet, NULL,
-       "Suppress progress output during copy. Progress output is automatically suppressed "
-       "if no terminal is attached",
-       &quiet_given},
-      {NULL, 0, 0, NULL, NULL, NULL, NULL}};
+  struct opt opts[] = {{"archive", 'a', OPT_BOOL, &o.archive, NULL,
+                        "Archive mode (copy all uid/gid information)", NULL},
+                       {"follow-link", 'L', OPT_BOOL, &o.follow, NULL,
+                        "Always follow symbol link in SRC_PATH", NULL},
+                       {"quiet", 'q', OPT_BOOL, &o.quiet, NULL,
+                        "Suppress progress output during copy. Progress output is "
+                        "automatically suppressed "
+                        "if no terminal is attached",
+                        &quiet_given},
+                       {NULL, 0, 0, NULL, NULL, NULL, NULL}};
   struct command_spec spec = {
-      .usage = "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tskiff cp [OPTIONS] SRC_PATH|- "
-               "CONTAINER:DEST_PATH",
+      .usage =
+          "[OPTIONS] CONTAINER:SRC_PATH DEST_PATH|-\n\tskiff cp [OPTIONS] SRC_PATH|- "
+          "CONTAINER:DEST_PATH",
       .summary = "Copy files/folders between a container and the local filesystem",
       .aliases = "skiff container cp, skiff cp",
       .min_args = 2,

@@ -15,8 +15,8 @@ struct cp_rebase {
 /* Write a tar of the local path (clean; "dir/." for a directory's
  * contents) to out_fd, its entries named base, base/child... then rebased;
  * *bytes counts what was written. */
-int cp_tar_local(const char *path, const char *base, const struct cp_rebase *r, int out_fd,
-                 long long *bytes, skiff_error_t **err);
+int cp_tar_local(const char *path, const char *base, const struct cp_rebase *r,
+                 int out_fd, long long *bytes, skiff_error_t **err);
 
 /* Unpack the tar read from in_fd into the existing directory dest with
  * docker's checks (no name, symlink or hard link leaving dest; a directory

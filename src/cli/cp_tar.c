@@ -77,10 +77,9 @@ static int copy_data(struct writer *w, skiff_error_t **err)
          ARCHIVE_OK)
     if (libarchive.archive_write_data(w->a, block, len) < 0)
       return skiff_error_set(err, EIO, "%s", libarchive.archive_error_string(w->a));
-  return r == ARCHIVE_EOF
-             ? 0
-             : skiff_error_set(err, EIO, "%s",
-                               libarchive.archive_error_string(w->disk));
+  return r == ARCHIVE_EOF ? 0
+                          : skiff_error_set(err, EIO, "%s",
+                                            libarchive.archive_error_string(w->disk));
 }
 
 static int write_entry(struct writer *w, struct archive_entry *e, bool has_data,
@@ -132,11 +131,11 @@ int cp_tar_local(const char *path, const char *base, const struct cp_rebase *r,
     skiff_error_set(err, ENOMEM, "tar");
     goto out;
   }
-  libarchive.archive_entry_linkresolver_set_strategy(
-      w.links, ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
+  libarchive.archive_entry_linkresolver_set_strategy(w.links,
+                                                     ARCHIVE_FORMAT_TAR_PAX_RESTRICTED);
   libarchive.archive_read_disk_set_symlink_physical(w.disk);
   libarchive.archive_read_disk_set_behavior(w.disk, ARCHIVE_READDISK_NO_ACL |
-                                                           ARCHIVE_READDISK_NO_FFLAGS);
+                                                        ARCHIVE_READDISK_NO_FFLAGS);
   if (libarchive.archive_write_set_format_pax_restricted(w.a) != ARCHIVE_OK ||
       libarchive.archive_write_set_bytes_in_last_block(w.a, 1) != ARCHIVE_OK ||
       libarchive.archive_write_open(w.a, &w, NULL, write_out, NULL) != ARCHIVE_OK ||
@@ -147,7 +146,8 @@ int cp_tar_local(const char *path, const char *base, const struct cp_rebase *r,
   struct archive_entry *e = libarchive.archive_entry_new();
   int rr;
   ret = 0;
-  while (ret == 0 && (rr = libarchive.archive_read_next_header2(w.disk, e)) != ARCHIVE_EOF) {
+  while (ret == 0 &&
+         (rr = libarchive.archive_read_next_header2(w.disk, e)) != ARCHIVE_EOF) {
     if (rr < ARCHIVE_WARN) {
       ret = skiff_error_set(err, EIO, "%s", libarchive.archive_error_string(w.disk));
       break;

@@ -53,7 +53,8 @@ int cmd_export(struct cli *cli, int argc, char **argv, skiff_error_t **err)
                         "Write to a file, instead of STDOUT", NULL},
                        {NULL, 0, 0, NULL, NULL, NULL, NULL}};
   struct command_spec spec = {.usage = "[OPTIONS] CONTAINER",
-                              .summary = "Export a container's filesystem as a tar archive",
+                              .summary =
+                                  "Export a container's filesystem as a tar archive",
                               .aliases = "skiff container export, skiff export",
                               .min_args = 1,
                               .max_args = 1};
@@ -96,15 +97,15 @@ int cmd_commit(struct cli *cli, int argc, char **argv, skiff_error_t **err)
       {"change", 'c', OPT_LIST, &changes, "list",
        "Apply Dockerfile instruction to the created image", NULL},
       {"message", 'm', OPT_STRING, &message, "string", "Commit message", NULL},
-      {"pause", 'p', OPT_BOOL, &pause, NULL, "Pause container during commit (default true)",
-       NULL},
+      {"pause", 'p', OPT_BOOL, &pause, NULL,
+       "Pause container during commit (default true)", NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};
-  struct command_spec spec = {
-      .usage = "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
-      .summary = "Create a new image from a container's changes",
-      .aliases = "skiff container commit, skiff commit",
-      .min_args = 1,
-      .max_args = 2};
+  struct command_spec spec = {.usage = "[OPTIONS] CONTAINER [REPOSITORY[:TAG]]",
+                              .summary =
+                                  "Create a new image from a container's changes",
+                              .aliases = "skiff container commit, skiff commit",
+                              .min_args = 1,
+                              .max_args = 2};
   cleanup_free char **args = NULL;
   int nargs = 0;
   int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);

@@ -124,7 +124,8 @@ int cmd_events(struct cli *cli, int argc, char **argv, skiff_error_t **err)
        "Filter output based on conditions provided", NULL},
       {"format", 0, OPT_STRING, &format, "string",
        "Format output using a custom template:\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer "
+       "to "
        "https://docs.docker.com/go/formatting/ for more information about formatting "
        "output with templates",
        NULL},

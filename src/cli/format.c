@@ -185,7 +185,6 @@ char *format_tabwriter(const char *text, int minwidth, int padding)
 
 /* ------------------------------------------------------------ units */
 
-
 void format_since(int64_t unix_seconds, char *buf, size_t len)
 {
   struct timespec now;

@@ -33,7 +33,6 @@ void strbuf_free(struct strbuf *b);
  * Returns a new string. */
 char *format_tabwriter(const char *text, int minwidth, int padding);
 
-
 /* HumanDuration(now - unix_seconds) + " ago", as docker's CREATED columns. */
 void format_since(int64_t unix_seconds, char *buf, size_t len);
 
@@ -61,7 +60,6 @@ void format_go_time(int64_t unix_seconds, char *buf, size_t len);
 
 /* Go's RFC3339NanoFixed in local time: "2024-01-02T15:04:05.000000000Z". */
 void format_rfc3339_nano(int64_t unix_ns, char *buf, size_t len);
-
 
 /* A parsed --format for a list command (ps, images, ...). */
 struct template;

@@ -151,7 +151,8 @@ int http_send(int fd, const struct http_request *req, skiff_error_t **err)
 
 struct reading {
   const struct http_sink *sink;
-  struct strbuf field, value; /* the header being read; http-parser hands it in pieces */
+  struct strbuf field,
+      value; /* the header being read; http-parser hands it in pieces */
   bool in_value, headers_done, complete, stopped;
   bool skip_body; /* HEAD, or an upgrade: the head is the whole response */
 };
@@ -188,8 +189,8 @@ static int on_headers_complete(http_parser *p)
   if (flush_header(r) < 0)
     return -1;
   r->headers_done = true;
-  if (r->sink->on_headers_done && r->sink->on_headers_done((int)p->status_code,
-                                                           r->sink->arg) < 0) {
+  if (r->sink->on_headers_done &&
+      r->sink->on_headers_done((int)p->status_code, r->sink->arg) < 0) {
     r->stopped = true;
     return -1;
   }

@@ -33,9 +33,9 @@ struct http_request {
   const char *content_type; /* when there is a body */
   const char *body;         /* a body in memory, or */
   size_t body_len;
-  int body_fd;              /* one read from this fd (-1: none), */
-  long long body_size;      /* of this size, or -1 to send it chunked */
-  bool upgrade;             /* ask for "Upgrade: tcp" (attach, exec) */
+  int body_fd;                /* one read from this fd (-1: none), */
+  long long body_size;        /* of this size, or -1 to send it chunked */
+  bool upgrade;               /* ask for "Upgrade: tcp" (attach, exec) */
   const char *const *headers; /* more "Name: value" lines, NULL-ended */
 };
 

@@ -260,7 +260,8 @@ int cmd_images(struct cli *cli, int argc, char **argv, skiff_error_t **err)
        "Format output using a custom template:\n'table':            Print output in "
        "table format with column headers (default)\n'table TEMPLATE':   Print output "
        "in table format using the given Go template\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer "
+       "to "
        "https://docs.docker.com/go/formatting/ for more information about formatting "
        "output with templates",
        NULL},
@@ -290,7 +291,8 @@ int cmd_images(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 
 /* docker's client parses the target itself ("Error parsing reference: ...");
  * skiff's leaves it to the daemon, whose refusal of it is reworded alike. */
-static void reword_target_error(const char *target, const char *repo, skiff_error_t **err)
+static void reword_target_error(const char *target, const char *repo,
+                                skiff_error_t **err)
 {
   static const char prefix[] = "Error response from daemon: ";
   const char *msg = (*err)->msg;
@@ -301,8 +303,9 @@ static void reword_target_error(const char *target, const char *repo, skiff_erro
     return;
   cleanup_free char *daemon_said = strdup(msg);
   skiff_error_free(err);
-  skiff_error_invalid(err, "Error parsing reference: \"%s\" is not a valid repository/tag: %s",
-                      target, daemon_said ? daemon_said : "invalid reference format");
+  skiff_error_invalid(
+      err, "Error parsing reference: \"%s\" is not a valid repository/tag: %s", target,
+      daemon_said ? daemon_said : "invalid reference format");
 }
 
 /* The commonest mistake docker's client catches itself: capitals in the
@@ -318,10 +321,12 @@ static int check_target_case(const char *target, const char *repo, skiff_error_t
     if (!isupper((unsigned char)*p))
       continue;
     bool official = !registry && strchr(path, '/') == NULL;
-    return skiff_error_invalid(err, "Error parsing reference: \"%s\" is not a valid "
-                               "repository/tag: invalid reference format: repository name "
-                               "(%s%s) must be lowercase",
-                               target, official ? "library/" : "", path);
+    return skiff_error_invalid(
+        err,
+        "Error parsing reference: \"%s\" is not a valid "
+        "repository/tag: invalid reference format: repository name "
+        "(%s%s) must be lowercase",
+        target, official ? "library/" : "", path);
   }
   return 0;
 }
@@ -578,8 +583,8 @@ int cmd_pull(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   struct opt opts[] = {
       {"all-tags", 'a', OPT_BOOL, &all_tags, NULL,
        "Download all tagged images in the repository", NULL},
-      {"disable-content-trust", 0, OPT_BOOL, &untrusted, NULL, "Skip image verification",
-       NULL},
+      {"disable-content-trust", 0, OPT_BOOL, &untrusted, NULL,
+       "Skip image verification", NULL},
       {"platform", 0, OPT_STRING, &platform, "string",
        "Set platform if server is multi-platform capable", NULL},
       {"quiet", 'q', OPT_BOOL, &quiet, NULL, "Suppress verbose output", NULL},
@@ -600,9 +605,11 @@ int cmd_pull(struct cli *cli, int argc, char **argv, skiff_error_t **err)
     return skiff_error_invalid(err, "tag can't be used with --all-tags/-a");
   if (!quiet && !tagged && !all_tags)
     printf("Using default tag: latest\n");
-  if (image_pull_platform(cli, args[0], platform, all_tags, quiet ? NULL : stdout, err) < 0)
+  if (image_pull_platform(cli, args[0], platform, all_tags, quiet ? NULL : stdout,
+                          err) < 0)
     return -1;
-  cleanup_free char *tagged_name = all_tags ? strdup(args[0]) : image_tagged_name(args[0]);
+  cleanup_free char *tagged_name =
+      all_tags ? strdup(args[0]) : image_tagged_name(args[0]);
   printf("%s\n", tagged_name ? tagged_name : args[0]);
   return 0;
 }

@@ -19,11 +19,11 @@ static void load(void)
     snprintf(load_error, sizeof load_error, "cannot load libarchive: %s", dlerror());
     return;
   }
-#define LIBARCHIVE_RESOLVE(f)                                                        \
-  if ((libarchive.f = (__typeof__(f) *)dlsym(h, #f)) == NULL) {                      \
-    snprintf(load_error, sizeof load_error, "libarchive has no %s", #f);             \
-    dlclose(h);                                                                      \
-    return;                                                                          \
+#define LIBARCHIVE_RESOLVE(f)                                                          \
+  if ((libarchive.f = (__typeof__(f) *)dlsym(h, #f)) == NULL) {                        \
+    snprintf(load_error, sizeof load_error, "libarchive has no %s", #f);               \
+    dlclose(h);                                                                        \
+    return;                                                                            \
   }
   LIBARCHIVE_FUNCTIONS(LIBARCHIVE_RESOLVE)
 #undef LIBARCHIVE_RESOLVE

@@ -21,7 +21,8 @@ static const struct command container_commands[] = {
     {"commit", cmd_commit, "Create a new image from a container's changes"},
     {"cp", cmd_cp, "Copy files/folders between a container and the local filesystem"},
     {"create", cmd_create, "Create a new container"},
-    {"diff", cmd_diff, "Inspect changes to files or directories on a container's filesystem"},
+    {"diff", cmd_diff,
+     "Inspect changes to files or directories on a container's filesystem"},
     {"exec", cmd_exec, "Execute a command in a running container"},
     {"export", cmd_export, "Export a container's filesystem as a tar archive"},
     {"inspect", cmd_container_inspect,
@@ -40,7 +41,8 @@ static const struct command container_commands[] = {
     {"remove", cmd_rm, NULL},
     {"run", cmd_run, "Create and run a new container from an image"},
     {"start", cmd_start, "Start one or more stopped containers"},
-    {"stats", cmd_stats, "Display a live stream of container(s) resource usage statistics"},
+    {"stats", cmd_stats,
+     "Display a live stream of container(s) resource usage statistics"},
     {"stop", cmd_stop, "Stop one or more running containers"},
     {"top", cmd_top, "Display the running processes of a container"},
     {"update", cmd_update, "Update configuration of one or more containers"},
@@ -87,7 +89,8 @@ static const struct command top_commands[] = {
     {"commit", cmd_commit, "Create a new image from a container's changes"},
     {"cp", cmd_cp, "Copy files/folders between a container and the local filesystem"},
     {"create", cmd_create, "Create a new container"},
-    {"diff", cmd_diff, "Inspect changes to files or directories on a container's filesystem"},
+    {"diff", cmd_diff,
+     "Inspect changes to files or directories on a container's filesystem"},
     {"events", cmd_events, "Get real time events from the server"},
     {"export", cmd_export, "Export a container's filesystem as a tar archive"},
     {"import", cmd_import,
@@ -106,7 +109,8 @@ static const struct command top_commands[] = {
      "Save one or more images to a tar archive (streamed to STDOUT by default)"},
     {"search", cmd_search, "Search Docker Hub for images"},
     {"start", cmd_start, "Start one or more stopped containers"},
-    {"stats", cmd_stats, "Display a live stream of container(s) resource usage statistics"},
+    {"stats", cmd_stats,
+     "Display a live stream of container(s) resource usage statistics"},
     {"stop", cmd_stop, "Stop one or more running containers"},
     {"tag", cmd_tag, "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE"},
     {"top", cmd_top, "Display the running processes of a container"},
@@ -176,10 +180,11 @@ static int global_flag_error(skiff_error_t **err, const char *fmt, ...)
   va_start(ap, fmt);
   int n = vasprintf(&what, fmt, ap);
   va_end(ap);
-  return skiff_error_invalid(err,
-                             "%s\n\nUsage:  skiff [OPTIONS] COMMAND [ARG...]\n\nRun 'skiff "
-                             "--help' for more information",
-                             n < 0 ? "bad flag" : what);
+  return skiff_error_invalid(
+      err,
+      "%s\n\nUsage:  skiff [OPTIONS] COMMAND [ARG...]\n\nRun 'skiff "
+      "--help' for more information",
+      n < 0 ? "bad flag" : what);
 }
 
 /* Global flags end at the command name. Returns the index of the command,
@@ -290,10 +295,11 @@ int main(int argc, char **argv)
                           "'skiff %s --help' for more information",
                           name, argv[at], argv[at]);
     else
-      skiff_error_invalid(&err,
-                          "skiff: unknown command: skiff %s\n\nRun 'skiff --help' for more "
-                          "information",
-                          argv[at]);
+      skiff_error_invalid(
+          &err,
+          "skiff: unknown command: skiff %s\n\nRun 'skiff --help' for more "
+          "information",
+          argv[at]);
     return finish(&cli, -1, err);
   }
   cli.name = name;

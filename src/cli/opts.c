@@ -64,7 +64,8 @@ int opts_parse_bytes(const char *text, long long *out, skiff_error_t **err)
   size_t num_len = (size_t)(sep - text) + (*sep == ' ' ? 0 : 1);
   double v;
   if (parse_number(text, num_len, &v) < 0)
-    return skiff_error_invalid(err, "strconv.ParseFloat: parsing \"%.*s\": invalid syntax",
+    return skiff_error_invalid(err,
+                               "strconv.ParseFloat: parsing \"%.*s\": invalid syntax",
                                (int)num_len, text);
   if (v < 0)
     return skiff_error_invalid(err, "invalid size: '%s'", text);
@@ -151,14 +152,16 @@ static int set_value(const struct opt *o, const char *value, const char *shown,
   case OPT_STRING:
   case OPT_BYTES:
     if (check_value(o, value, err) < 0)
-      return skiff_error_wrap(err, "invalid argument \"%s\" for \"%s\" flag", value, shown);
+      return skiff_error_wrap(err, "invalid argument \"%s\" for \"%s\" flag", value,
+                              shown);
     *(const char **)o->value = value;
     return 0;
   case OPT_LIST:
   case OPT_FILTER:
   case OPT_ENV:
     if (check_value(o, value, err) < 0)
-      return skiff_error_wrap(err, "invalid argument \"%s\" for \"%s\" flag", value, shown);
+      return skiff_error_wrap(err, "invalid argument \"%s\" for \"%s\" flag", value,
+                              shown);
     if (strlist_add(o->value, value) < 0)
       return skiff_error_errno(err, "flag %s", shown);
     return 0;
@@ -253,13 +256,13 @@ static int check_arg_count(const struct command_spec *spec, int n, skiff_error_t
   else if (min == 0)
     snprintf(what, sizeof what, "requires at most %d argument%s", max, plural_max);
   else
-    snprintf(what, sizeof what, "requires at least %d and at most %d argument%s", min, max,
-             plural_max);
-  return skiff_error_invalid(err,
-                             "skiff: 'skiff %s' %s\n\nUsage:  skiff %s %s\n\n%s 'skiff %s "
-                             "--help' for more information",
-                             spec->name, what, spec->name, spec->usage,
-                             max < 0 ? "See" : "Run", spec->name);
+    snprintf(what, sizeof what, "requires at least %d and at most %d argument%s", min,
+             max, plural_max);
+  return skiff_error_invalid(
+      err,
+      "skiff: 'skiff %s' %s\n\nUsage:  skiff %s %s\n\n%s 'skiff %s "
+      "--help' for more information",
+      spec->name, what, spec->name, spec->usage, max < 0 ? "See" : "Run", spec->name);
 }
 
 /* A bad flag: pflag's message, then the usage (docker 28). */
@@ -268,10 +271,11 @@ static int flag_error(const struct command_spec *spec, skiff_error_t **err)
   cleanup_free char *msg = (*err)->msg;
   (*err)->msg = NULL;
   skiff_error_free(err);
-  return skiff_error_invalid(err,
-                             "%s\n\nUsage:  skiff %s %s\n\nRun 'skiff %s --help' for more "
-                             "information",
-                             msg, spec->name, spec->usage, spec->name);
+  return skiff_error_invalid(
+      err,
+      "%s\n\nUsage:  skiff %s %s\n\nRun 'skiff %s --help' for more "
+      "information",
+      msg, spec->name, spec->usage, spec->name);
 }
 
 int opts_parse(const struct command_spec *spec, const struct opt *opts, int argc,

@@ -32,8 +32,8 @@ struct opt {
   enum opt_type type;
   void *value;
   const char *metavar; /* shown after the flag in --help ("string", "list") */
-  const char *help; /* NULL: a hidden flag, left out of --help */
-  bool *given; /* optional: set when the flag appears */
+  const char *help;    /* NULL: a hidden flag, left out of --help */
+  bool *given;         /* optional: set when the flag appears */
 };
 
 struct command_spec {

@@ -70,8 +70,8 @@ int jsonstream_feed(struct jsonstream *s, const char *data, size_t len)
 
 struct progress {
   FILE *out;
-  bool tty;           /* out is a terminal: one line per id, redrawn in place */
-  json_t *lines;      /* id -> its line number (tty) */
+  bool tty;      /* out is a terminal: one line per id, redrawn in place */
+  json_t *lines; /* id -> its line number (tty) */
   size_t n_lines;
   char *status;       /* the last status line */
   skiff_error_t *err; /* the first error message */
@@ -196,7 +196,8 @@ int progress_call_headers(struct cli *cli, const char *method, const char *path,
                           const char *const *headers, int body_fd, long long body_size,
                           FILE *out, char **status_out, skiff_error_t **err)
 {
-  struct progress p = {.out = out, .tty = out && isatty(fileno(out)), .lines = json_object()};
+  struct progress p = {
+      .out = out, .tty = out && isatty(fileno(out)), .lines = json_object()};
   struct progress_sink sink = {.p = &p};
   sink.js = jsonstream_new(show_message, &p);
   if (sink.js == NULL)

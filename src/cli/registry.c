@@ -151,7 +151,8 @@ char *cli_registry_auth_header(const char *ref)
   cleanup_free char *key = registry_key(ref);
   cleanup_json json_t *doc = path ? config_load(path) : json_object();
   json_t *entry = key ? find_auth(json_object_get(doc, "auths"), key) : NULL;
-  cleanup_json json_t *auth = json_is_object(entry) ? json_deep_copy(entry) : json_object();
+  cleanup_json json_t *auth =
+      json_is_object(entry) ? json_deep_copy(entry) : json_object();
   const char *helper = key ? helper_for(doc, key) : NULL;
   skiff_error_t *err = NULL;
   /* docker goes on without credentials when the helper fails (a public
@@ -177,9 +178,10 @@ int cmd_push(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   bool all_tags = false, quiet = false, untrusted = false;
   const char *platform = NULL;
   struct opt opts[] = {
-      {"all-tags", 'a', OPT_BOOL, &all_tags, NULL, "Push all tags of an image to the repository",
+      {"all-tags", 'a', OPT_BOOL, &all_tags, NULL,
+       "Push all tags of an image to the repository", NULL},
+      {"disable-content-trust", 0, OPT_BOOL, &untrusted, NULL, "Skip image signing",
        NULL},
-      {"disable-content-trust", 0, OPT_BOOL, &untrusted, NULL, "Skip image signing", NULL},
       {"platform", 0, OPT_STRING, &platform, "string",
        "Push a platform-specific manifest as a single-platform image", NULL},
       {"quiet", 'q', OPT_BOOL, &quiet, NULL, "Suppress verbose output", NULL},
@@ -209,8 +211,8 @@ int cmd_push(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   const char *headers[] = {auth, NULL};
   if (base == NULL || asprintf(&path, "%s%s", base, q ? q : "") < 0)
     return skiff_error_errno(err, "push");
-  if (progress_call_headers(cli, "POST", path, headers, -1, 0, quiet ? NULL : stdout, NULL,
-                            err) < 0)
+  if (progress_call_headers(cli, "POST", path, headers, -1, 0, quiet ? NULL : stdout,
+                            NULL, err) < 0)
     return -1;
   if (quiet)
     printf("%s\n", ref);
@@ -265,10 +267,11 @@ static char *prompt(const char *question, bool echo)
 static void print_note(FILE *out, const char *text)
 {
   if (isatty(fileno(out)))
-    fprintf(out,
-            "\n\033[1m\033[106m\033[30mi\033[0m\033[0m \033[96mInfo \u2192 \033[0m\033[0m"
-            "\033[3m%s\033[0m\n",
-            text);
+    fprintf(
+        out,
+        "\n\033[1m\033[106m\033[30mi\033[0m\033[0m \033[96mInfo \u2192 \033[0m\033[0m"
+        "\033[3m%s\033[0m\n",
+        text);
   else
     fprintf(out, "\n Info -> %s\n", text);
 }
@@ -416,11 +419,12 @@ static int login_kept(struct cli *cli, const char *key, const struct kept_login 
 {
   fprintf(stderr, "Authenticating with existing credentials... [Username: %s]\n",
           kept->user);
-  print_note(stderr,
-             "To login with a different account, run 'skiff logout' followed by 'skiff login'");
+  print_note(stderr, "To login with a different account, run 'skiff logout' followed "
+                     "by 'skiff login'");
   fputs("\n\n", stderr);
   skiff_error_t *err = NULL;
-  cleanup_json json_t *answer = authenticate(cli, key, kept->user, kept->password, &err);
+  cleanup_json json_t *answer =
+      authenticate(cli, key, kept->user, kept->password, &err);
   if (answer == NULL && err->status == 401)
     fputs("Stored credentials invalid or expired\n", stderr);
   else if (answer == NULL)
@@ -491,10 +495,11 @@ static int check_login_flags(const char *user, const char *password, bool from_s
 {
   if (from_stdin && password)
     return skiff_error_invalid(
-        err, "conflicting options: cannot specify both --password and --password-stdin");
+        err,
+        "conflicting options: cannot specify both --password and --password-stdin");
   if (from_stdin && user == NULL)
-    return skiff_error_invalid(err,
-                               "the --password-stdin option requires --username to be set");
+    return skiff_error_invalid(
+        err, "the --password-stdin option requires --username to be set");
   if (user && *user == '\0')
     return skiff_error_invalid(err, "username is empty");
   if (password && *password == '\0')
@@ -641,10 +646,12 @@ int cmd_search(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   bool no_trunc = false;
   struct strlist filters = {0};
   struct opt opts[] = {
-      {"filter", 'f', OPT_LIST, &filters, "filter", "Filter output based on conditions "
-                                                    "provided", NULL},
-      {"format", 0, OPT_STRING, &format, "string", "Pretty-print search using a Go template",
+      {"filter", 'f', OPT_LIST, &filters, "filter",
+       "Filter output based on conditions "
+       "provided",
        NULL},
+      {"format", 0, OPT_STRING, &format, "string",
+       "Pretty-print search using a Go template", NULL},
       {"limit", 0, OPT_STRING, &limit, "int", "Max number of search results", NULL},
       {"no-trunc", 0, OPT_BOOL, &no_trunc, NULL, "Don't truncate output", NULL},
       {NULL, 0, 0, NULL, NULL, NULL, NULL}};

@@ -16,11 +16,12 @@ static int flag_error(const char *flag, const char *value, skiff_error_t **err,
 {
   char why[256];
   snprintf(why, sizeof why, fmt, detail);
-  return skiff_error_invalid(err, "invalid argument \"%s\" for \"%s\" flag: %s", value, flag,
-                             why);
+  return skiff_error_invalid(err, "invalid argument \"%s\" for \"%s\" flag: %s", value,
+                             flag, why);
 }
 
-int cli_parse_bytes(const char *flag, const char *text, long long *out, skiff_error_t **err)
+int cli_parse_bytes(const char *flag, const char *text, long long *out,
+                    skiff_error_t **err)
 {
   if (opts_parse_bytes(text, out, err) == 0)
     return 0;
@@ -41,7 +42,8 @@ static int parse_cpus(const char *text, long long *nano, skiff_error_t **err)
   size_t frac_len = frac ? strspn(frac, "0123456789") : 0;
   const char *end = frac ? frac + frac_len : p + whole_len;
   if (*end != '\0' || whole_len + frac_len == 0 || whole_len > 9)
-    return flag_error("--cpus", text, err, "failed to parse %s as a rational number", text);
+    return flag_error("--cpus", text, err, "failed to parse %s as a rational number",
+                      text);
   long long v = 0;
   for (size_t i = 0; i < whole_len; i++)
     v = v * 10 + (p[i] - '0');
@@ -84,8 +86,8 @@ int resource_options(struct resource_flags *f, struct opt *opts, int n)
        "Limit CPU CFS (Completely Fair Scheduler) period", &f->cpu_period_given},
       {"cpu-quota", 0, OPT_INT, &f->cpu_quota, "int",
        "Limit CPU CFS (Completely Fair Scheduler) quota", &f->cpu_quota_given},
-      {"cpu-shares", 'c', OPT_INT, &f->cpu_shares, "int", "CPU shares (relative weight)",
-       &f->cpu_shares_given},
+      {"cpu-shares", 'c', OPT_INT, &f->cpu_shares, "int",
+       "CPU shares (relative weight)", &f->cpu_shares_given},
       {"cpus", 0, OPT_STRING, &f->cpus, "decimal", "Number of CPUs", NULL},
       {"cpuset-cpus", 0, OPT_STRING, &f->cpuset_cpus, "string",
        "CPUs in which to allow execution (0-3, 0,1)", NULL},
@@ -167,13 +169,15 @@ json_t *cli_restart_policy(const char *text, skiff_error_t **err)
     errno = 0;
     count = strtoll(colon + 1, &end, 10);
     if (*end || errno || isspace((unsigned char)colon[1])) {
-      skiff_error_invalid(err, "invalid restart policy format: maximum retry count must be "
-                               "an integer");
+      skiff_error_invalid(err,
+                          "invalid restart policy format: maximum retry count must be "
+                          "an integer");
       return NULL;
     }
   }
-  return json_pack("{s:s%, s:I}", "Name", text, colon ? (size_t)(colon - text) : strlen(text),
-                   "MaximumRetryCount", (json_int_t)count);
+  return json_pack("{s:s%, s:I}", "Name", text,
+                   colon ? (size_t)(colon - text) : strlen(text), "MaximumRetryCount",
+                   (json_int_t)count);
 }
 
 /* ---- update ------------------------------------------------------------ */
@@ -206,7 +210,8 @@ int cmd_update(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   int n = resource_options(&f, opts, 1);
   opts[n] = (struct opt){0};
   struct command_spec spec = {.usage = "[OPTIONS] CONTAINER [CONTAINER...]",
-                              .summary = "Update configuration of one or more containers",
+                              .summary =
+                                  "Update configuration of one or more containers",
                               .aliases = "skiff container update, skiff update",
                               .min_args = 1,
                               .max_args = -1};
@@ -226,13 +231,15 @@ int cmd_update(struct cli *cli, int argc, char **argv, skiff_error_t **err)
     json_object_set_new(body, "RestartPolicy", policy);
   }
   if (json_object_size(body) == 0)
-    return skiff_error_invalid(err, "you must provide one or more flags when using this "
-                                    "command");
+    return skiff_error_invalid(err,
+                               "you must provide one or more flags when using this "
+                               "command");
   cleanup_json json_t *warnings = json_array();
   struct update_ctx u = {body, warnings};
   int status = cli_for_each(cli, args, nargs, update_one, &u);
   size_t i;
   json_t *w;
-  json_array_foreach(warnings, i, w) if (json_is_string(w)) printf("%s\n", json_string_value(w));
+  json_array_foreach(warnings, i, w) if (json_is_string(w))
+      printf("%s\n", json_string_value(w));
   return status;
 }

@@ -78,7 +78,8 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
        NULL},
       {"network", 0, OPT_STRING, &f->network, "network",
        "Connect a container to a network", NULL},
-      {"net", 0, OPT_STRING, &f->network, "network", NULL, NULL}, /* hidden, as docker's */
+      {"net", 0, OPT_STRING, &f->network, "network", NULL,
+       NULL}, /* hidden, as docker's */
       {"pid", 0, OPT_STRING, &f->pid, "string", "PID namespace to use", NULL},
       {"platform", 0, OPT_STRING, &f->platform, "string",
        "Set platform if server is multi-platform capable", NULL},
@@ -87,10 +88,12 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
       {"publish", 'p', OPT_LIST, &f->publish, "list",
        "Publish a container's port(s) to the host", NULL},
       {"pull", 0, OPT_STRING, &f->pull, "string",
-       with_run ? "Pull image before running (\"always\", \"missing\", \"never\")\n(default "
-                  "\"missing\")"
-                : "Pull image before creating (\"always\", \"missing\", \"never\")\n(default "
-                  "\"missing\")",
+       with_run
+           ? "Pull image before running (\"always\", \"missing\", \"never\")\n(default "
+             "\"missing\")"
+           : "Pull image before creating (\"always\", \"missing\", "
+             "\"never\")\n(default "
+             "\"missing\")",
        NULL},
       {"quiet", 'q', OPT_BOOL, &f->quiet, NULL, "Suppress the pull output", NULL},
       {"read-only", 0, OPT_BOOL, &f->read_only, NULL,
@@ -120,7 +123,8 @@ static void run_options(struct run_flags *f, struct opt *o, bool with_run)
   };
   int n = 0;
   for (struct opt *a = all; a->name; a++) {
-    bool run_only = strcmp(a->name, "detach") == 0 || strcmp(a->name, "sig-proxy") == 0 ||
+    bool run_only = strcmp(a->name, "detach") == 0 ||
+                    strcmp(a->name, "sig-proxy") == 0 ||
                     strcmp(a->name, "detach-keys") == 0;
     if (run_only && !with_run)
       continue;
@@ -261,7 +265,8 @@ static int attach_flags(const struct run_flags *f, json_t *config, skiff_error_t
   bool in = f->interactive, out = !f->detach, errs = !f->detach;
   if (f->attach.n) {
     if (f->detach)
-      return skiff_error_invalid(err, "conflicting options: cannot specify both --attach "
+      return skiff_error_invalid(err,
+                                 "conflicting options: cannot specify both --attach "
                                  "and --detach");
     in = out = errs = false;
     for (size_t i = 0; i < f->attach.n; i++) {
@@ -292,15 +297,17 @@ static int attach_flags(const struct run_flags *f, json_t *config, skiff_error_t
 static json_t *build_host_config(const struct run_flags *f, json_t *exposed,
                                  skiff_error_t **err)
 {
-  cleanup_json json_t *restart = cli_restart_policy(f->restart ? f->restart : "no", err);
+  cleanup_json json_t *restart =
+      cli_restart_policy(f->restart ? f->restart : "no", err);
   /* docker: a --log-opt without "=" is an option with an empty value. */
-  cleanup_json json_t *log_config = restart ? build_map(&f->log_opts, false, "log-opt", err)
-                                            : NULL;
+  cleanup_json json_t *log_config =
+      restart ? build_map(&f->log_opts, false, "log-opt", err) : NULL;
   if (restart == NULL || log_config == NULL)
     return NULL;
   const char *policy = json_string_value(json_object_get(restart, "Name"));
   if (f->rm && strcmp(policy, "no") != 0 && *policy) {
-    skiff_error_invalid(err, "conflicting options: cannot specify both --restart and --rm");
+    skiff_error_invalid(err,
+                        "conflicting options: cannot specify both --restart and --rm");
     return NULL;
   }
   json_t *hc = json_pack(
@@ -423,8 +430,10 @@ static json_t *local_create_body(const struct run_flags *f, char **args, int nar
 {
   if (f->pull && strcmp(f->pull, "always") != 0 && strcmp(f->pull, "missing") != 0 &&
       strcmp(f->pull, "never") != 0) {
-    skiff_error_invalid(err, "invalid pull option: '%s': must be one of \"always\", "
-                        "\"missing\" or \"never\"", f->pull);
+    skiff_error_invalid(err,
+                        "invalid pull option: '%s': must be one of \"always\", "
+                        "\"missing\" or \"never\"",
+                        f->pull);
     return NULL;
   }
   return build_create_body(f, args, nargs, err);
@@ -458,7 +467,8 @@ static char *create_container(struct cli *cli, const struct run_flags *f, json_t
     cleanup_free char *tagged = image_tagged_name(args[0]);
     fprintf(stderr, "Unable to find image '%s' locally\n", tagged ? tagged : args[0]);
     skiff_error_free(err);
-    if (image_pull_platform(cli, args[0], f->platform, false, f->quiet ? NULL : stderr, err) < 0)
+    if (image_pull_platform(cli, args[0], f->platform, false, f->quiet ? NULL : stderr,
+                            err) < 0)
       return NULL;
     answer = post_create(cli, f, body, &status, err);
   }
@@ -510,7 +520,8 @@ int cmd_create(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   cleanup_free char **args = NULL;
   int nargs = 0;
   int r = parse_run_flags(cli, &f, opts, false, argc, argv, &args, &nargs, err);
-  cleanup_json json_t *body = r == OPTS_OK ? local_create_body(&f, args, nargs, err) : NULL;
+  cleanup_json json_t *body =
+      r == OPTS_OK ? local_create_body(&f, args, nargs, err) : NULL;
   if (r == OPTS_OK && body == NULL) {
     with_help(err, "create");
     cli->fail_status = 125;
@@ -631,7 +642,7 @@ int cmd_run(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   if (f.attach.n && f.detach) { /* docker: a plain error, 1 */
     run_flags_free(&f);
     return skiff_error_invalid(err, "conflicting options: cannot specify both --attach "
-                               "and --detach");
+                                    "and --detach");
   }
   /* Every failure before the container runs is docker's 125, with help. */
   cli->fail_status = 125;

@@ -55,7 +55,8 @@ int cmd_top(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   add_cells(&text, json_object_get(answer, "Titles"));
   size_t i;
   json_t *row;
-  json_array_foreach(json_object_get(answer, "Processes"), i, row) add_cells(&text, row);
+  json_array_foreach(json_object_get(answer, "Processes"), i, row)
+      add_cells(&text, row);
   cleanup_free char *raw = strbuf_steal(&text);
   cleanup_free char *table = format_tabwriter(raw, 20, 3); /* docker's top writer */
   fputs(table ? table : raw, stdout);
@@ -65,7 +66,8 @@ int cmd_top(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 /* ---- stats ------------------------------------------------------------- */
 
 #define STATS_TABLE                                                                    \
-  "table {{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.MemPerc}}\\t{{.NetIO}}" \
+  "table "                                                                             \
+  "{{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.MemPerc}}\\t{{.NetIO}}"     \
   "\\t{{.BlockIO}}\\t{{.PIDs}}"
 
 /* One container of the table. */
@@ -116,11 +118,12 @@ static void table_clear(struct stats_table *t)
 
 /* Without names on the command line: the running (or all) containers,
  * in ps's order; entries no longer listed are dropped. */
-static int table_list(struct cli *cli, struct stats_table *t, bool all, skiff_error_t **err)
+static int table_list(struct cli *cli, struct stats_table *t, bool all,
+                      skiff_error_t **err)
 {
-  cleanup_json json_t *list = client_json(cli->client, "GET",
-                                          all ? "/containers/json?all=1" : "/containers/json",
-                                          NULL, NULL, err);
+  cleanup_json json_t *list =
+      client_json(cli->client, "GET",
+                  all ? "/containers/json?all=1" : "/containers/json", NULL, NULL, err);
   if (list == NULL)
     return -1;
   for (size_t i = 0; i < t->n; i++)
@@ -151,9 +154,10 @@ static void table_sample(struct cli *cli, struct stats_table *t)
   for (size_t i = 0; i < t->n; i++) {
     struct stats_entry *e = &t->items[i];
     skiff_error_t *err = NULL;
-    cleanup_free char *path = cli_path("/containers/%s/stats?stream=0&one-shot=1",
-                                       e->container);
-    json_t *answer = path ? client_json(cli->client, "GET", path, NULL, NULL, &err) : NULL;
+    cleanup_free char *path =
+        cli_path("/containers/%s/stats?stream=0&one-shot=1", e->container);
+    json_t *answer =
+        path ? client_json(cli->client, "GET", path, NULL, NULL, &err) : NULL;
     free(e->error);
     e->error = answer ? NULL : strdup(err && err->msg ? err->msg : "stats failed");
     skiff_error_free(&err);
@@ -253,9 +257,9 @@ static json_t *stats_row(const struct stats_entry *e, bool trunc)
   json_t *shown_name = json_string(name && strlen(name) > 1 ? name + 1 : "--");
   if (e->error || e->last == NULL)
     return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:s, s:s}", "BlockIO", "--",
-                     "CPUPerc", "--", "Container", e->container, "ID", short_id, "MemPerc",
-                     "--", "MemUsage", "-- / --", "Name", shown_name, "NetIO", "--", "PIDs",
-                     "--");
+                     "CPUPerc", "--", "Container", e->container, "ID", short_id,
+                     "MemPerc", "--", "MemUsage", "-- / --", "Name", shown_name,
+                     "NetIO", "--", "PIDs", "--");
   json_t *mem = json_object_get(e->last, "memory_stats");
   double used = memory_usage(mem), limit = (double)num(mem, "limit");
   double rx, tx, rd, wr;
@@ -267,16 +271,16 @@ static json_t *stats_row(const struct stats_entry *e, bool trunc)
            (long long)num(json_object_get(e->last, "pids_stats"), "current"));
   return json_pack("{s:o, s:s, s:s, s:s, s:s, s:o, s:o, s:o, s:s}", "BlockIO",
                    pair(rd, wr, false), "CPUPerc", cpu, "Container", e->container, "ID",
-                   short_id, "MemPerc", mem_pct, "MemUsage", pair(used, limit, true), "Name",
-                   shown_name, "NetIO", pair(rx, tx, false), "PIDs", pids);
+                   short_id, "MemPerc", mem_pct, "MemUsage", pair(used, limit, true),
+                   "Name", shown_name, "NetIO", pair(rx, tx, false), "PIDs", pids);
 }
 
 static json_t *stats_headers(void)
 {
   return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s}", "Container",
-                   "CONTAINER", "ID", "CONTAINER ID", "Name", "NAME", "CPUPerc", "CPU %",
-                   "MemUsage", "MEM USAGE / LIMIT", "MemPerc", "MEM %", "NetIO", "NET I/O",
-                   "BlockIO", "BLOCK I/O", "PIDs", "PIDS");
+                   "CONTAINER", "ID", "CONTAINER ID", "Name", "NAME", "CPUPerc",
+                   "CPU %", "MemUsage", "MEM USAGE / LIMIT", "MemPerc", "MEM %",
+                   "NetIO", "NET I/O", "BlockIO", "BLOCK I/O", "PIDs", "PIDS");
 }
 
 /* The whole table as text. */
@@ -348,8 +352,8 @@ struct stats_opts {
   const char *format;
 };
 
-static int stats_loop(struct cli *cli, const struct stats_opts *o, char **args, int nargs,
-                      skiff_error_t **err)
+static int stats_loop(struct cli *cli, const struct stats_opts *o, char **args,
+                      int nargs, skiff_error_t **err)
 {
   struct listfmt f;
   if (listfmt_init(&f, o->format, STATS_TABLE, err) < 0)
@@ -387,11 +391,13 @@ int cmd_stats(struct cli *cli, int argc, char **argv, skiff_error_t **err)
 {
   struct stats_opts o = {0};
   struct opt opts[] = {
-      {"all", 'a', OPT_BOOL, &o.all, NULL, "Show all containers (default shows just running)",
-       NULL},
+      {"all", 'a', OPT_BOOL, &o.all, NULL,
+       "Show all containers (default shows just running)", NULL},
       {"format", 0, OPT_STRING, &o.format, "string",
-       "Format output using a custom template:\n'table':            Print output in table "
-       "format with column headers (default)\n'table TEMPLATE':   Print output in table "
+       "Format output using a custom template:\n'table':            Print output in "
+       "table "
+       "format with column headers (default)\n'table TEMPLATE':   Print output in "
+       "table "
        "format using the given Go template\n'json':             Print in JSON format\n"
        "'TEMPLATE':         Print output using the given Go template.",
        NULL},
@@ -401,8 +407,9 @@ int cmd_stats(struct cli *cli, int argc, char **argv, skiff_error_t **err)
       {NULL, 0, 0, NULL, NULL, NULL, NULL},
   };
   struct command_spec spec = {.usage = "[OPTIONS] [CONTAINER...]",
-                              .summary = "Display a live stream of container(s) resource "
-                                         "usage statistics",
+                              .summary =
+                                  "Display a live stream of container(s) resource "
+                                  "usage statistics",
                               .aliases = "skiff container stats, skiff stats",
                               .min_args = 0,
                               .max_args = -1};

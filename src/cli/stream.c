@@ -98,7 +98,7 @@ struct pump_state {
   struct detach_scanner scan;
   char pending[32768]; /* input the daemon has not taken yet */
   size_t pending_off, pending_len;
-  bool input_ended;    /* stdin reached its end: half-close once sent */
+  bool input_ended;      /* stdin reached its end: half-close once sent */
   long long detached_at; /* ms, or -1 */
 };
 
@@ -127,8 +127,8 @@ static int send_pending(struct pump_state *s, skiff_error_t **err)
 {
   struct stream_pump *p = s->p;
   while (s->pending_off < s->pending_len) {
-    ssize_t n = send(p->sock, s->pending + s->pending_off, s->pending_len - s->pending_off,
-                     MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = send(p->sock, s->pending + s->pending_off,
+                     s->pending_len - s->pending_off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n < 0 && errno == EINTR)
       continue;
     if (n < 0 && errno == EAGAIN)
@@ -187,7 +187,8 @@ static void forward_signal(struct stream_pump *p)
 static int pump_once(struct pump_state *s, skiff_error_t **err)
 {
   struct stream_pump *p = s->p;
-  bool reading = p->in_fd >= 0 && s->pending_len == 0 && !s->input_ended && !p->detached;
+  bool reading =
+      p->in_fd >= 0 && s->pending_len == 0 && !s->input_ended && !p->detached;
   struct pollfd fds[3] = {
       {.fd = p->sock, .events = (short)(POLLIN | (s->pending_len ? POLLOUT : 0))},
       {.fd = reading ? p->in_fd : -1, .events = POLLIN},

@@ -144,7 +144,8 @@ int cmd_version(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   struct opt opts[] = {
       {"format", 'f', OPT_STRING, &format, "string",
        "Format output using a custom template:\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer "
+       "to "
        "https://docs.docker.com/go/formatting/ for more information about formatting "
        "output with templates",
        NULL},
@@ -288,7 +289,8 @@ int cmd_info(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   struct opt opts[] = {
       {"format", 'f', OPT_STRING, &format, "string",
        "Format output using a custom template:\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer "
+       "to "
        "https://docs.docker.com/go/formatting/ for more information about formatting "
        "output with templates",
        NULL},
@@ -443,7 +445,8 @@ int cmd_system_df(struct cli *cli, int argc, char **argv, skiff_error_t **err)
        "Format output using a custom template:\n'table':            Print output in "
        "table format with column headers (default)\n'table TEMPLATE':   Print output "
        "in table format using the given Go template\n'json':             Print in JSON "
-       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer to "
+       "format\n'TEMPLATE':         Print output using the given Go template.\nRefer "
+       "to "
        "https://docs.docker.com/go/formatting/ for more information about formatting "
        "output with templates",
        NULL},
@@ -562,7 +565,8 @@ int cmd_system_prune(struct cli *cli, int argc, char **argv, skiff_error_t **err
   if (r != OPTS_OK)
     return r == OPTS_HELP ? 0 : r;
   /* The filters go to every kind; images also get dangling, as docker's. */
-  cleanup_json json_t *image_filters = given ? json_loads(given, 0, NULL) : json_object();
+  cleanup_json json_t *image_filters =
+      given ? json_loads(given, 0, NULL) : json_object();
   json_object_set_new(image_filters, "dangling",
                       json_pack("{s:b}", all ? "false" : "true", 1));
   cleanup_free char *images = json_dumps(image_filters, JSON_COMPACT);

@@ -123,8 +123,8 @@ static int write_out(const char *buf, size_t len, void *arg)
   return fs_write_all(*(int *)arg, buf, len);
 }
 
-int cli_download(struct cli *cli, const char *path, const char *output, const char *what,
-                 skiff_error_t **err)
+int cli_download(struct cli *cli, const char *path, const char *output,
+                 const char *what, skiff_error_t **err)
 {
   /* A file is written under a temporary name and renamed when complete,
    * so a failure leaves no truncated archive behind. */
@@ -134,8 +134,8 @@ int cli_download(struct cli *cli, const char *path, const char *output, const ch
   cleanup_close int fd = output ? mkostemp(tmp, O_CLOEXEC) : dup(STDOUT_FILENO);
   if (fd < 0)
     return skiff_error_errno(err, "%s: open %s", what, output ? output : "stdout");
-  struct client_call call = {.method = "GET", .path = path, .body_fd = -1,
-                             .on_data = write_out, .arg = &fd};
+  struct client_call call = {
+      .method = "GET", .path = path, .body_fd = -1, .on_data = write_out, .arg = &fd};
   struct client_reply reply;
   int r = client_do(cli->client, &call, &reply, err);
   if (r == 0 && reply.status >= 400)

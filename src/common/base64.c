@@ -36,8 +36,9 @@ ssize_t base64_decode(const char *in, size_t len, unsigned char *out)
 
 char *base64_encode(const void *data, size_t len, bool url)
 {
-  const char *tbl = url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
-                        : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const char *tbl =
+      url ? "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+          : "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
   const unsigned char *in = data;
   char *out = malloc(4 * ((len + 2) / 3) + 1), *o = out;
   for (size_t i = 0; out && i < len; i += 3) {

@@ -9,7 +9,10 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-static inline void cleanup_free_fn(void *p) { free(*(void **)p); }
+static inline void cleanup_free_fn(void *p)
+{
+  free(*(void **)p);
+}
 static inline void cleanup_close_fn(int *fd)
 {
   if (*fd >= 0)
@@ -41,11 +44,11 @@ static inline void cleanup_strv_fn(char ***v)
 #define cleanup_strv __attribute__((cleanup(cleanup_strv_fn)))
 
 /* Take ownership of *pp, leaving NULL behind so the cleanup does nothing. */
-#define steal_pointer(pp)                                                      \
-  ({                                                                           \
-    __typeof__(*(pp)) stolen_ = *(pp);                                         \
-    *(pp) = NULL;                                                              \
-    stolen_;                                                                   \
+#define steal_pointer(pp)                                                              \
+  ({                                                                                   \
+    __typeof__(*(pp)) stolen_ = *(pp);                                                 \
+    *(pp) = NULL;                                                                      \
+    stolen_;                                                                           \
   })
 
 /* Take ownership of the fd in *fdp, leaving -1 behind. */

@@ -84,14 +84,13 @@ static int fsync_parent_dir(const char *path)
   return fd < 0 ? -1 : fsync(fd);
 }
 
-int fs_write_file_atomic(const char *path, const void *data, size_t len,
-                         mode_t mode, unsigned flags, skiff_error_t **err)
+int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                         unsigned flags, skiff_error_t **err)
 {
   cleanup_free char *tmp = NULL;
   if (asprintf(&tmp, "%s.tmp-%d", path, getpid()) < 0)
     return skiff_error_set(err, ENOMEM, "write %s", path);
-  cleanup_close int fd =
-      open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  cleanup_close int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0)
     return skiff_error_errno(err, "create %s", tmp);
   bool durable = flags & FS_WRITE_DURABLE;
@@ -237,8 +236,8 @@ static int walk_in_root(int rootfd, const char *path, int flags, mode_t mode)
       continue;
     if (strcmp(name, "..") == 0) {
       struct stat a, b;
-      if (fstat(cur, &a) == 0 && fstat(rootfd, &b) == 0 &&
-          a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+      if (fstat(cur, &a) == 0 && fstat(rootfd, &b) == 0 && a.st_dev == b.st_dev &&
+          a.st_ino == b.st_ino)
         continue; /* ".." at the root stays at the root */
     }
     if (last) {
@@ -264,7 +263,8 @@ static int walk_in_root(int rootfd, const char *path, int flags, mode_t mode)
         return errno = ELOOP, -1;
       }
       target[len] = '\0';
-      if (snprintf(joined, sizeof joined, "%s/%s", target, rest) >= (int)sizeof joined) {
+      if (snprintf(joined, sizeof joined, "%s/%s", target, rest) >=
+          (int)sizeof joined) {
         close(cur);
         return errno = ENAMETOOLONG, -1;
       }

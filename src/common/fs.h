@@ -22,8 +22,8 @@ enum fs_write_flags {
 
 /* Write len bytes to path through a temporary file renamed over it, so that
  * readers see the old or the new content, never a part. */
-int fs_write_file_atomic(const char *path, const void *data, size_t len,
-                         mode_t mode, unsigned flags, skiff_error_t **err);
+int fs_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode,
+                         unsigned flags, skiff_error_t **err);
 
 /* Write all len bytes to fd, retrying short writes and EINTR. Returns -1
  * with errno set on failure. */

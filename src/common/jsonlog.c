@@ -73,8 +73,8 @@ static int open_log(struct jsonlog_writer *w, skiff_error_t **err)
   return 0;
 }
 
-struct jsonlog_writer *jsonlog_open(const char *path, uint64_t max_size, unsigned max_files,
-                                    skiff_error_t **err)
+struct jsonlog_writer *jsonlog_open(const char *path, uint64_t max_size,
+                                    unsigned max_files, skiff_error_t **err)
 {
   struct jsonlog_writer *w = calloc(1, sizeof *w);
   if (w == NULL || (w->path = strdup(path)) == NULL) {
@@ -114,8 +114,11 @@ static int rotate(struct jsonlog_writer *w, skiff_error_t **err)
 /* Length of the valid UTF-8 sequence at p (of at most left bytes), or 0. */
 static size_t utf8_sequence(const unsigned char *p, size_t left)
 {
-  size_t n = p[0] < 0x80 ? 1 : (p[0] >> 5) == 6 ? 2 : (p[0] >> 4) == 14 ? 3
-           : (p[0] >> 3) == 30 ? 4 : 0;
+  size_t n = p[0] < 0x80         ? 1
+             : (p[0] >> 5) == 6  ? 2
+             : (p[0] >> 4) == 14 ? 3
+             : (p[0] >> 3) == 30 ? 4
+                                 : 0;
   if (n == 0 || n > left)
     return 0;
   for (size_t i = 1; i < n; i++)

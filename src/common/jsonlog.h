@@ -13,8 +13,8 @@
 struct jsonlog_writer;
 
 /* Open path for appending. max_size 0: no rotation; max_files >= 1. */
-struct jsonlog_writer *jsonlog_open(const char *path, uint64_t max_size, unsigned max_files,
-                                    skiff_error_t **err);
+struct jsonlog_writer *jsonlog_open(const char *path, uint64_t max_size,
+                                    unsigned max_files, skiff_error_t **err);
 void jsonlog_close(struct jsonlog_writer *w);
 
 /* Append len bytes of a stream's output, one entry per line (a partial

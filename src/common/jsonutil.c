@@ -17,7 +17,7 @@ json_t *jsonutil_load_file(const char *path, skiff_error_t **err)
       skiff_error_set(err, saved, "open %s", path);
     else
       skiff_error_invalid(err, "parse %s: line %d column %d: %s", path, jerr.line,
-                      jerr.column, jerr.text);
+                          jerr.column, jerr.text);
   }
   return json;
 }
@@ -54,12 +54,12 @@ static json_t *lookup(json_t *obj, const char *key)
   return json_is_null(v) ? NULL : v;
 }
 
-static int wrong_type(const char *where, const char *key, const char *want,
-                      json_t *got, skiff_error_t **err)
+static int wrong_type(const char *where, const char *key, const char *want, json_t *got,
+                      skiff_error_t **err)
 {
-  return skiff_error_invalid(err, "%s%s%s: expected %s, got %s",
-                         where ? where : "", where && *where ? "." : "", key,
-                         want, jsonutil_type_name(got));
+  return skiff_error_invalid(err, "%s%s%s: expected %s, got %s", where ? where : "",
+                             where && *where ? "." : "", key, want,
+                             jsonutil_type_name(got));
 }
 
 int jsonutil_opt_string(json_t *obj, const char *key, const char **out,
@@ -79,12 +79,12 @@ int jsonutil_req_string(json_t *obj, const char *key, const char **out,
 {
   if (lookup(obj, key) == NULL)
     return skiff_error_invalid(err, "%s%s%s: missing", where ? where : "",
-                           where && *where ? "." : "", key);
+                               where && *where ? "." : "", key);
   return jsonutil_opt_string(obj, key, out, where, err);
 }
 
-int jsonutil_opt_bool(json_t *obj, const char *key, bool *out,
-                      const char *where, skiff_error_t **err)
+int jsonutil_opt_bool(json_t *obj, const char *key, bool *out, const char *where,
+                      skiff_error_t **err)
 {
   json_t *v = lookup(obj, key);
   if (v == NULL)
@@ -95,8 +95,8 @@ int jsonutil_opt_bool(json_t *obj, const char *key, bool *out,
   return 0;
 }
 
-int jsonutil_opt_int64(json_t *obj, const char *key, int64_t *out,
-                       const char *where, skiff_error_t **err)
+int jsonutil_opt_int64(json_t *obj, const char *key, int64_t *out, const char *where,
+                       skiff_error_t **err)
 {
   json_t *v = lookup(obj, key);
   if (v == NULL)
@@ -107,8 +107,8 @@ int jsonutil_opt_int64(json_t *obj, const char *key, int64_t *out,
   return 0;
 }
 
-int jsonutil_opt_uint64(json_t *obj, const char *key, uint64_t *out,
-                        const char *where, skiff_error_t **err)
+int jsonutil_opt_uint64(json_t *obj, const char *key, uint64_t *out, const char *where,
+                        skiff_error_t **err)
 {
   int64_t value = 0;
   json_t *v = lookup(obj, key);
@@ -117,14 +117,14 @@ int jsonutil_opt_uint64(json_t *obj, const char *key, uint64_t *out,
   if (jsonutil_opt_int64(obj, key, &value, where, err) < 0)
     return -1;
   if (value < 0)
-    return skiff_error_invalid(err, "%s%s%s: must not be negative",
-                           where ? where : "", where && *where ? "." : "", key);
+    return skiff_error_invalid(err, "%s%s%s: must not be negative", where ? where : "",
+                               where && *where ? "." : "", key);
   *out = (uint64_t)value;
   return 0;
 }
 
-int jsonutil_opt_object(json_t *obj, const char *key, json_t **out,
-                        const char *where, skiff_error_t **err)
+int jsonutil_opt_object(json_t *obj, const char *key, json_t **out, const char *where,
+                        skiff_error_t **err)
 {
   json_t *v = lookup(obj, key);
   if (v == NULL)
@@ -135,8 +135,8 @@ int jsonutil_opt_object(json_t *obj, const char *key, json_t **out,
   return 0;
 }
 
-int jsonutil_opt_array(json_t *obj, const char *key, json_t **out,
-                       const char *where, skiff_error_t **err)
+int jsonutil_opt_array(json_t *obj, const char *key, json_t **out, const char *where,
+                       skiff_error_t **err)
 {
   json_t *v = lookup(obj, key);
   if (v == NULL)
@@ -147,8 +147,8 @@ int jsonutil_opt_array(json_t *obj, const char *key, json_t **out,
   return 0;
 }
 
-int jsonutil_opt_strv(json_t *obj, const char *key, char ***out,
-                      const char *where, skiff_error_t **err)
+int jsonutil_opt_strv(json_t *obj, const char *key, char ***out, const char *where,
+                      skiff_error_t **err)
 {
   json_t *array = NULL;
   if (jsonutil_opt_array(obj, key, &array, where, err) < 0)
@@ -162,8 +162,8 @@ int jsonutil_opt_strv(json_t *obj, const char *key, char ***out,
     if (!json_is_string(item)) {
       cleanup_strv char **drop = v;
       return skiff_error_invalid(err, "%s%s%s[%zu]: expected string, got %s",
-                             where ? where : "", where && *where ? "." : "", key,
-                             i, jsonutil_type_name(item));
+                                 where ? where : "", where && *where ? "." : "", key, i,
+                                 jsonutil_type_name(item));
     }
     v[i] = strdup(json_string_value(item));
   }

@@ -32,25 +32,25 @@ const char *jsonutil_type_name(const json_t *value);
 
 int jsonutil_opt_string(json_t *obj, const char *key, const char **out,
                         const char *where, skiff_error_t **err);
-int jsonutil_opt_bool(json_t *obj, const char *key, bool *out,
-                      const char *where, skiff_error_t **err);
-int jsonutil_opt_int64(json_t *obj, const char *key, int64_t *out,
-                       const char *where, skiff_error_t **err);
+int jsonutil_opt_bool(json_t *obj, const char *key, bool *out, const char *where,
+                      skiff_error_t **err);
+int jsonutil_opt_int64(json_t *obj, const char *key, int64_t *out, const char *where,
+                       skiff_error_t **err);
 /* Accepts only 0 <= value <= UINT64 (JSON integers are signed 64-bit in
  * jansson; larger values are refused by the parser itself). */
-int jsonutil_opt_uint64(json_t *obj, const char *key, uint64_t *out,
-                        const char *where, skiff_error_t **err);
-int jsonutil_opt_object(json_t *obj, const char *key, json_t **out,
-                        const char *where, skiff_error_t **err);
-int jsonutil_opt_array(json_t *obj, const char *key, json_t **out,
-                       const char *where, skiff_error_t **err);
+int jsonutil_opt_uint64(json_t *obj, const char *key, uint64_t *out, const char *where,
+                        skiff_error_t **err);
+int jsonutil_opt_object(json_t *obj, const char *key, json_t **out, const char *where,
+                        skiff_error_t **err);
+int jsonutil_opt_array(json_t *obj, const char *key, json_t **out, const char *where,
+                       skiff_error_t **err);
 /* Like the above but a missing key is an error naming it. */
 int jsonutil_req_string(json_t *obj, const char *key, const char **out,
                         const char *where, skiff_error_t **err);
 
 /* Copy an array of strings into a NULL-terminated vector (caller frees with
  * cleanup_strv). An absent array gives an empty vector. */
-int jsonutil_opt_strv(json_t *obj, const char *key, char ***out,
-                      const char *where, skiff_error_t **err);
+int jsonutil_opt_strv(json_t *obj, const char *key, char ***out, const char *where,
+                      skiff_error_t **err);
 
 #endif

@@ -28,7 +28,10 @@ int log_open(const char *path, bool json, bool debug)
   return 0;
 }
 
-bool log_to_file(void) { return log_file_given; }
+bool log_to_file(void)
+{
+  return log_file_given;
+}
 
 static const char *level_name(enum log_level level)
 {
@@ -59,8 +62,8 @@ void log_msg(enum log_level level, const char *fmt, ...)
 
   char *line = NULL;
   if (log_json) {
-    json_t *obj = json_pack("{s:s, s:s, s:s}", "level", level_name(level),
-                            "msg", msg, "time", when);
+    json_t *obj = json_pack("{s:s, s:s, s:s}", "level", level_name(level), "msg", msg,
+                            "time", when);
     char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
     if (text && asprintf(&line, "%s\n", text) < 0)

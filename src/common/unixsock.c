@@ -80,7 +80,9 @@ int unixsock_send_fd(int sock, const void *data, size_t len, int fd,
   } control;
   memset(&control, 0, sizeof control);
   struct iovec iov = {(void *)data, len};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+  struct msghdr msg = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = control.buf,
                        .msg_controllen = sizeof control.buf};
   struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
   c->cmsg_level = SOL_SOCKET;
@@ -103,7 +105,9 @@ int unixsock_recv_fd(int sock, char *buf, size_t cap, int *fd, skiff_error_t **e
     struct cmsghdr align;
   } control;
   struct iovec iov = {buf, cap - 1};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.data,
+  struct msghdr msg = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = control.data,
                        .msg_controllen = sizeof control.data};
   ssize_t n;
   do

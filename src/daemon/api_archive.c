@@ -53,7 +53,8 @@ static const char *archive_path(struct http_request *req, struct http_response *
 {
   const char *path = http_request_query(req, "path");
   if (path == NULL || *path == '\0')
-    http_respond_error(resp, 400, "bad parameter: pathcannot be empty"); /* sic, dockerd */
+    http_respond_error(resp, 400,
+                       "bad parameter: pathcannot be empty"); /* sic, dockerd */
   return path && *path ? path : NULL;
 }
 
@@ -86,7 +87,8 @@ static void h_archive_get(struct daemon *d, struct http_request *req,
   cleanup_json json_t *stat = copy_stat_path(fs.rootfd, path, &err);
   if (stat == NULL) {
     respond_path_error(resp, &err, path, name);
-  } else if (set_stat_header(resp, stat), strcmp(http_request_method(req), "HEAD") == 0) {
+  } else if (set_stat_header(resp, stat),
+             strcmp(http_request_method(req), "HEAD") == 0) {
     http_respond_empty(resp, 200);
   } else {
     containers_publish_event(d->containers, fs.id, "archive-path", NULL);
@@ -104,21 +106,24 @@ static void h_archive_get(struct daemon *d, struct http_request *req,
 static int extract_options(struct http_request *req, struct container_fs *fs,
                            struct copy_extract_opts *o, skiff_error_t **err)
 {
-  *o = (struct copy_extract_opts){
-      .no_overwrite_dir_non_dir = http_request_query_bool(req, "noOverwriteDirNonDir", false)};
-  const char *user = json_string_value(
-      json_object_get(json_object_get(fs->record, "Config"), "User"));
+  *o = (struct copy_extract_opts){.no_overwrite_dir_non_dir = http_request_query_bool(
+                                      req, "noOverwriteDirNonDir", false)};
+  const char *user =
+      json_string_value(json_object_get(json_object_get(fs->record, "Config"), "User"));
   /* copyUIDGID: everything owned by the container's User (when it has one). */
-  if (!http_request_query_bool(req, "copyUIDGID", false) || user == NULL || *user == '\0')
+  if (!http_request_query_bool(req, "copyUIDGID", false) || user == NULL ||
+      *user == '\0')
     return 0;
   o->chown_to = true;
   return copy_lookup_user(fs->rootfd, user, &o->uid, &o->gid, err);
 }
 
-static int extract(struct daemon *d, struct http_request *req, struct http_response *resp,
-                   struct container_fs *fs, const char *path, skiff_error_t **err)
+static int extract(struct daemon *d, struct http_request *req,
+                   struct http_response *resp, struct container_fs *fs,
+                   const char *path, skiff_error_t **err)
 {
-  cleanup_free char *dest = copy_extract_target(fs->rootfd, path, fs->readonly_rootfs, err);
+  cleanup_free char *dest =
+      copy_extract_target(fs->rootfd, path, fs->readonly_rootfs, err);
   struct copy_extract_opts opts;
   if (dest == NULL || extract_options(req, fs, &opts, err) < 0)
     return -1;
@@ -155,7 +160,8 @@ static void h_archive_put(struct daemon *d, struct http_request *req,
 
 /* ---- GET /containers/{id}/export, /changes ---- */
 
-static void h_export(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_export(struct daemon *d, struct http_request *req,
+                     struct http_response *resp)
 {
   struct container_fs fs;
   skiff_error_t *err = NULL;
@@ -170,7 +176,8 @@ static void h_export(struct daemon *d, struct http_request *req, struct http_res
   containers_fs_release(d->containers, &fs);
 }
 
-static void h_changes(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_changes(struct daemon *d, struct http_request *req,
+                      struct http_response *resp)
 {
   struct container_fs fs;
   skiff_error_t *err = NULL;
@@ -213,7 +220,8 @@ static char *commit_layer(struct daemon *d, struct container_fs *fs,
 
 /* The config of the new image: the request's (when given) completed by
  * the container's, as dockerd's merge does. New reference. */
-static json_t *commit_config(struct http_request *req, json_t *record, skiff_error_t **err)
+static json_t *commit_config(struct http_request *req, json_t *record,
+                             skiff_error_t **err)
 {
   size_t len = 0;
   const char *text = http_request_body(req, &len);
@@ -221,8 +229,10 @@ static json_t *commit_config(struct http_request *req, json_t *record, skiff_err
   if (body == NULL && *err)
     return NULL;
   if (body && !json_is_object(body) && !json_is_null(body)) {
-    skiff_error_invalid(err, "json: cannot unmarshal %s into Go value of type "
-                        "container.Config", jsonutil_type_name(body));
+    skiff_error_invalid(err,
+                        "json: cannot unmarshal %s into Go value of type "
+                        "container.Config",
+                        jsonutil_type_name(body));
     return NULL;
   }
   json_t *config = json_object();
@@ -249,11 +259,13 @@ static char *command_text(json_t *config)
 
 static char *commit_reference(struct http_request *req)
 {
-  const char *repo = http_request_query(req, "repo"), *tag = http_request_query(req, "tag");
+  const char *repo = http_request_query(req, "repo"),
+             *tag = http_request_query(req, "tag");
   char *ref = NULL;
   if (repo == NULL || *repo == '\0')
     return NULL;
-  if (asprintf(&ref, "%s%s%s", repo, tag && *tag ? ":" : "", tag && *tag ? tag : "") < 0)
+  if (asprintf(&ref, "%s%s%s", repo, tag && *tag ? ":" : "", tag && *tag ? tag : "") <
+      0)
     return NULL;
   return ref;
 }
@@ -284,8 +296,9 @@ static void publish_commit(struct daemon *d, struct container_fs *fs, const char
                                      "imageID", id, "imageRef", familiar ?: ""));
 }
 
-static void do_commit(struct daemon *d, struct http_request *req, struct http_response *resp,
-                      struct container_fs *fs, struct image_commit *c)
+static void do_commit(struct daemon *d, struct http_request *req,
+                      struct http_response *resp, struct container_fs *fs,
+                      struct image_commit *c)
 {
   skiff_error_t *err = NULL;
   cleanup_json json_t *config = commit_config(req, fs->record, &err);
@@ -306,7 +319,8 @@ static void do_commit(struct daemon *d, struct http_request *req, struct http_re
   http_respond_json(resp, 201, json_pack("{s:s}", "Id", id));
 }
 
-static void h_commit(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_commit(struct daemon *d, struct http_request *req,
+                     struct http_response *resp)
 {
   const char *container = http_request_query(req, "container");
   const char *changes[MAX_CHANGES + 1] = {0};

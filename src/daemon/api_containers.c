@@ -52,22 +52,28 @@ static void answer(struct http_response *resp, int ret, skiff_error_t *err, unsi
 }
 
 /* dockerd's CheckForJSON: a body must be declared as JSON. */
-static int check_json_type(struct http_request *req, size_t body_len, skiff_error_t **err)
+static int check_json_type(struct http_request *req, size_t body_len,
+                           skiff_error_t **err)
 {
   const char *ct = http_request_header(req, "Content-Type");
   size_t n = ct ? strcspn(ct, "; \t") : 0;
   if (body_len == 0 && (ct == NULL || *ct == '\0'))
     return 0;
   if (ct == NULL || n == 0)
-    return skiff_error_invalid(err, "malformed Content-Type header (%s): mime: no media "
-                               "type", ct ? ct : "");
+    return skiff_error_invalid(err,
+                               "malformed Content-Type header (%s): mime: no media "
+                               "type",
+                               ct ? ct : "");
   if (n != strlen("application/json") || strncasecmp(ct, "application/json", n) != 0)
-    return skiff_error_invalid(err, "unsupported Content-Type header (%s): must be "
-                               "'application/json'", ct);
+    return skiff_error_invalid(err,
+                               "unsupported Content-Type header (%s): must be "
+                               "'application/json'",
+                               ct);
   return 0;
 }
 
-static void h_create(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_create(struct daemon *d, struct http_request *req,
+                     struct http_response *resp)
 {
   skiff_error_t *err = NULL;
   size_t len = 0;
@@ -82,23 +88,26 @@ static void h_create(struct daemon *d, struct http_request *req, struct http_res
     return;
   }
   json_t *warnings = NULL;
-  cleanup_free char *id = containers_create(d->containers, http_request_query(req, "name"),
-                                            body, &warnings, &err);
+  cleanup_free char *id = containers_create(
+      d->containers, http_request_query(req, "name"), body, &warnings, &err);
   if (id == NULL) {
     http_respond_skiff_error(resp, err);
     skiff_error_free(&err);
     json_decref(warnings);
     return;
   }
-  http_respond_json(resp, 201, json_pack("{s:s, s:o}", "Id", id, "Warnings",
-                                         warnings ? warnings : json_array()));
+  http_respond_json(resp, 201,
+                    json_pack("{s:s, s:o}", "Id", id, "Warnings",
+                              warnings ? warnings : json_array()));
 }
 
-static void h_list(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_list(struct daemon *d, struct http_request *req,
+                   struct http_response *resp)
 {
-  static const char *const accepted[] = {
-      "ancestor", "before", "exited",  "health", "id",     "isolation", "is-task", "label",
-      "name",     "status", "publish", "expose", "since", "volume",    "network", NULL};
+  static const char *const accepted[] = {"ancestor", "before",    "exited",  "health",
+                                         "id",       "isolation", "is-task", "label",
+                                         "name",     "status",    "publish", "expose",
+                                         "since",    "volume",    "network", NULL};
   bool bad;
   cleanup_json json_t *filters = http_request_filters_of(req, resp, accepted, &bad);
   int64_t limit = -1;
@@ -110,9 +119,9 @@ static void h_list(struct daemon *d, struct http_request *req, struct http_respo
     skiff_error_free(&err);
     return;
   }
-  json_t *list = containers_list(d->containers, http_request_query_bool(req, "all", false),
-                                 (int)limit, http_request_query_bool(req, "size", false),
-                                 filters, &err);
+  json_t *list = containers_list(
+      d->containers, http_request_query_bool(req, "all", false), (int)limit,
+      http_request_query_bool(req, "size", false), filters, &err);
   if (list == NULL) {
     http_respond_skiff_error(resp, err);
     skiff_error_free(&err);
@@ -121,7 +130,8 @@ static void h_list(struct daemon *d, struct http_request *req, struct http_respo
   http_respond_json(resp, 200, list);
 }
 
-static void h_inspect(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_inspect(struct daemon *d, struct http_request *req,
+                      struct http_response *resp)
 {
   skiff_error_t *err = NULL;
   json_t *info = containers_inspect(d->containers, http_request_param(req, 0),
@@ -133,14 +143,16 @@ static void h_inspect(struct daemon *d, struct http_request *req, struct http_re
   skiff_error_free(&err);
 }
 
-static void h_start(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_start(struct daemon *d, struct http_request *req,
+                    struct http_response *resp)
 {
   size_t body_len = 0;
   http_request_body(req, &body_len);
   if (body_len > 7) /* dockerd: "a non-nil json object is at least 7 characters" */
-    return http_respond_error(resp, 400, "starting container with non-empty request body "
-                                         "was deprecated since API v1.22 and removed in "
-                                         "v1.24");
+    return http_respond_error(resp, 400,
+                              "starting container with non-empty request body "
+                              "was deprecated since API v1.22 and removed in "
+                              "v1.24");
   cleanup_free char *id = path_container(d, req, resp);
   if (id == NULL)
     return;
@@ -167,7 +179,8 @@ static int timeout_param(struct http_request *req, struct http_response *resp, i
   return 0;
 }
 
-static void h_stop(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_stop(struct daemon *d, struct http_request *req,
+                   struct http_response *resp)
 {
   cleanup_free char *id = path_container(d, req, resp);
   int t;
@@ -181,7 +194,8 @@ static void h_stop(struct daemon *d, struct http_request *req, struct http_respo
   skiff_error_free(&err);
 }
 
-static void h_restart(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_restart(struct daemon *d, struct http_request *req,
+                      struct http_response *resp)
 {
   cleanup_free char *id = path_container(d, req, resp);
   int t;
@@ -200,13 +214,16 @@ static int check_kill_signal(const char *signal, skiff_error_t **err)
   if (signal == NULL || *signal == '\0' || proc_parse_signal(signal) > 0)
     return 0;
   if (strspn(signal, "0123456789") == strlen(signal) && strtoll(signal, NULL, 10) > 0)
-    return skiff_error_invalid(err, "The linux daemon does not support signal %s", signal);
+    return skiff_error_invalid(err, "The linux daemon does not support signal %s",
+                               signal);
   return skiff_error_invalid(err, "Invalid signal: %s", signal);
 }
 
-static void h_kill(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_kill(struct daemon *d, struct http_request *req,
+                   struct http_response *resp)
 {
-  const char *name = http_request_param(req, 0), *signal = http_request_query(req, "signal");
+  const char *name = http_request_param(req, 0),
+             *signal = http_request_query(req, "signal");
   skiff_error_t *err = NULL;
   cleanup_free char *id = NULL;
   if (check_kill_signal(signal, &err) < 0)
@@ -220,7 +237,8 @@ static void h_kill(struct daemon *d, struct http_request *req, struct http_respo
   skiff_error_free(&err);
 }
 
-static void h_pause(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_pause(struct daemon *d, struct http_request *req,
+                    struct http_response *resp)
 {
   cleanup_free char *id = path_container(d, req, resp);
   if (id == NULL)
@@ -237,7 +255,8 @@ static bool client_gone(void *resp)
   return http_client_gone(resp);
 }
 
-static void h_wait(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_wait(struct daemon *d, struct http_request *req,
+                   struct http_response *resp)
 {
   const char *condition = http_request_query(req, "condition");
   if (condition && *condition && strcmp(condition, "not-running") != 0 &&
@@ -254,8 +273,8 @@ static void h_wait(struct daemon *d, struct http_request *req, struct http_respo
     return;
   if (containers_wait(d->containers, id, http_request_query(req, "condition"), &status,
                       client_gone, resp, &err) < 0) {
-    cleanup_json json_t *body = json_pack("{s:i, s:{s:s}}", "StatusCode", 0, "Error",
-                                          "Message", err->msg);
+    cleanup_json json_t *body =
+        json_pack("{s:i, s:{s:s}}", "StatusCode", 0, "Error", "Message", err->msg);
     http_stream_json(resp, body);
     skiff_error_free(&err);
     return;
@@ -264,7 +283,8 @@ static void h_wait(struct daemon *d, struct http_request *req, struct http_respo
   http_stream_json(resp, body);
 }
 
-static void h_delete(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_delete(struct daemon *d, struct http_request *req,
+                     struct http_response *resp)
 {
   skiff_error_t *err = NULL;
   int ret = containers_remove(d->containers, http_request_param(req, 0),
@@ -276,7 +296,8 @@ static void h_delete(struct daemon *d, struct http_request *req, struct http_res
 
 /* dockerd's ContainerRename: the name is taken with a leading "/", and
  * what reserving it refuses is "Error when allocating new name: ...". */
-static void h_rename(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_rename(struct daemon *d, struct http_request *req,
+                     struct http_response *resp)
 {
   const char *name = http_request_query(req, "name");
   if (name == NULL || *name == '\0')
@@ -287,8 +308,9 @@ static void h_rename(struct daemon *d, struct http_request *req, struct http_res
     return;
   cleanup_json json_t *info = containers_inspect(d->containers, id, false, NULL);
   if (strcmp(json_string_value(json_object_get(info, "Name")) ?: "", slashed) == 0)
-    return http_respond_error(resp, 400, "Renaming a container with the same name as its "
-                                         "current name");
+    return http_respond_error(resp, 400,
+                              "Renaming a container with the same name as its "
+                              "current name");
   skiff_error_t *err = NULL;
   int ret = containers_rename(d->containers, id, slashed, &err);
   if (ret < 0 && (err->status == EEXIST || err->status == EINVAL))
@@ -297,7 +319,8 @@ static void h_rename(struct daemon *d, struct http_request *req, struct http_res
   skiff_error_free(&err);
 }
 
-static void h_prune(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_prune(struct daemon *d, struct http_request *req,
+                    struct http_response *resp)
 {
   static const char *const accepted[] = {"until", "label", "label!", NULL};
   bool bad;
@@ -338,13 +361,15 @@ static int size_param(struct http_request *req, const char *name, unsigned *valu
   return 0;
 }
 
-static void h_resize(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_resize(struct daemon *d, struct http_request *req,
+                     struct http_response *resp)
 {
   unsigned height, width;
   if (size_param(req, "h", &height, resp) < 0 || size_param(req, "w", &width, resp) < 0)
     return;
   skiff_error_t *err = NULL;
-  int ret = containers_resize(d->containers, http_request_param(req, 0), height, width, &err);
+  int ret =
+      containers_resize(d->containers, http_request_param(req, 0), height, width, &err);
   answer(resp, ret, err, 200);
   skiff_error_free(&err);
 }
@@ -359,17 +384,22 @@ static bool attach_refused(struct daemon *d, const char *id, struct http_request
   json_t *state = json_object_get(info, "State");
   const char *ref = http_request_param(req, 0);
   if (json_is_true(json_object_get(state, "Paused")))
-    http_respond_error(resp, 409, "container %s is paused, unpause the container before "
-                       "attach", ref);
+    http_respond_error(resp, 409,
+                       "container %s is paused, unpause the container before "
+                       "attach",
+                       ref);
   else if (json_is_true(json_object_get(state, "Restarting")))
-    http_respond_error(resp, 409, "container %s is restarting, wait until the container "
-                       "is running", ref);
+    http_respond_error(resp, 409,
+                       "container %s is restarting, wait until the container "
+                       "is running",
+                       ref);
   else
     return false;
   return true;
 }
 
-static void h_attach(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_attach(struct daemon *d, struct http_request *req,
+                     struct http_response *resp)
 {
   skiff_error_t *err = NULL;
   struct detach_keys keys;
@@ -390,8 +420,9 @@ static void h_attach(struct daemon *d, struct http_request *req, struct http_res
   if (containers_log_info(d->containers, id, &log_path, &tty, NULL) < 0)
     return;
   containers_attach_reserve(d->containers, id);
-  int client = http_hijack(req, resp, tty ? "application/vnd.docker.raw-stream"
-                                          : "application/vnd.docker.multiplexed-stream");
+  int client = http_hijack(req, resp,
+                           tty ? "application/vnd.docker.raw-stream"
+                               : "application/vnd.docker.multiplexed-stream");
   if (client < 0)
     return;
   containers_publish_event(d->containers, id, "attach", NULL);
@@ -454,8 +485,13 @@ static int send_entry(struct http_response *resp, const struct log_request *lr,
   }
   size_t len = strlen(payload);
   if (!lr->tty) {
-    unsigned char h[8] = {is_err ? 2 : 1, 0, 0, 0, (unsigned char)(len >> 24),
-                          (unsigned char)(len >> 16), (unsigned char)(len >> 8),
+    unsigned char h[8] = {is_err ? 2 : 1,
+                          0,
+                          0,
+                          0,
+                          (unsigned char)(len >> 24),
+                          (unsigned char)(len >> 16),
+                          (unsigned char)(len >> 8),
                           (unsigned char)len};
     if (http_stream_write(resp, h, sizeof h) < 0)
       return -1;
@@ -543,15 +579,17 @@ static long tail_param(struct http_request *req)
   return tail && *tail && *end == '\0' && keep >= 0 ? keep : -1;
 }
 
-static void h_logs(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_logs(struct daemon *d, struct http_request *req,
+                   struct http_response *resp)
 {
-  struct log_request lr = {
-      .out = http_request_query_bool(req, "stdout", false),
-      .err = http_request_query_bool(req, "stderr", false),
-      .timestamps = http_request_query_bool(req, "timestamps", false)};
+  struct log_request lr = {.out = http_request_query_bool(req, "stdout", false),
+                           .err = http_request_query_bool(req, "stderr", false),
+                           .timestamps =
+                               http_request_query_bool(req, "timestamps", false)};
   if (!lr.out && !lr.err)
-    return http_respond_error(resp, 400, "Bad parameters: you must choose at least one "
-                                         "stream");
+    return http_respond_error(resp, 400,
+                              "Bad parameters: you must choose at least one "
+                              "stream");
   skiff_error_t *err = NULL;
   if (time_param(req, "since", &lr.since_ns, &err) < 0 ||
       time_param(req, "until", &lr.until_ns, &err) < 0) {
@@ -564,8 +602,9 @@ static void h_logs(struct daemon *d, struct http_request *req, struct http_respo
   if (id == NULL || containers_log_info(d->containers, id, &path, &lr.tty, NULL) < 0)
     return;
   long keep = tail_param(req);
-  if (http_stream_begin(resp, 200, lr.tty ? "application/vnd.docker.raw-stream"
-                                          : "application/vnd.docker.multiplexed-stream") < 0)
+  if (http_stream_begin(resp, 200,
+                        lr.tty ? "application/vnd.docker.raw-stream"
+                               : "application/vnd.docker.multiplexed-stream") < 0)
     return;
   FILE *current = fopen(path, "re");
   cleanup_json json_t *lines = read_lines(path, current);
@@ -573,7 +612,8 @@ static void h_logs(struct daemon *d, struct http_request *req, struct http_respo
   size_t first = keep >= 0 && (size_t)keep < n ? n - (size_t)keep : 0;
   bool client_there = true;
   for (size_t i = first; i < n && client_there; i++)
-    client_there = send_entry(resp, &lr, json_string_value(json_array_get(lines, i))) == 0;
+    client_there =
+        send_entry(resp, &lr, json_string_value(json_array_get(lines, i))) == 0;
   if (client_there && http_request_query_bool(req, "follow", false)) {
     follow(d, id, path, resp, &lr, current); /* closes it */
     return;

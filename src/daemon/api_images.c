@@ -199,12 +199,13 @@ static int check_new_tag(const char *repo, const char *tag, skiff_error_t **err)
 {
   if (tag && *tag && !valid_tag(tag))
     return skiff_error_invalid(err, "invalid tag format");
-  cleanup_free char *norm = repo && *repo ? image_reference_normalize(repo, NULL) : NULL;
+  cleanup_free char *norm =
+      repo && *repo ? image_reference_normalize(repo, NULL) : NULL;
   const char *digest_name = "docker.io/library/sha256";
   size_t n = strlen(digest_name);
   if (norm && strncmp(norm, digest_name, n) == 0 && strchr(":@", norm[n]))
     return skiff_error_invalid(err, "refusing to create an ambiguous tag using digest "
-                               "algorithm as name");
+                                    "algorithm as name");
   return 0;
 }
 
@@ -237,7 +238,8 @@ static void handle_tag(struct daemon *d, struct http_request *req,
 static bool image_user(struct daemon *d, const char *id, char image[13], char user[13],
                        bool *running)
 {
-  cleanup_free char *full = id ? containers_image_user(d->containers, id, running) : NULL;
+  cleanup_free char *full =
+      id ? containers_image_user(d->containers, id, running) : NULL;
   if (full == NULL)
     return false;
   snprintf(image, 13, "%s", strchr(id, ':') ? strchr(id, ':') + 1 : id);
@@ -256,8 +258,10 @@ static int check_forced_removal(struct daemon *d, const char *name, const char *
   if (!image_user(d, id, image, user, &running) || !running ||
       (strncmp(hex, name, strlen(name)) != 0 && strncmp(id, name, strlen(name)) != 0))
     return 0;
-  return skiff_error_status(err, EBUSY, "conflict: unable to delete %s (cannot be forced) "
-                            "- image is being used by running container %s", image, user);
+  return skiff_error_status(err, EBUSY,
+                            "conflict: unable to delete %s (cannot be forced) "
+                            "- image is being used by running container %s",
+                            image, user);
 }
 
 /* The image store's conflicts say "a container"; dockerd's name it. */
@@ -268,19 +272,24 @@ static void name_the_user(struct daemon *d, const char *name, const char *id,
   bool running = false;
   if ((*err)->status != EBUSY || !image_user(d, id, image, user, &running))
     return;
-  bool reference = strstr((*err)->msg, "a container is using its referenced image") != NULL;
+  bool reference =
+      strstr((*err)->msg, "a container is using its referenced image") != NULL;
   bool by_id = strstr((*err)->msg, "image is being used by a container") != NULL;
   if (!reference && !by_id)
     return;
   skiff_error_free(err);
   if (reference)
-    skiff_error_status(err, EBUSY, "conflict: unable to remove repository reference "
-                       "\"%s\" (must force) - container %s is using its referenced image "
-                       "%s", name, user, image);
+    skiff_error_status(
+        err, EBUSY,
+        "conflict: unable to remove repository reference "
+        "\"%s\" (must force) - container %s is using its referenced image "
+        "%s",
+        name, user, image);
   else
-    skiff_error_status(err, EBUSY, "conflict: unable to delete %s (%s) - image is being "
-                       "used by %s container %s", image,
-                       running ? "cannot be forced" : "must be forced",
+    skiff_error_status(err, EBUSY,
+                       "conflict: unable to delete %s (%s) - image is being "
+                       "used by %s container %s",
+                       image, running ? "cannot be forced" : "must be forced",
                        running ? "running" : "stopped", user);
 }
 
@@ -471,10 +480,12 @@ static int prune_left_out(struct daemon *d, json_t *filters, json_t *left_out,
   json_array_foreach(images, i, img)
   {
     json_t *have = json_object_get(img, "Labels");
-    int64_t created = json_integer_value(json_object_get(img, "Created")) * 1000000000LL;
+    int64_t created =
+        json_integer_value(json_object_get(img, "Created")) * 1000000000LL;
     if ((until_ns && created >= until_ns) || !has_labels(have, labels) ||
         (json_array_size(not_labels) && has_labels(have, not_labels)))
-      json_object_set(left_out, json_string_value(json_object_get(img, "Id")), json_true());
+      json_object_set(left_out, json_string_value(json_object_get(img, "Id")),
+                      json_true());
   }
   return 0;
 }
@@ -489,7 +500,8 @@ static void handle_prune(struct daemon *d, struct http_request *req,
     return;
   cleanup_json json_t *dangling = filter_list(filters, "dangling");
   const char *value = json_string_value(json_array_get(dangling, 0));
-  bool all_unused = value && (strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0);
+  bool all_unused =
+      value && (strcasecmp(value, "false") == 0 || strcmp(value, "0") == 0);
   if (value && !all_unused && strcasecmp(value, "true") != 0 && strcmp(value, "1") != 0)
     return http_respond_error(resp, 400, "invalid filter 'dangling=[%s]'", value);
   skiff_error_t *err = NULL;
@@ -497,7 +509,8 @@ static void handle_prune(struct daemon *d, struct http_request *req,
   if (prune_left_out(d, filters, left_out, &err) < 0)
     return respond_error(resp, &err);
   struct prune_scope scope = {d, left_out};
-  json_t *report = image_store_prune(d->images, all_unused, left_out_or_in_use, &scope, &err);
+  json_t *report =
+      image_store_prune(d->images, all_unused, left_out_or_in_use, &scope, &err);
   if (report == NULL)
     return respond_error(resp, &err);
   publish(d, "prune", "", NULL);

@@ -54,8 +54,8 @@ static void stream_message(struct stream *s, json_t *msg)
     s->gone = true;
 }
 
-static void on_progress(void *arg, const char *id, const char *status, long long current,
-                        long long total)
+static void on_progress(void *arg, const char *id, const char *status,
+                        long long current, long long total)
 {
   struct stream *s = arg;
   cleanup_json json_t *msg = json_pack("{s:s}", "status", status);
@@ -151,7 +151,8 @@ static void handle_push(struct daemon *d, struct http_request *req,
   const char *name = http_request_param(req, 0);
   const char *tag = http_request_query(req, "tag");
   cleanup_free char *ref = NULL;
-  if (asprintf(&ref, "%s%s%s", name, tag && *tag ? ":" : "", tag && *tag ? tag : "") < 0)
+  if (asprintf(&ref, "%s%s%s", name, tag && *tag ? ":" : "", tag && *tag ? tag : "") <
+      0)
     return http_respond_error(resp, 500, "push: out of memory");
   struct stream s = {.resp = resp};
   struct registry_progress progress = {.fn = on_progress, .aux = on_aux, .arg = &s};
@@ -195,8 +196,8 @@ static void handle_auth(struct daemon *d, struct http_request *req,
     return;
   }
   http_respond_json(resp, 200,
-                    json_pack("{s:s, s:s}", "Status", "Login Succeeded", "IdentityToken",
-                              token ? token : ""));
+                    json_pack("{s:s, s:s}", "Status", "Login Succeeded",
+                              "IdentityToken", token ? token : ""));
 }
 
 /* ---- GET /images/search ---- */
@@ -204,10 +205,11 @@ static void handle_auth(struct daemon *d, struct http_request *req,
 static void handle_search(struct daemon *d, struct http_request *req,
                           struct http_response *resp)
 {
-  http_respond_error(resp, 501,
-                     "search is not supported by skiff: registries that speak the OCI "
-                     "distribution API have no search; browse the registry instead (%s)",
-                     http_request_query(req, "term") ?: "no term");
+  http_respond_error(
+      resp, 501,
+      "search is not supported by skiff: registries that speak the OCI "
+      "distribution API have no search; browse the registry instead (%s)",
+      http_request_query(req, "term") ?: "no term");
 }
 
 const struct api_route api_registry_routes[] = {

@@ -19,7 +19,8 @@ static void respond_error(struct http_response *resp, skiff_error_t **err)
   skiff_error_free(err);
 }
 
-static void h_top(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_top(struct daemon *d, struct http_request *req,
+                  struct http_response *resp)
 {
   skiff_error_t *err = NULL;
   const char *ref = http_request_param(req, 0);
@@ -27,7 +28,8 @@ static void h_top(struct daemon *d, struct http_request *req, struct http_respon
   size_t n = 0;
   json_t *list = NULL;
   if (containers_pids(d->containers, ref, &pids, &n, &err) < 0 ||
-      (list = top_processes(pids, n, http_request_query(req, "ps_args"), &err)) == NULL) {
+      (list = top_processes(pids, n, http_request_query(req, "ps_args"), &err)) ==
+          NULL) {
     respond_error(resp, &err);
     return;
   }
@@ -95,7 +97,8 @@ static void stream_stats(struct stats_source *src, struct http_response *resp)
   }
 }
 
-static void h_stats(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_stats(struct daemon *d, struct http_request *req,
+                    struct http_response *resp)
 {
   skiff_error_t *err = NULL;
   bool stream = http_request_query_bool(req, "stream", true);
@@ -133,7 +136,8 @@ static void h_stats(struct daemon *d, struct http_request *req, struct http_resp
 
 /* ---- update ------------------------------------------------------------ */
 
-static void h_update(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void h_update(struct daemon *d, struct http_request *req,
+                     struct http_response *resp)
 {
   skiff_error_t *err = NULL;
   cleanup_json json_t *body = http_request_json(req, &err);

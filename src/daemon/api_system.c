@@ -424,7 +424,8 @@ static void handle_events(struct daemon *d, struct http_request *req,
 
 /* GET /system/df: what images and containers use (volumes and the build
  * cache come with their issues). */
-static void handle_df(struct daemon *d, struct http_request *req, struct http_response *resp)
+static void handle_df(struct daemon *d, struct http_request *req,
+                      struct http_response *resp)
 {
   skiff_error_t *err = NULL;
   json_t *images = image_store_df(d->images, &err);
@@ -444,9 +445,9 @@ static void handle_df(struct daemon *d, struct http_request *req, struct http_re
     layers += json_integer_value(json_object_get(image, "Size"));
   }
   http_respond_json(resp, 200,
-                    json_pack("{s:I, s:o, s:o, s:[], s:[]}", "LayersSize", layers, "Images",
-                              images, "Containers", containers_df(d->containers),
-                              "Volumes", "BuildCache"));
+                    json_pack("{s:I, s:o, s:o, s:[], s:[]}", "LayersSize", layers,
+                              "Images", images, "Containers",
+                              containers_df(d->containers), "Volumes", "BuildCache"));
 }
 
 /* POST /networks/prune, /volumes/prune, /build/prune: `docker system prune`
@@ -457,9 +458,9 @@ static void handle_df(struct daemon *d, struct http_request *req, struct http_re
 static void handle_prune_nothing(struct daemon *d, struct http_request *req,
                                  struct http_response *resp)
 {
-  static const char *const accepted[] = {"until", "label", "label!", "all", "id",
-                                         "parent", "type", "description", "inuse",
-                                         "shared", "private", NULL};
+  static const char *const accepted[] = {"until", "label",  "label!",  "all",
+                                         "id",    "parent", "type",    "description",
+                                         "inuse", "shared", "private", NULL};
   bool bad;
   cleanup_json json_t *filters = http_request_filters_of(req, resp, accepted, &bad);
   if (bad)
@@ -468,9 +469,10 @@ static void handle_prune_nothing(struct daemon *d, struct http_request *req,
   if (strncmp(path, "/networks/", 10) == 0)
     return http_respond_json(resp, 200, json_pack("{s:n}", "NetworksDeleted"));
   if (strncmp(path, "/volumes/", 9) == 0)
-    return http_respond_json(resp, 200, json_pack("{s:n, s:i}", "VolumesDeleted",
-                                                  "SpaceReclaimed", 0));
-  http_respond_json(resp, 200, json_pack("{s:n, s:i}", "CachesDeleted", "SpaceReclaimed", 0));
+    return http_respond_json(
+        resp, 200, json_pack("{s:n, s:i}", "VolumesDeleted", "SpaceReclaimed", 0));
+  http_respond_json(resp, 200,
+                    json_pack("{s:n, s:i}", "CachesDeleted", "SpaceReclaimed", 0));
 }
 
 const struct api_route api_system_routes[] = {
@@ -478,7 +480,10 @@ const struct api_route api_system_routes[] = {
     {"POST", "/volumes/prune", handle_prune_nothing, false},
     {"POST", "/build/prune", handle_prune_nothing, false},
     {"GET", "/system/df", handle_df, false},
-    {"GET", "/_ping", handle_ping, false},      {"HEAD", "/_ping", handle_ping, false},
-    {"GET", "/version", handle_version, false}, {"GET", "/info", handle_info, false},
-    {"GET", "/events", handle_events, false},   {NULL, NULL, NULL, false},
+    {"GET", "/_ping", handle_ping, false},
+    {"HEAD", "/_ping", handle_ping, false},
+    {"GET", "/version", handle_version, false},
+    {"GET", "/info", handle_info, false},
+    {"GET", "/events", handle_events, false},
+    {NULL, NULL, NULL, false},
 };

@@ -62,20 +62,23 @@ static void set_state(struct container *c, const char *status)
 {
   json_t *st = state_of(c);
   json_object_set_new(st, "Status", json_string(status));
-  json_object_set_new(st, "Running", json_boolean(strcmp(status, "running") == 0 ||
-                                                  strcmp(status, "paused") == 0));
+  json_object_set_new(
+      st, "Running",
+      json_boolean(strcmp(status, "running") == 0 || strcmp(status, "paused") == 0));
   json_object_set_new(st, "Paused", json_boolean(strcmp(status, "paused") == 0));
-  json_object_set_new(st, "Restarting", json_boolean(strcmp(status, "restarting") == 0));
+  json_object_set_new(st, "Restarting",
+                      json_boolean(strcmp(status, "restarting") == 0));
   json_object_set_new(st, "Dead", json_boolean(strcmp(status, "dead") == 0));
 }
 
 static void publish(struct container_store *s, struct container *c, const char *action,
                     json_t *extra)
 {
-  json_t *attrs = json_pack("{s:s, s:s}", "name",
-                            json_string_value(json_object_get(c->record, "Name")) + 1,
-                            "image", json_string_value(json_object_get(
-                                         json_object_get(c->record, "Config"), "Image")));
+  json_t *attrs =
+      json_pack("{s:s, s:s}", "name",
+                json_string_value(json_object_get(c->record, "Name")) + 1, "image",
+                json_string_value(
+                    json_object_get(json_object_get(c->record, "Config"), "Image")));
   json_t *labels = json_object_get(json_object_get(c->record, "Config"), "Labels");
   if (json_is_object(labels))
     json_object_update(attrs, labels);
@@ -109,7 +112,8 @@ struct container *containers_find_locked(struct container_store *s, const char *
   return prefix_match;
 }
 
-char *containers_resolve(struct container_store *s, const char *ref, skiff_error_t **err)
+char *containers_resolve(struct container_store *s, const char *ref,
+                         skiff_error_t **err)
 {
   pthread_mutex_lock(&s->lock);
   struct container *c = containers_find_locked(s, ref, err);
@@ -219,7 +223,8 @@ static void merge_image_config(json_t *config, json_t *image_config)
     json_array_foreach(env, k, have)
     {
       const char *h = json_string_value(have);
-      if (strncmp(h, entry, name_len) == 0 && (h[name_len] == '=' || h[name_len] == 0)) {
+      if (strncmp(h, entry, name_len) == 0 &&
+          (h[name_len] == '=' || h[name_len] == 0)) {
         json_array_set(env, k, item);
         replaced = true;
       }
@@ -243,32 +248,39 @@ static void merge_image_config(json_t *config, json_t *image_config)
   if (!json_is_array(own_entry))
     json_object_set(config, "Entrypoint", json_object_get(image_config, "Entrypoint"));
   json_t *own_cmd = json_object_get(config, "Cmd");
-  if ((!json_is_array(own_cmd) || json_array_size(own_cmd) == 0) && !json_is_array(own_entry))
+  if ((!json_is_array(own_cmd) || json_array_size(own_cmd) == 0) &&
+      !json_is_array(own_entry))
     json_object_set(config, "Cmd", json_object_get(image_config, "Cmd"));
   json_decref(cmdline);
 }
 
 static int check_create_body(json_t *body, skiff_error_t **err)
 {
-  static const char *const strings[] = {"Image", "Hostname", "Domainname", "User",
-                                        "WorkingDir", "StopSignal", NULL};
+  static const char *const strings[] = {
+      "Image", "Hostname", "Domainname", "User", "WorkingDir", "StopSignal", NULL};
   static const char *const arrays[] = {"Cmd", "Entrypoint", "Env", NULL};
   for (const char *const *k = strings; *k; k++) {
     json_t *v = json_object_get(body, *k);
     if (v && !json_is_null(v) && !json_is_string(v))
-      return skiff_error_invalid(err, "json: cannot unmarshal %s into Go struct field "
-                                 "Config.%s of type string", jsonutil_type_name(v), *k);
+      return skiff_error_invalid(err,
+                                 "json: cannot unmarshal %s into Go struct field "
+                                 "Config.%s of type string",
+                                 jsonutil_type_name(v), *k);
   }
   for (const char *const *k = arrays; *k; k++) {
     json_t *v = json_object_get(body, *k);
     if (v && !json_is_null(v) && !json_is_array(v) && !json_is_string(v))
-      return skiff_error_invalid(err, "json: cannot unmarshal %s into Go struct field "
-                                 "Config.%s of type []string", jsonutil_type_name(v), *k);
+      return skiff_error_invalid(err,
+                                 "json: cannot unmarshal %s into Go struct field "
+                                 "Config.%s of type []string",
+                                 jsonutil_type_name(v), *k);
   }
   json_t *host = json_object_get(body, "HostConfig");
   if (host && !json_is_null(host) && !json_is_object(host))
-    return skiff_error_invalid(err, "json: cannot unmarshal %s into Go struct field "
-                               "ContainerCreateRequest.HostConfig", jsonutil_type_name(host));
+    return skiff_error_invalid(err,
+                               "json: cannot unmarshal %s into Go struct field "
+                               "ContainerCreateRequest.HostConfig",
+                               jsonutil_type_name(host));
   const char *image = json_string_value(json_object_get(body, "Image"));
   if (image == NULL || *image == '\0')
     return skiff_error_invalid(err, "No image was specified in the container's Config");
@@ -292,12 +304,13 @@ static json_t *initial_state(void)
 {
   return json_pack("{s:s, s:b, s:b, s:b, s:b, s:b, s:i, s:i, s:s, s:s, s:s}", "Status",
                    "created", "Running", false, "Paused", false, "Restarting", false,
-                   "OOMKilled", false, "Dead", false, "Pid", 0, "ExitCode", 0, "Error", "",
-                   "StartedAt", ZERO_TIME, "FinishedAt", ZERO_TIME);
+                   "OOMKilled", false, "Dead", false, "Pid", 0, "ExitCode", 0, "Error",
+                   "", "StartedAt", ZERO_TIME, "FinishedAt", ZERO_TIME);
 }
 
-static json_t *build_record(const char *id, const char *name, json_t *config, json_t *host,
-                            const char *image_id, const char *dir, const char *etc_dir)
+static json_t *build_record(const char *id, const char *name, json_t *config,
+                            json_t *host, const char *image_id, const char *dir,
+                            const char *etc_dir)
 {
   char created[48], log_path[4200], path[4200];
   now_text(created, sizeof created);
@@ -306,8 +319,8 @@ static json_t *build_record(const char *id, const char *name, json_t *config, js
   json_t *cmd = ocispec_command(config, NULL);
   json_t *record = json_pack(
       "{s:s, s:s, s:O?, s:o, s:o, s:s, s:s, s:s, s:i, s:s, s:s, s:O, s:O, s:[], s:{}}",
-      "Id", id, "Created", created, "Path", json_array_get(cmd, 0), "Args", args, "State",
-      initial_state(), "Image", image_id, "LogPath", log_path, "Name", name,
+      "Id", id, "Created", created, "Path", json_array_get(cmd, 0), "Args", args,
+      "State", initial_state(), "Image", image_id, "LogPath", log_path, "Name", name,
       "RestartCount", 0, "Driver", "overlay2", "Platform", "linux", "HostConfig", host,
       "Config", config, "Mounts", "NetworkSettings");
   for (size_t i = 1; i < json_array_size(cmd); i++)
@@ -319,9 +332,9 @@ static json_t *build_record(const char *id, const char *name, json_t *config, js
   json_object_set_new(record, "HostsPath", json_string(path));
   snprintf(path, sizeof path, "%s/resolv.conf", etc_dir);
   json_object_set_new(record, "ResolvConfPath", json_string(path));
-  json_object_set_new(record, "Skiff", json_pack("{s:i, s:I, s:b}", "ShimPid", 0,
-                                                 "ShimStart", (json_int_t)0,
-                                                 "ManuallyStopped", false));
+  json_object_set_new(record, "Skiff",
+                      json_pack("{s:i, s:I, s:b}", "ShimPid", 0, "ShimStart",
+                                (json_int_t)0, "ManuallyStopped", false));
   return record;
 }
 
@@ -336,7 +349,8 @@ static int write_etc_files(const char *dir, const char *hostname, skiff_error_t 
   snprintf(text, sizeof text,
            "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
            "fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\n"
-           "ff02::2\tip6-allrouters\n127.0.1.1\t%s\n", hostname);
+           "ff02::2\tip6-allrouters\n127.0.1.1\t%s\n",
+           hostname);
   if (fs_write_file_atomic(path, text, strlen(text), 0644, 0, err) < 0)
     return -1;
   snprintf(path, sizeof path, "%s/resolv.conf", dir);
@@ -397,15 +411,21 @@ static int claim_name(struct container_store *s, const char *name, char **slashe
   if (name == NULL || *name == '\0')
     name = generated = names_generate(s);
   else if (!names_valid(name))
-    return skiff_error_invalid(err, "Invalid container name (%s), only "
-                               "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed", name);
+    return skiff_error_invalid(err,
+                               "Invalid container name (%s), only "
+                               "[a-zA-Z0-9][a-zA-Z0-9_.-] are allowed",
+                               name);
   if (asprintf(slashed, "/%s", name[0] == '/' ? name + 1 : name) < 0)
     return skiff_error_set(err, ENOMEM, "name");
   struct container *other = containers_find_locked(s, *slashed, NULL);
-  if (other && strcmp(json_string_value(json_object_get(other->record, "Name")), *slashed) == 0)
-    return skiff_error_status(err, EEXIST, "Conflict. The container name \"%s\" is already in "
-                           "use by container \"%s\". You have to remove (or rename) that "
-                           "container to be able to reuse that name.", *slashed, other->id);
+  if (other &&
+      strcmp(json_string_value(json_object_get(other->record, "Name")), *slashed) == 0)
+    return skiff_error_status(
+        err, EEXIST,
+        "Conflict. The container name \"%s\" is already in "
+        "use by container \"%s\". You have to remove (or rename) that "
+        "container to be able to reuse that name.",
+        *slashed, other->id);
   return 0;
 }
 
@@ -475,8 +495,9 @@ char *containers_create(struct container_store *s, const char *name, json_t *bod
   cleanup_free char *slashed = NULL, *dir = NULL, *etc_dir = NULL;
   struct container *c = NULL;
   if (claim_name(s, name, &slashed, err) < 0 ||
-      prepare_dirs(s, id, image_id, config, json_is_true(json_object_get(host, "AutoRemove")),
-                   &dir, &etc_dir, err) < 0)
+      prepare_dirs(s, id, image_id, config,
+                   json_is_true(json_object_get(host, "AutoRemove")), &dir, &etc_dir,
+                   err) < 0)
     goto fail;
   c = calloc(1, sizeof *c);
   c->id = strdup(id);
@@ -524,9 +545,12 @@ static int parse_size(const char *text, uint64_t *out)
   double v = strtod(text, &end);
   uint64_t scale = 1;
   switch (*end) {
-  case 'k': case 'K': scale = 1000; break;
-  case 'm': case 'M': scale = 1000 * 1000; break;
-  case 'g': case 'G': scale = 1000 * 1000 * 1000; break;
+  case 'k':
+  case 'K': scale = 1000; break;
+  case 'm':
+  case 'M': scale = 1000 * 1000; break;
+  case 'g':
+  case 'G': scale = 1000 * 1000 * 1000; break;
   case '\0': break;
   default: return -1;
   }
@@ -538,7 +562,8 @@ static json_t *shim_config(struct container_store *s, struct container *c,
                            const char *run_dir, unsigned attachers, skiff_error_t **err)
 {
   json_t *config = json_object_get(c->record, "Config");
-  json_t *log_config = json_object_get(json_object_get(c->record, "HostConfig"), "LogConfig");
+  json_t *log_config =
+      json_object_get(json_object_get(c->record, "HostConfig"), "LogConfig");
   const char *driver = json_string_value(json_object_get(log_config, "Type"));
   if (driver == NULL || *driver == '\0')
     driver = s->d->config.log_driver ? s->d->config.log_driver : "json-file";
@@ -556,14 +581,15 @@ static json_t *shim_config(struct container_store *s, struct container *c,
     return NULL;
   }
   bool logs = strcmp(driver, "json-file") == 0;
-  return json_pack("{s:s, s:s, s:s, s:b, s:b, s:b, s:s?, s:I, s:i, s:i, s:i}", "id", c->id,
-                   "bundle", run_dir, "runtimeRoot", s->runtime_root, "tty",
-                   json_is_true(json_object_get(config, "Tty")), "openStdin",
-                   json_is_true(json_object_get(config, "OpenStdin")), "stdinOnce",
-                   json_is_true(json_object_get(config, "StdinOnce")), "logPath",
-                   logs ? json_string_value(json_object_get(c->record, "LogPath")) : NULL,
-                   "logMaxSize", (json_int_t)max_size, "logMaxFiles", max_file ? atoi(max_file) : 1,
-                   "waitForAttach", (int)attachers, "listenFd", SHIM_LISTEN_FD);
+  return json_pack(
+      "{s:s, s:s, s:s, s:b, s:b, s:b, s:s?, s:I, s:i, s:i, s:i}", "id", c->id, "bundle",
+      run_dir, "runtimeRoot", s->runtime_root, "tty",
+      json_is_true(json_object_get(config, "Tty")), "openStdin",
+      json_is_true(json_object_get(config, "OpenStdin")), "stdinOnce",
+      json_is_true(json_object_get(config, "StdinOnce")), "logPath",
+      logs ? json_string_value(json_object_get(c->record, "LogPath")) : NULL,
+      "logMaxSize", (json_int_t)max_size, "logMaxFiles", max_file ? atoi(max_file) : 1,
+      "waitForAttach", (int)attachers, "listenFd", SHIM_LISTEN_FD);
 }
 
 /* Everything a start needs on disk: rootfs mounted, config.json, shim.json. */
@@ -612,7 +638,7 @@ static void record_start_failure(struct container_store *s, struct container *c,
   json_object_set_new(st, "Error", json_string(msg));
   json_object_set_new(st, "ExitCode", json_integer(start_failure_code(msg)));
   set_state(c, strcmp(container_status(c), "restarting") == 0 ? "exited"
-                                                                 : container_status(c));
+                                                              : container_status(c));
   unmount_rootfs_locked(s, c);
   /* Nothing of a start that failed stays in the exec root (the bundle,
    * the attach socket), as nothing does of dockerd's failed task. */
@@ -653,10 +679,12 @@ static void start_monitor(struct container_store *s, struct container *c)
 }
 
 /* Called with the lock held; drops it while the shim starts. */
-static int start_locked(struct container_store *s, struct container *c, skiff_error_t **err)
+static int start_locked(struct container_store *s, struct container *c,
+                        skiff_error_t **err)
 {
   cleanup_free char *run_dir = NULL;
-  unsigned attachers = (unsigned)json_integer_value(json_object_get(skiff_of(c), "Attachers"));
+  unsigned attachers =
+      (unsigned)json_integer_value(json_object_get(skiff_of(c), "Attachers"));
   int listen_fd = -1;
   if (prepare_start(s, c, &run_dir, attachers, err) < 0 ||
       (listen_fd = shim_listen(run_dir, err)) < 0) {
@@ -730,12 +758,14 @@ static void record_exit(struct container_store *s, struct container *c)
   char now[48];
   now_text(now, sizeof now);
   json_t *st = state_of(c);
-  json_object_set_new(st, "ExitCode", json_integer(info ? json_integer_value(
-                                                              json_object_get(info, "ExitCode"))
-                                                        : 255));
+  json_object_set_new(
+      st, "ExitCode",
+      json_integer(info ? json_integer_value(json_object_get(info, "ExitCode")) : 255));
   json_t *finished = json_object_get(info, "FinishedAt");
-  json_object_set_new(st, "FinishedAt", finished ? json_incref(finished) : json_string(now));
-  json_object_set_new(st, "OOMKilled", json_boolean(json_is_true(json_object_get(info, "OOMKilled"))));
+  json_object_set_new(st, "FinishedAt",
+                      finished ? json_incref(finished) : json_string(now));
+  json_object_set_new(st, "OOMKilled",
+                      json_boolean(json_is_true(json_object_get(info, "OOMKilled"))));
   json_object_set_new(st, "Pid", json_integer(0));
   set_state(c, "exited");
   c->exits++;
@@ -748,7 +778,8 @@ static void record_exit(struct container_store *s, struct container *c)
 /* Docker's restart decision (the delay is computed by the caller). */
 static bool should_restart(struct container *c)
 {
-  json_t *policy = json_object_get(json_object_get(c->record, "HostConfig"), "RestartPolicy");
+  json_t *policy =
+      json_object_get(json_object_get(c->record, "HostConfig"), "RestartPolicy");
   const char *name = json_string_value(json_object_get(policy, "Name"));
   if (name == NULL || *name == '\0' || strcmp(name, "no") == 0 || c->removing ||
       json_is_true(json_object_get(skiff_of(c), "ManuallyStopped")))
@@ -827,8 +858,10 @@ static void *monitor_main(void *arg)
 static long next_restart_delay(struct container *c)
 {
   json_t *st = state_of(c);
-  int64_t started = jsonlog_parse_time(json_string_value(json_object_get(st, "StartedAt")));
-  int64_t finished = jsonlog_parse_time(json_string_value(json_object_get(st, "FinishedAt")));
+  int64_t started =
+      jsonlog_parse_time(json_string_value(json_object_get(st, "StartedAt")));
+  int64_t finished =
+      jsonlog_parse_time(json_string_value(json_object_get(st, "FinishedAt")));
   json_int_t delay = json_integer_value(json_object_get(skiff_of(c), "RestartDelay"));
   if (delay <= 0 || finished - started >= 10LL * 1000000000)
     delay = 100;
@@ -847,9 +880,10 @@ static void handle_exit(struct container_store *s, struct container *c)
   pthread_cond_broadcast(&s->changed);
   while (should_restart(c)) {
     set_state(c, "restarting");
-    json_object_set_new(c->record, "RestartCount",
-                        json_integer(json_integer_value(json_object_get(c->record,
-                                                                        "RestartCount")) + 1));
+    json_object_set_new(
+        c->record, "RestartCount",
+        json_integer(json_integer_value(json_object_get(c->record, "RestartCount")) +
+                     1));
     long delay = next_restart_delay(c);
     container_save_state(s, c);
     /* rm -f may remove (and free) the container while we sleep unlocked:
@@ -908,9 +942,10 @@ static int signal_locked(struct container_store *s, struct container *c, int sig
 
 static int stop_signal(struct container *c, const char *requested, skiff_error_t **err)
 {
-  const char *name = requested && *requested ? requested
-                     : json_string_value(json_object_get(json_object_get(c->record, "Config"),
-                                                         "StopSignal"));
+  const char *name = requested && *requested
+                         ? requested
+                         : json_string_value(json_object_get(
+                               json_object_get(c->record, "Config"), "StopSignal"));
   int sig = name && *name ? proc_parse_signal(name) : SIGTERM;
   if (sig < 0)
     return skiff_error_invalid(err, "Invalid signal: %s", name);
@@ -1039,9 +1074,10 @@ int containers_pause(struct container_store *s, const char *id, bool pause,
     goto out;
   const char *st = container_status(c);
   if (pause && strcmp(st, "running") != 0) {
-    skiff_error_status(err, EBUSY, strcmp(st, "paused") == 0 ? "Container %s is already paused"
-                                                          : "Container %s is not running",
-                    c->id);
+    skiff_error_status(err, EBUSY,
+                       strcmp(st, "paused") == 0 ? "Container %s is already paused"
+                                                 : "Container %s is not running",
+                       c->id);
     goto out;
   }
   if (!pause && strcmp(st, "paused") != 0) {
@@ -1061,7 +1097,8 @@ out:
 }
 
 int containers_wait(struct container_store *s, const char *id, const char *condition,
-                    int *status, bool (*gone)(void *arg), void *arg, skiff_error_t **err)
+                    int *status, bool (*gone)(void *arg), void *arg,
+                    skiff_error_t **err)
 {
   const char *cond = condition && *condition ? condition : "not-running";
   if (strcmp(cond, "not-running") != 0 && strcmp(cond, "next-exit") != 0 &&
@@ -1136,8 +1173,8 @@ static int remove_locked(struct container_store *s, struct container *c, bool vo
   return 0;
 }
 
-int containers_remove(struct container_store *s, const char *id, bool force, bool volumes,
-                      skiff_error_t **err)
+int containers_remove(struct container_store *s, const char *id, bool force,
+                      bool volumes, skiff_error_t **err)
 {
   pthread_mutex_lock(&s->lock);
   int ret = -1;
@@ -1145,15 +1182,17 @@ int containers_remove(struct container_store *s, const char *id, bool force, boo
   if (c == NULL)
     goto out;
   if (c->removing) {
-    skiff_error_status(err, EBUSY, "removal of container %s is already in progress", c->id);
+    skiff_error_status(err, EBUSY, "removal of container %s is already in progress",
+                       c->id);
     goto out;
   }
   if (json_is_true(json_object_get(state_of(c), "Running")) ||
       strcmp(container_status(c), "restarting") == 0) {
     if (!force) {
-      skiff_error_status(err, EBUSY, "cannot remove container \"%s\": container is running: "
-                      "stop the container before removing or force remove",
-                      json_string_value(json_object_get(c->record, "Name")));
+      skiff_error_status(err, EBUSY,
+                         "cannot remove container \"%s\": container is running: "
+                         "stop the container before removing or force remove",
+                         json_string_value(json_object_get(c->record, "Name")));
       goto out;
     }
     c->removing = true;
@@ -1215,8 +1254,9 @@ int containers_log_info(struct container_store *s, const char *id, char **log_pa
 static void count_attacher(struct container *c)
 {
   json_t *sk = skiff_of(c);
-  json_object_set_new(sk, "Attachers",
-                      json_integer(json_integer_value(json_object_get(sk, "Attachers")) + 1));
+  json_object_set_new(
+      sk, "Attachers",
+      json_integer(json_integer_value(json_object_get(sk, "Attachers")) + 1));
 }
 
 void containers_attach_reserve(struct container_store *s, const char *id)
@@ -1276,7 +1316,8 @@ int containers_resize(struct container_store *s, const char *id, unsigned height
   if (c && !json_is_true(json_object_get(state_of(c), "Running")))
     skiff_error_status(err, EBUSY, "Container %s is not running", c->id);
   bool ok = c && json_is_true(json_object_get(state_of(c), "Running"));
-  bool tty = ok && json_is_true(json_object_get(json_object_get(c->record, "Config"), "Tty"));
+  bool tty =
+      ok && json_is_true(json_object_get(json_object_get(c->record, "Config"), "Tty"));
   cleanup_free char *run_dir = ok ? container_run_dir(s, c) : NULL;
   cleanup_free char *cid = ok ? strdup(c->id) : NULL;
   pthread_mutex_unlock(&s->lock);
@@ -1285,14 +1326,15 @@ int containers_resize(struct container_store *s, const char *id, unsigned height
   char h[16], w[16];
   snprintf(h, sizeof h, "%u", height);
   snprintf(w, sizeof w, "%u", width);
-  containers_publish_event(s, cid, "resize", json_pack("{s:s, s:s}", "height", h, "width", w));
+  containers_publish_event(s, cid, "resize",
+                           json_pack("{s:s, s:s}", "height", h, "width", w));
   return 0;
 }
 
 /* ---- for containers_fs.c (cp, export, diff, commit) ------------------ */
 
-void container_publish(struct container_store *s, struct container *c, const char *action,
-                       json_t *extra)
+void container_publish(struct container_store *s, struct container *c,
+                       const char *action, json_t *extra)
 {
   publish(s, c, action, extra);
 }
@@ -1355,8 +1397,9 @@ struct container_store *containers_open(struct daemon *d, skiff_error_t **err)
       asprintf(&s->run_root, "%s/containers", d->config.exec_root) < 0 ||
       asprintf(&s->runtime_root, "%s/runtime", d->config.exec_root) < 0 ||
       asprintf(&s->init_path, "%.*s/skiff-init",
-               (int)(strrchr(d->shim_path, '/') ? strrchr(d->shim_path, '/') - d->shim_path
-                                                : 1),
+               (int)(strrchr(d->shim_path, '/')
+                         ? strrchr(d->shim_path, '/') - d->shim_path
+                         : 1),
                strrchr(d->shim_path, '/') ? d->shim_path : ".") < 0 ||
       fs_mkdir_p(s->root, 0710, err) < 0 || fs_mkdir_p(s->run_root, 0700, err) < 0) {
     containers_close(s);

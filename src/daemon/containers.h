@@ -58,8 +58,9 @@ int containers_pause(struct container_store *store, const char *id, bool pause,
 /* Wait for condition "not-running" (default), "next-exit" or "removed";
  * *status is the exit code. Blocks; gone(arg), when given, is asked about
  * once a second whether the waiting client has left (then ECONNRESET). */
-int containers_wait(struct container_store *store, const char *id, const char *condition,
-                    int *status, bool (*gone)(void *arg), void *arg, skiff_error_t **err);
+int containers_wait(struct container_store *store, const char *id,
+                    const char *condition, int *status, bool (*gone)(void *arg),
+                    void *arg, skiff_error_t **err);
 
 int containers_remove(struct container_store *store, const char *id, bool force,
                       bool volumes, skiff_error_t **err);

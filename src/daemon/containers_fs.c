@@ -36,8 +36,8 @@ static bool is_live(const struct container *c)
 /* /proc/PID/root when it is the container's rootfs mount, else -1. */
 static int open_process_root(const struct container *c, int layerfd)
 {
-  json_int_t pid = json_integer_value(json_object_get(json_object_get(c->record, "State"),
-                                                      "Pid"));
+  json_int_t pid =
+      json_integer_value(json_object_get(json_object_get(c->record, "State"), "Pid"));
   if (pid <= 0)
     return -1;
   char path[64];

@@ -11,15 +11,16 @@
 #include "containers.h"
 
 struct container {
-  json_t *record;       /* docker's inspect shape + "Skiff" (private) */
-  char *id;             /* 64 hex */
+  json_t *record; /* docker's inspect shape + "Skiff" (private) */
+  char *id;       /* 64 hex */
   bool removing;
-  unsigned exits;       /* bumped at each exit, for wait next-exit */
-  bool shim_ready;      /* the shim's attach socket is accepting */
-  unsigned reserved;    /* attachers counted before their 101 (containers_attach_reserve) */
-  unsigned fs_users;    /* copies holding the rootfs mounted (containers_fs.c) */
-  unsigned stoppers;    /* stops waiting for its exit: the last one auto-removes */
-  bool manual_restart;  /* in a restart's stop: its exit does not auto-remove */
+  unsigned exits;  /* bumped at each exit, for wait next-exit */
+  bool shim_ready; /* the shim's attach socket is accepting */
+  unsigned
+      reserved; /* attachers counted before their 101 (containers_attach_reserve) */
+  unsigned fs_users;   /* copies holding the rootfs mounted (containers_fs.c) */
+  unsigned stoppers;   /* stops waiting for its exit: the last one auto-removes */
+  bool manual_restart; /* in a restart's stop: its exit does not auto-remove */
 };
 
 struct container_store {
@@ -28,8 +29,8 @@ struct container_store {
   pthread_cond_t changed; /* any state change: waiters re-check */
   struct container **items;
   size_t n, cap;
-  char *root;      /* <data-root>/containers */
-  char *run_root;  /* <exec-root>/containers */
+  char *root;     /* <data-root>/containers */
+  char *run_root; /* <exec-root>/containers */
   char *runtime_root;
   char *init_path; /* skiff-init, beside skiff-shim */
   bool closing;
@@ -68,8 +69,8 @@ struct container *container_load(struct container_store *s, const char *id);
 
 /* For containers_fs.c: publishing an event of c (action, extra attributes
  * taken). With the lock held. */
-void container_publish(struct container_store *s, struct container *c, const char *action,
-                       json_t *extra);
+void container_publish(struct container_store *s, struct container *c,
+                       const char *action, json_t *extra);
 
 /* A free name of the form adjective_surname (names.c). With the lock held. */
 char *names_generate(struct container_store *s);

@@ -86,8 +86,8 @@ static bool match_label(struct container *c, const char *v)
 
 static bool match_ancestor(struct container *c, const char *v)
 {
-  const char *image = json_string_value(json_object_get(json_object_get(c->record, "Config"),
-                                                        "Image"));
+  const char *image =
+      json_string_value(json_object_get(json_object_get(c->record, "Config"), "Image"));
   const char *id = json_string_value(json_object_get(c->record, "Image"));
   return (image && (strcmp(image, v) == 0 || fnmatch(v, image, 0) == 0)) ||
          (id && (strcmp(id, v) == 0 || strncmp(id + 7, v, strlen(v)) == 0));
@@ -96,15 +96,16 @@ static bool match_ancestor(struct container *c, const char *v)
 static bool match_exited(struct container *c, const char *v)
 {
   return strcmp(container_status(c), "exited") == 0 &&
-         json_integer_value(json_object_get(json_object_get(c->record, "State"), "ExitCode")) ==
-             atoi(v);
+         json_integer_value(json_object_get(json_object_get(c->record, "State"),
+                                            "ExitCode")) == atoi(v);
 }
 
 static bool all_values(json_t *labels, struct container *c)
 {
   size_t i;
   json_t *v;
-  json_array_foreach(labels, i, v) if (!match_label(c, json_string_value(v))) return false;
+  json_array_foreach(labels, i,
+                     v) if (!match_label(c, json_string_value(v))) return false;
   return true;
 }
 
@@ -141,10 +142,10 @@ static bool passes(struct container *c, json_t *filters, const struct bounds *b)
     bool (*match)(struct container *, const char *);
   } kinds[] = {{"id", match_id},           {"name", match_name},
                {"status", match_status},   {"ancestor", match_ancestor},
-               {"exited", match_exited},
-               {"health", match_health},   {"network", match_network},
-               {"is-task", match_is_task}, {"publish", match_nothing},
-               {"expose", match_nothing},  {"volume", match_nothing}};
+               {"exited", match_exited},   {"health", match_health},
+               {"network", match_network}, {"is-task", match_is_task},
+               {"publish", match_nothing}, {"expose", match_nothing},
+               {"volume", match_nothing}};
   for (size_t k = 0; k < sizeof kinds / sizeof kinds[0]; k++) {
     cleanup_json json_t *values = filter_values(filters, kinds[k].key);
     if (!any_value(values, kinds[k].match, c))
@@ -154,11 +155,12 @@ static bool passes(struct container *c, json_t *filters, const struct bounds *b)
    * "label!" (prune) leaves out those that have every one of its. */
   cleanup_json json_t *labels = filter_values(filters, "label");
   cleanup_json json_t *not_labels = filter_values(filters, "label!");
-  if (!all_values(labels, c) || (json_array_size(not_labels) && all_values(not_labels, c)))
+  if (!all_values(labels, c) ||
+      (json_array_size(not_labels) && all_values(not_labels, c)))
     return false;
   int64_t created = created_ns(c);
-  return (b->before == 0 || created < b->before) && (b->since == 0 || created > b->since) &&
-         (b->until == 0 || created < b->until);
+  return (b->before == 0 || created < b->before) &&
+         (b->since == 0 || created > b->since) && (b->until == 0 || created < b->until);
 }
 
 /* ---- checking filters (dockerd's daemon/list.go, prune.go) ---------- */
@@ -175,7 +177,8 @@ static int check_value(const char *key, const char *v, skiff_error_t **err)
 {
   static const char *const states[] = {"created", "restarting", "running", "removing",
                                        "paused",  "exited",     "dead",    NULL};
-  static const char *const health[] = {"starting", "healthy", "unhealthy", "none", NULL};
+  static const char *const health[] = {"starting", "healthy", "unhealthy", "none",
+                                       NULL};
   char *end = NULL;
   if (strcmp(key, "exited") == 0)
     strtol(v, &end, 10);
@@ -209,8 +212,8 @@ static int reference_time(struct container_store *s, json_t *filters, const char
   return 0;
 }
 
-static int check_list_filters(struct container_store *s, json_t *filters, struct bounds *b,
-                              skiff_error_t **err)
+static int check_list_filters(struct container_store *s, json_t *filters,
+                              struct bounds *b, skiff_error_t **err)
 {
   const char *key;
   json_t *ignored;
@@ -220,8 +223,8 @@ static int check_list_filters(struct container_store *s, json_t *filters, struct
     cleanup_json json_t *values = filter_values(filters, key);
     size_t i;
     json_t *v;
-    json_array_foreach(values, i, v) if (check_value(key, json_string_value(v), err) < 0)
-        return -1;
+    json_array_foreach(values, i, v) if (check_value(key, json_string_value(v), err) <
+                                         0) return -1;
   }
   if (reference_time(s, filters, "before", &b->before, err) < 0 ||
       reference_time(s, filters, "since", &b->since, err) < 0)
@@ -262,13 +265,16 @@ static void status_text(struct container *c, char *buf, size_t len)
   char ago[64];
   long long code = (long long)json_integer_value(json_object_get(state, "ExitCode"));
   if (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0) {
-    int64_t started = jsonlog_parse_time(json_string_value(json_object_get(state, "StartedAt")));
+    int64_t started =
+        jsonlog_parse_time(json_string_value(json_object_get(state, "StartedAt")));
     humanize_duration(now_ns() - started, ago, sizeof ago);
     snprintf(buf, len, "Up %s%s", ago, strcmp(st, "paused") == 0 ? " (Paused)" : "");
   } else if (strcmp(st, "exited") == 0 || strcmp(st, "restarting") == 0) {
-    int64_t finished = jsonlog_parse_time(json_string_value(json_object_get(state, "FinishedAt")));
+    int64_t finished =
+        jsonlog_parse_time(json_string_value(json_object_get(state, "FinishedAt")));
     humanize_duration(now_ns() - finished, ago, sizeof ago);
-    snprintf(buf, len, "%s (%lld) %s ago", st[0] == 'e' ? "Exited" : "Restarting", code, ago);
+    snprintf(buf, len, "%s (%lld) %s ago", st[0] == 'e' ? "Exited" : "Restarting", code,
+             ago);
   } else if (strcmp(st, "dead") == 0) {
     snprintf(buf, len, "Dead");
   } else {
@@ -301,18 +307,17 @@ static json_t *summary(struct container *c)
   char status[128];
   status_text(c, status, sizeof status);
   json_t *labels = json_object_get(config, "Labels");
-  const char *network = json_string_value(json_object_get(json_object_get(c->record, "HostConfig"),
-                                                          "NetworkMode"));
-  return json_pack("{s:s, s:[O], s:O, s:O, s:s, s:I, s:[], s:o, s:O, s:s, s:{s:s}, "
-                   "s:{s:{}}, s:[]}",
-                   "Id", c->id, "Names", json_object_get(c->record, "Name"), "Image",
-                   json_object_get(config, "Image"), "ImageID",
-                   json_object_get(c->record, "Image"), "Command", command, "Created",
-                   (json_int_t)(created_ns(c) / 1000000000), "Ports", "Labels",
-                   json_is_object(labels) ? json_incref(labels) : json_object(), "State",
-                   json_object_get(state, "Status"), "Status", status, "HostConfig",
-                   "NetworkMode", network && *network ? network : "none",
-                   "NetworkSettings", "Networks", "Mounts");
+  const char *network = json_string_value(
+      json_object_get(json_object_get(c->record, "HostConfig"), "NetworkMode"));
+  return json_pack(
+      "{s:s, s:[O], s:O, s:O, s:s, s:I, s:[], s:o, s:O, s:s, s:{s:s}, "
+      "s:{s:{}}, s:[]}",
+      "Id", c->id, "Names", json_object_get(c->record, "Name"), "Image",
+      json_object_get(config, "Image"), "ImageID", json_object_get(c->record, "Image"),
+      "Command", command, "Created", (json_int_t)(created_ns(c) / 1000000000), "Ports",
+      "Labels", json_is_object(labels) ? json_incref(labels) : json_object(), "State",
+      json_object_get(state, "Status"), "Status", status, "HostConfig", "NetworkMode",
+      network && *network ? network : "none", "NetworkSettings", "Networks", "Mounts");
 }
 
 static int by_created_desc(const void *a, const void *b)
@@ -337,7 +342,8 @@ json_t *containers_list(struct container_store *s, bool all, int limit, bool siz
   json_t *list = json_array();
   for (size_t i = 0; i < s->n; i++) {
     struct container *c = sorted[i];
-    bool running = json_is_true(json_object_get(json_object_get(c->record, "State"), "Running"));
+    bool running =
+        json_is_true(json_object_get(json_object_get(c->record, "State"), "Running"));
     if ((!all && limit <= 0 && !running) || !passes(c, filters, &b))
       continue;
     if (limit > 0 && (int)json_array_size(list) >= limit)
@@ -363,8 +369,8 @@ json_t *containers_inspect(struct container_store *s, const char *id, bool size,
   if (out) {
     json_object_del(out, "Skiff");
     json_object_set_new(out, "ExecIDs", json_null());
-    json_object_set_new(out, "GraphDriver", json_pack("{s:s, s:{}}", "Name", "overlay2",
-                                                      "Data"));
+    json_object_set_new(out, "GraphDriver",
+                        json_pack("{s:s, s:{}}", "Name", "overlay2", "Data"));
     if (size) {
       cleanup_free char *dir = container_dir(s, c);
       json_object_set_new(out, "SizeRw", json_integer(image_snapshot_size(dir)));
@@ -379,7 +385,8 @@ json_t *containers_df(struct container_store *s)
   return containers_list(s, true, 0, true, NULL, NULL);
 }
 
-json_t *containers_prune(struct container_store *s, json_t *filters, skiff_error_t **err)
+json_t *containers_prune(struct container_store *s, json_t *filters,
+                         skiff_error_t **err)
 {
   cleanup_json json_t *candidates = json_object(); /* id → size */
   struct bounds b;
@@ -413,7 +420,8 @@ json_t *containers_prune(struct container_store *s, json_t *filters, skiff_error
     json_decref(deleted);
     deleted = json_null();
   }
-  return json_pack("{s:o, s:I}", "ContainersDeleted", deleted, "SpaceReclaimed", reclaimed);
+  return json_pack("{s:o, s:I}", "ContainersDeleted", deleted, "SpaceReclaimed",
+                   reclaimed);
 }
 
 char *containers_image_user(struct container_store *s, const char *image_id,
@@ -424,9 +432,11 @@ char *containers_image_user(struct container_store *s, const char *image_id,
   pthread_mutex_lock(&s->lock);
   for (size_t i = 0; i < s->n && !*running; i++) {
     struct container *c = s->items[i];
-    if (strcmp(json_string_value(json_object_get(c->record, "Image")) ?: "", image_id) != 0)
+    if (strcmp(json_string_value(json_object_get(c->record, "Image")) ?: "",
+               image_id) != 0)
       continue;
-    *running = json_is_true(json_object_get(json_object_get(c->record, "State"), "Running"));
+    *running =
+        json_is_true(json_object_get(json_object_get(c->record, "State"), "Running"));
     if (user == NULL || *running) {
       free(user);
       user = strdup(c->id);

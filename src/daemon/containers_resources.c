@@ -34,8 +34,10 @@ int containers_pids(struct container_store *s, const char *id, pid_t **pids,
   cleanup_free char *cid = c ? strdup(c->id) : NULL;
   int ret = c ? 0 : -1;
   if (c && strcmp(container_status(c), "restarting") == 0)
-    ret = skiff_error_status(err, EBUSY, "Container %s is restarting, wait until the "
-                             "container is running", c->id);
+    ret = skiff_error_status(err, EBUSY,
+                             "Container %s is restarting, wait until the "
+                             "container is running",
+                             c->id);
   else if (c && !is_running(c))
     ret = skiff_error_status(err, EBUSY, "Container %s is not running", c->id);
   pthread_mutex_unlock(&s->lock);
@@ -67,7 +69,8 @@ json_t *containers_cgroup_stats(struct container_store *s, const char *id, char 
 }
 
 /* Apply the record's limits to the live cgroup (err may be NULL). */
-static int apply_live(struct container_store *s, struct container *c, skiff_error_t **err)
+static int apply_live(struct container_store *s, struct container *c,
+                      skiff_error_t **err)
 {
   cleanup_json json_t *oci = resources_oci(json_object_get(c->record, "HostConfig"));
   skiff_error_t *failed = NULL;
@@ -86,8 +89,10 @@ static int update_locked(struct container_store *s, struct container *c, json_t 
                          skiff_error_t **err)
 {
   if (c->removing || strcmp(container_status(c), "dead") == 0)
-    return skiff_error_status(err, EIO, "Cannot update container %s: container is marked "
-                              "for removal and cannot be \"update\"", c->id);
+    return skiff_error_status(err, EIO,
+                              "Cannot update container %s: container is marked "
+                              "for removal and cannot be \"update\"",
+                              c->id);
   json_t *host = json_object_get(c->record, "HostConfig");
   cleanup_json json_t *backup = json_deep_copy(host);
   if (resources_merge(host, body, c->id, err) < 0)

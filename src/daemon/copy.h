@@ -68,8 +68,8 @@ int copy_spool(int in_fd, const char *dir, off_t *size, skiff_error_t **err);
  * (EINVAL naming the entry) is refused before anything is written; a
  * failure after that removes what the extraction had created. An empty
  * file is an empty archive. */
-int copy_extract(int rootfd, const char *dest, int fd, const struct copy_extract_opts *opts,
-                 skiff_error_t **err);
+int copy_extract(int rootfd, const char *dest, int fd,
+                 const struct copy_extract_opts *opts, skiff_error_t **err);
 
 /* The uid and gid of a container's User ("name", "uid", "name:group",
  * "uid:gid"), looked up in its /etc/passwd and /etc/group. */

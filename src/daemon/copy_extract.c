@@ -32,7 +32,7 @@ struct extract {
   int rootfd;
   const char *dest; /* canonical path of the extraction point */
   const struct copy_extract_opts *opts;
-  json_t *created;  /* dest-relative paths this extraction made, in order */
+  json_t *created;   /* dest-relative paths this extraction made, in order */
   json_t *dir_times; /* [[rel, mtime s, ns], ...] applied last */
   char *cached_parent;
   int cached_fd;
@@ -77,7 +77,8 @@ static bool link_stays_inside(const char *rel, const char *target)
     return true;
   char joined[2 * PATH_MAX], clean[2 * PATH_MAX];
   const char *slash = strrchr(rel, '/');
-  snprintf(joined, sizeof joined, "%.*s/%s", slash ? (int)(slash - rel) : 0, rel, target);
+  snprintf(joined, sizeof joined, "%.*s/%s", slash ? (int)(slash - rel) : 0, rel,
+           target);
   return clean_rel(joined, clean, sizeof clean) == 0;
 }
 
@@ -94,9 +95,11 @@ static int validate_entry(struct archive_entry *e, skiff_error_t **err)
   const char *sym = archive_entry_symlink(e);
   if (!hard && archive_entry_filetype(e) == AE_IFLNK &&
       (sym == NULL || !link_stays_inside(rel, sym)))
-    return skiff_error_invalid(err, "invalid symlink \"%s\" -> \"%s\"", name, sym ? sym : "");
+    return skiff_error_invalid(err, "invalid symlink \"%s\" -> \"%s\"", name,
+                               sym ? sym : "");
   if (rel[0] == '\0' && (hard || archive_entry_filetype(e) != AE_IFDIR))
-    return skiff_error_invalid(err, "invalid tar: %s would replace the destination", name);
+    return skiff_error_invalid(err, "invalid tar: %s would replace the destination",
+                               name);
   return 0;
 }
 
@@ -135,7 +138,8 @@ static struct archive *open_reader(int fd, skiff_error_t **err)
   }
   archive_read_support_filter_all(a);
   archive_read_support_format_tar(a);
-  if (lseek(fd, 0, SEEK_SET) < 0 || archive_read_open_fd(a, fd, COPY_BUF) != ARCHIVE_OK) {
+  if (lseek(fd, 0, SEEK_SET) < 0 ||
+      archive_read_open_fd(a, fd, COPY_BUF) != ARCHIVE_OK) {
     skiff_error_invalid(err, "invalid tar: %s", archive_error_string(a));
     archive_read_free(a);
     return NULL;
@@ -151,7 +155,8 @@ static int validate(int fd, skiff_error_t **err)
     return -1;
   struct archive_entry *e;
   int r, ret = 0;
-  while (ret == 0 && ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN)) {
+  while (ret == 0 &&
+         ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN)) {
     ret = validate_entry(e, err);
     if (ret == 0 && archive_read_data_skip(a) != ARCHIVE_OK)
       ret = skiff_error_invalid(err, "invalid tar: %s", archive_error_string(a));
@@ -214,10 +219,11 @@ static int clear_slot(struct extract *x, int dirfd, const char *base, const char
   }
   bool is_dir = S_ISDIR(st.st_mode);
   if (x->opts->no_overwrite_dir_non_dir && is_dir != new_is_dir)
-    return skiff_error_invalid(err, is_dir ? "cannot overwrite directory \"%s/%s\" with "
-                                             "non-directory \"%s\""
-                                           : "cannot overwrite non-directory \"%s/%s\" "
-                                             "with directory \"%s\"",
+    return skiff_error_invalid(err,
+                               is_dir ? "cannot overwrite directory \"%s/%s\" with "
+                                        "non-directory \"%s\""
+                                      : "cannot overwrite non-directory \"%s/%s\" "
+                                        "with directory \"%s\"",
                                x->dest, rel, x->dest);
   if (is_dir && new_is_dir)
     return 0;
@@ -267,7 +273,8 @@ static int write_file(struct archive *a, struct archive_entry *e, int dirfd,
       return skiff_error_errno(err, "write %s", rel);
   }
   if (r != ARCHIVE_EOF)
-    return skiff_error_invalid(err, "invalid tar: %s: %s", rel, archive_error_string(a));
+    return skiff_error_invalid(err, "invalid tar: %s: %s", rel,
+                               archive_error_string(a));
   if (ftruncate(fd, archive_entry_size(e)) < 0)
     return skiff_error_errno(err, "write %s", rel);
   set_xattrs(fd, e);
@@ -281,9 +288,11 @@ static int make_link(struct extract *x, struct archive_entry *e, int dirfd,
   clean_rel(archive_entry_hardlink(e), target, sizeof target); /* validated */
   cleanup_free char *full = NULL;
   const char *slash = strrchr(target, '/');
-  if (asprintf(&full, "%s/%.*s", x->dest, slash ? (int)(slash - target) : 0, target) < 0)
+  if (asprintf(&full, "%s/%.*s", x->dest, slash ? (int)(slash - target) : 0, target) <
+      0)
     return skiff_error_set(err, ENOMEM, "extract");
-  cleanup_close int tfd = fs_open_in_root(x->rootfd, full, O_PATH | O_DIRECTORY, 0, err);
+  cleanup_close int tfd =
+      fs_open_in_root(x->rootfd, full, O_PATH | O_DIRECTORY, 0, err);
   if (tfd < 0 || linkat(tfd, slash ? slash + 1 : target, dirfd, base, 0) < 0)
     return tfd < 0 ? -1 : skiff_error_errno(err, "hard link %s to %s", rel, target);
   return 0;
@@ -294,8 +303,7 @@ static int make_node(struct archive *a, struct archive_entry *e, int dirfd,
 {
   mode_t type = archive_entry_filetype(e);
   switch (type) {
-  case AE_IFREG:
-    return write_file(a, e, dirfd, base, rel, err);
+  case AE_IFREG: return write_file(a, e, dirfd, base, rel, err);
   case AE_IFDIR:
     if (mkdirat(dirfd, base, 0700) < 0 && errno != EEXIST)
       return skiff_error_errno(err, "mkdir %s", rel);
@@ -310,8 +318,7 @@ static int make_node(struct archive *a, struct archive_entry *e, int dirfd,
     if (mknodat(dirfd, base, type | 0600, archive_entry_rdev(e)) < 0)
       return skiff_error_errno(err, "mknod %s", rel);
     return 0;
-  default:
-    return 1; /* sockets and unknown kinds: skipped */
+  default: return 1; /* sockets and unknown kinds: skipped */
   }
 }
 
@@ -351,9 +358,9 @@ static int apply_entry(struct extract *x, struct archive *a, struct archive_entr
   if (set_owner_mode(x, dirfd, base, e, err) < 0)
     return -1;
   if (is_dir) /* entries written inside change its mtime: set it last */
-    json_array_append_new(x->dir_times, json_pack("[s, I, I]", rel,
-                                                  (json_int_t)archive_entry_mtime(e),
-                                                  (json_int_t)archive_entry_mtime_nsec(e)));
+    json_array_append_new(
+        x->dir_times, json_pack("[s, I, I]", rel, (json_int_t)archive_entry_mtime(e),
+                                (json_int_t)archive_entry_mtime_nsec(e)));
   else
     set_times(dirfd, base, e);
   return 0;
@@ -400,7 +407,8 @@ static int extract_all(struct extract *x, int fd, skiff_error_t **err)
     return -1;
   struct archive_entry *e;
   int r, ret = 0;
-  while (ret == 0 && ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN))
+  while (ret == 0 &&
+         ((r = archive_read_next_header(a, &e)) == ARCHIVE_OK || r == ARCHIVE_WARN))
     ret = apply_entry(x, a, e, err);
   if (ret == 0 && r != ARCHIVE_EOF)
     ret = skiff_error_invalid(err, "invalid tar: %s", archive_error_string(a));
@@ -408,16 +416,20 @@ static int extract_all(struct extract *x, int fd, skiff_error_t **err)
   return ret;
 }
 
-int copy_extract(int rootfd, const char *dest, int fd, const struct copy_extract_opts *opts,
-                 skiff_error_t **err)
+int copy_extract(int rootfd, const char *dest, int fd,
+                 const struct copy_extract_opts *opts, skiff_error_t **err)
 {
   struct stat st;
   if (fstat(fd, &st) == 0 && st.st_size == 0)
     return 0; /* an empty body: nothing to do, as docker */
   if (validate(fd, err) < 0)
     return -1;
-  struct extract x = {.rootfd = rootfd, .dest = dest, .opts = opts, .cached_fd = -1,
-                      .created = json_array(), .dir_times = json_array()};
+  struct extract x = {.rootfd = rootfd,
+                      .dest = dest,
+                      .opts = opts,
+                      .cached_fd = -1,
+                      .created = json_array(),
+                      .dir_times = json_array()};
   int ret = extract_all(&x, fd, err);
   if (ret < 0)
     roll_back(&x);
@@ -435,7 +447,8 @@ int copy_extract(int rootfd, const char *dest, int fd, const struct copy_extract
 
 /* A numeric field (2: uid or gid, 3: a user's group) of the passwd or group
  * entry whose name, or whose id, is name. */
-static int lookup_db(int rootfd, const char *file, const char *name, int field, long *out)
+static int lookup_db(int rootfd, const char *file, const char *name, int field,
+                     long *out)
 {
   cleanup_close int fd = fs_open_in_root(rootfd, file, O_RDONLY, 0, NULL);
   cleanup_fclose FILE *f = fd >= 0 ? fdopen(fd, "r") : NULL;
@@ -478,11 +491,15 @@ int copy_lookup_user(int rootfd, const char *user, uid_t *uid, gid_t *gid,
     *group++ = '\0';
   long id = 0, gr = 0;
   if (u == NULL || id_of(rootfd, "/etc/passwd", u, 2, &id) < 0)
-    return skiff_error_invalid(err, "unable to find user %s: no matching entries in passwd "
-                               "file", u ? u : user);
+    return skiff_error_invalid(err,
+                               "unable to find user %s: no matching entries in passwd "
+                               "file",
+                               u ? u : user);
   if (group && id_of(rootfd, "/etc/group", group, 2, &gr) < 0)
-    return skiff_error_invalid(err, "unable to find group %s: no matching entries in group "
-                               "file", group);
+    return skiff_error_invalid(err,
+                               "unable to find group %s: no matching entries in group "
+                               "file",
+                               group);
   if (group == NULL && lookup_db(rootfd, "/etc/passwd", u, 3, &gr) < 0)
     gr = 0; /* a numeric uid without an entry: group 0 */
   *uid = (uid_t)id;

@@ -110,7 +110,8 @@ static int lookup(int rootfd, const struct parts *dir, const char *part, size_t 
   cleanup_free char *name = strndup(part, len);
   if (dirpath == NULL || name == NULL)
     return -1;
-  cleanup_close int dirfd = fs_open_in_root(rootfd, dirpath, O_PATH | O_DIRECTORY, 0, NULL);
+  cleanup_close int dirfd =
+      fs_open_in_root(rootfd, dirpath, O_PATH | O_DIRECTORY, 0, NULL);
   struct stat st;
   if (dirfd < 0 || fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
       !S_ISLNK(st.st_mode) || !follow)
@@ -227,8 +228,8 @@ static char *docker_abs_path(const char *path)
                      : n >= 1 && path[n - 1] == '/'            ? "/"
                                                                : "";
   char *out = NULL;
-  if (clean == NULL || asprintf(&out, "%s%s", strcmp(clean, "/") == 0 && *keep ? "" : clean,
-                                keep) < 0)
+  if (clean == NULL ||
+      asprintf(&out, "%s%s", strcmp(clean, "/") == 0 && *keep ? "" : clean, keep) < 0)
     return NULL;
   return out;
 }
@@ -262,7 +263,8 @@ static bool names_dir_itself(const struct located *l)
 static int open_located(int rootfd, const struct located *l, const char *path,
                         skiff_error_t **err)
 {
-  cleanup_close int dirfd = fs_open_in_root(rootfd, l->dir, O_PATH | O_DIRECTORY, 0, err);
+  cleanup_close int dirfd =
+      fs_open_in_root(rootfd, l->dir, O_PATH | O_DIRECTORY, 0, err);
   if (dirfd < 0 || names_dir_itself(l))
     return dirfd < 0 ? -1 : steal_fd(&dirfd);
   int fd = openat(dirfd, l->base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
@@ -331,7 +333,7 @@ json_t *copy_stat_path(int rootfd, const char *path, skiff_error_t **err)
 struct tarw {
   struct archive *a;
   const struct copy_sink *sink;
-  bool layer; /* an overlayfs upper dir: whiteouts in docker's form */
+  bool layer;    /* an overlayfs upper dir: whiteouts in docker's form */
   json_t *links; /* "dev:ino" of files with several links -> first name */
   char *buf;
   bool sink_failed;
@@ -369,7 +371,8 @@ static int write_data(struct tarw *w, int pathfd, long long size, const char *na
   cleanup_close int fd = reopen(pathfd, O_RDONLY | O_NONBLOCK);
   long long left = size;
   while (left > 0) {
-    ssize_t n = fd >= 0 ? read(fd, w->buf, left < COPY_BUF ? (size_t)left : COPY_BUF) : 0;
+    ssize_t n =
+        fd >= 0 ? read(fd, w->buf, left < COPY_BUF ? (size_t)left : COPY_BUF) : 0;
     if (n < 0 && errno == EINTR)
       continue;
     if (n <= 0) { /* shrank or unreadable: pad, the header promised size */
@@ -385,8 +388,9 @@ static int write_data(struct tarw *w, int pathfd, long long size, const char *na
 
 /* The entry's header: stat, no user names, whole-second mtime, the
  * security.capability xattr (what docker keeps). */
-static struct archive_entry *make_header(struct tarw *w, int pathfd, const struct stat *st,
-                                         const char *name, bool *has_data)
+static struct archive_entry *make_header(struct tarw *w, int pathfd,
+                                         const struct stat *st, const char *name,
+                                         bool *has_data)
 {
   struct archive_entry *e = archive_entry_new();
   if (e == NULL)
@@ -483,7 +487,8 @@ static char *child_name(const char *name, const char *child)
   return out;
 }
 
-static int emit_children(struct tarw *w, int pathfd, const char *name, skiff_error_t **err)
+static int emit_children(struct tarw *w, int pathfd, const char *name,
+                         skiff_error_t **err)
 {
   if (pseudo_fs(pathfd))
     return 0;
@@ -535,7 +540,8 @@ static int emit_whiteout(struct tarw *w, const char *name, skiff_error_t **err)
 static bool is_opaque(int pathfd)
 {
   char buf[32], v[2];
-  return getxattr(fs_fd_path(pathfd, buf), "trusted.overlay.opaque", v, sizeof v) == 1 &&
+  return getxattr(fs_fd_path(pathfd, buf), "trusted.overlay.opaque", v, sizeof v) ==
+             1 &&
          v[0] == 'y';
 }
 
@@ -561,7 +567,8 @@ static int emit(struct tarw *w, int pathfd, const char *name, skiff_error_t **er
       asprintf(&dirname, "%s/", name) < 0)
     return skiff_error_set(err, ENOMEM, "tar");
   bool has_data;
-  struct archive_entry *e = make_header(w, pathfd, &st, dirname ? dirname : name, &has_data);
+  struct archive_entry *e =
+      make_header(w, pathfd, &st, dirname ? dirname : name, &has_data);
   if (e == NULL)
     return skiff_error_set(err, ENOMEM, "tar");
   int r = archive_write_header(w->a, e);
@@ -581,11 +588,11 @@ static int emit(struct tarw *w, int pathfd, const char *name, skiff_error_t **er
 }
 
 /* Open the writer on the sink, run body, close. */
-static int with_tar(const struct copy_sink *sink, int pathfd, const char *name, bool layer,
-                    skiff_error_t **err)
+static int with_tar(const struct copy_sink *sink, int pathfd, const char *name,
+                    bool layer, skiff_error_t **err)
 {
-  struct tarw w = {.sink = sink, .links = json_object(), .buf = malloc(COPY_BUF),
-                   .layer = layer};
+  struct tarw w = {
+      .sink = sink, .links = json_object(), .buf = malloc(COPY_BUF), .layer = layer};
   w.a = archive_write_new();
   int ret = -1;
   if (w.a == NULL || w.buf == NULL || w.links == NULL) {
@@ -630,7 +637,8 @@ int copy_tar_layer(int upperfd, const struct copy_sink *sink, skiff_error_t **er
 
 /* ---- the extraction point ---- */
 
-static int check_writable(int rootfd, int dirfd, bool readonly_rootfs, skiff_error_t **err)
+static int check_writable(int rootfd, int dirfd, bool readonly_rootfs,
+                          skiff_error_t **err)
 {
   struct stat root, dir;
   struct statvfs sf;
@@ -640,8 +648,9 @@ static int check_writable(int rootfd, int dirfd, bool readonly_rootfs, skiff_err
   if (on_rootfs && readonly_rootfs)
     return skiff_error_status(err, EROFS, "container rootfs is marked read-only");
   if (sf.f_flag & ST_RDONLY)
-    return skiff_error_status(err, EROFS, on_rootfs ? "container rootfs is marked read-only"
-                                                    : "mounted volume is marked read-only");
+    return skiff_error_status(err, EROFS,
+                              on_rootfs ? "container rootfs is marked read-only"
+                                        : "mounted volume is marked read-only");
   return 0;
 }
 

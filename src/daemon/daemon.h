@@ -12,14 +12,14 @@ struct exec_store;
 
 /* daemon.json (docker's key names) merged with the command line. */
 struct daemon_config {
-  char *data_root;   /* --data-root, "data-root"; default /var/lib/skiff */
-  char *exec_root;   /* --exec-root, "exec-root"; default /run/skiff */
-  char *pidfile;     /* --pidfile, "pidfile"; default <exec-root>/skiffd.pid */
-  char **hosts;      /* -H, "hosts"; default unix://<exec-root>/skiff.sock */
-  bool debug;        /* --debug, "debug" */
-  char *log_driver;  /* "log-driver": json-file (default) or none */
-  json_t *log_opts;  /* "log-opts": max-size, max-file */
-  json_t *file;      /* the whole daemon.json, for keys read elsewhere */
+  char *data_root;  /* --data-root, "data-root"; default /var/lib/skiff */
+  char *exec_root;  /* --exec-root, "exec-root"; default /run/skiff */
+  char *pidfile;    /* --pidfile, "pidfile"; default <exec-root>/skiffd.pid */
+  char **hosts;     /* -H, "hosts"; default unix://<exec-root>/skiff.sock */
+  bool debug;       /* --debug, "debug" */
+  char *log_driver; /* "log-driver": json-file (default) or none */
+  json_t *log_opts; /* "log-opts": max-size, max-file */
+  json_t *file;     /* the whole daemon.json, for keys read elsewhere */
 };
 
 struct daemon {

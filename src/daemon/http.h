@@ -88,8 +88,8 @@ void http_respond_json(struct http_response *resp, unsigned status, json_t *body
 void http_respond_empty(struct http_response *resp, unsigned status);
 
 /* Respond with Docker's error body {"message": "..."}. */
-void http_respond_error(struct http_response *resp, unsigned status, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+void http_respond_error(struct http_response *resp, unsigned status, const char *fmt,
+                        ...) __attribute__((format(printf, 3, 4)));
 
 /* Respond with the error's message and a status chosen from its errno:
  * ENOENT 404, EEXIST/EBUSY 409, EINVAL 400, EPERM/EACCES 403, else 500. */

@@ -419,10 +419,12 @@ static bool filters_well_formed(json_t *filters)
   json_object_foreach(filters, key, values)
   {
     if (json_is_array(values)) {
-      json_array_foreach(values, i, v) if (!json_is_string(v) && !json_is_null(v)) return false;
+      json_array_foreach(values, i,
+                         v) if (!json_is_string(v) && !json_is_null(v)) return false;
     } else if (json_is_object(values)) {
       const char *name;
-      json_object_foreach(values, name, v) if (!json_is_boolean(v) && !json_is_null(v)) return false;
+      json_object_foreach(values, name,
+                          v) if (!json_is_boolean(v) && !json_is_null(v)) return false;
     } else if (!json_is_null(values)) {
       return false;
     }

@@ -7,15 +7,16 @@
 #include "containers_internal.h"
 
 static const char *const adjectives[] = {
-    "admiring", "brave", "busy", "calm", "clever", "cool", "eager", "elated",
-    "focused", "gallant", "happy", "hopeful", "jolly", "keen", "kind", "loving",
-    "modest", "nifty", "optimistic", "peaceful", "quirky", "relaxed", "serene",
-    "sharp", "stoic", "tender", "trusting", "vibrant", "wizardly", "zealous"};
+    "admiring",   "brave",    "busy",     "calm",    "clever",   "cool",
+    "eager",      "elated",   "focused",  "gallant", "happy",    "hopeful",
+    "jolly",      "keen",     "kind",     "loving",  "modest",   "nifty",
+    "optimistic", "peaceful", "quirky",   "relaxed", "serene",   "sharp",
+    "stoic",      "tender",   "trusting", "vibrant", "wizardly", "zealous"};
 static const char *const surnames[] = {
-    "archimedes", "babbage", "bohr", "curie", "darwin", "dijkstra", "einstein",
-    "euler", "fermi", "galileo", "hopper", "hypatia", "kepler", "knuth", "lamarr",
-    "lovelace", "mccarthy", "meitner", "newton", "noether", "pascal", "ritchie",
-    "shannon", "thompson", "turing", "wozniak", "yalow", "zuse"};
+    "archimedes", "babbage",  "bohr",     "curie",   "darwin",  "dijkstra", "einstein",
+    "euler",      "fermi",    "galileo",  "hopper",  "hypatia", "kepler",   "knuth",
+    "lamarr",     "lovelace", "mccarthy", "meitner", "newton",  "noether",  "pascal",
+    "ritchie",    "shannon",  "thompson", "turing",  "wozniak", "yalow",    "zuse"};
 
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))
 
@@ -24,7 +25,8 @@ static bool name_taken(struct container_store *s, const char *name)
   char slashed[256];
   snprintf(slashed, sizeof slashed, "/%s", name);
   for (size_t i = 0; i < s->n; i++)
-    if (strcmp(json_string_value(json_object_get(s->items[i]->record, "Name")), slashed) == 0)
+    if (strcmp(json_string_value(json_object_get(s->items[i]->record, "Name")),
+               slashed) == 0)
       return true;
   return false;
 }
@@ -54,7 +56,8 @@ bool names_valid(const char *name)
     return false;
   for (size_t i = 0; i < len; i++) {
     char c = name[i];
-    bool alnum = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    bool alnum =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     if (!alnum && (i == 0 || (c != '_' && c != '.' && c != '-')))
       return false;
   }

@@ -19,14 +19,25 @@
 #include "resources.h"
 #include "runtime/runtime.h"
 
-#define DEFAULT_PATH_ENV "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+#define DEFAULT_PATH_ENV                                                               \
+  "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* Docker's default capability set. */
-static const char *const default_caps[] = {
-    "CAP_CHOWN",  "CAP_DAC_OVERRIDE",     "CAP_FSETID", "CAP_FOWNER",
-    "CAP_MKNOD",  "CAP_NET_RAW",          "CAP_SETGID", "CAP_SETUID",
-    "CAP_SETFCAP", "CAP_SETPCAP",         "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT", "CAP_KILL",         "CAP_AUDIT_WRITE", NULL};
+static const char *const default_caps[] = {"CAP_CHOWN",
+                                           "CAP_DAC_OVERRIDE",
+                                           "CAP_FSETID",
+                                           "CAP_FOWNER",
+                                           "CAP_MKNOD",
+                                           "CAP_NET_RAW",
+                                           "CAP_SETGID",
+                                           "CAP_SETUID",
+                                           "CAP_SETFCAP",
+                                           "CAP_SETPCAP",
+                                           "CAP_NET_BIND_SERVICE",
+                                           "CAP_SYS_CHROOT",
+                                           "CAP_KILL",
+                                           "CAP_AUDIT_WRITE",
+                                           NULL};
 
 json_t *ocispec_command(json_t *config, json_t *image_config)
 {
@@ -87,7 +98,8 @@ static json_t *merged_env(json_t *env, const char *hostname)
   bool has_path = false;
   size_t i;
   json_t *item;
-  json_array_foreach(out, i, item) has_path |= strncmp(json_string_value(item), "PATH=", 5) == 0;
+  json_array_foreach(out, i, item) has_path |=
+      strncmp(json_string_value(item), "PATH=", 5) == 0;
   if (!has_path)
     json_array_insert_new(out, 0, json_string(DEFAULT_PATH_ENV));
   char line[300];
@@ -133,8 +145,10 @@ static int lookup_user(const char *rootfs, const char *user, long *uid, long *gi
     if (numeric ? (long)pw->pw_uid == *uid : strcmp(pw->pw_name, user) == 0)
       break;
   if (pw == NULL && !numeric)
-    return skiff_error_invalid(err, "unable to find user %s: no matching entries in passwd "
-                               "file", user);
+    return skiff_error_invalid(err,
+                               "unable to find user %s: no matching entries in passwd "
+                               "file",
+                               user);
   if (pw) {
     *uid = pw->pw_uid;
     *gid = pw->pw_gid;
@@ -155,8 +169,10 @@ static int lookup_group(const char *rootfs, const char *group, long *gid,
       *gid = gr->gr_gid;
       return 0;
     }
-  return skiff_error_invalid(err, "unable to find group %s: no matching entries in group "
-                             "file", group);
+  return skiff_error_invalid(err,
+                             "unable to find group %s: no matching entries in group "
+                             "file",
+                             group);
 }
 
 /* The groups of the container's /etc/group that list name as a member. */
@@ -192,8 +208,9 @@ static int resolve_user(const char *user, const char *rootfs, json_t *process,
   json_t *gids = json_pack("[i]", (int)gid);
   if (name && !(group && *group))
     add_member_groups(rootfs, name, gids);
-  json_object_set_new(process, "user", json_pack("{s:i, s:i, s:o}", "uid", (int)uid, "gid",
-                                                 (int)gid, "additionalGids", gids));
+  json_object_set_new(process, "user",
+                      json_pack("{s:i, s:i, s:o}", "uid", (int)uid, "gid", (int)gid,
+                                "additionalGids", gids));
   return 0;
 }
 
@@ -229,8 +246,8 @@ static void set_console_size(json_t *process, json_t *host)
   json_int_t h = json_integer_value(json_array_get(size, 0));
   json_int_t w = json_integer_value(json_array_get(size, 1));
   if (h > 0 && w > 0 && h <= 65535 && w <= 65535)
-    json_object_set_new(process, "consoleSize", json_pack("{s:I, s:I}", "height", h,
-                                                          "width", w));
+    json_object_set_new(process, "consoleSize",
+                        json_pack("{s:I, s:I}", "height", h, "width", w));
 }
 
 /* Every capability the kernel has that skiffd holds in its bounding set:
@@ -243,8 +260,8 @@ static json_t *all_caps(void)
   json_t *features = runtime_features();
   size_t i;
   json_t *name;
-  json_array_foreach(json_object_get(json_object_get(features, "linux"), "capabilities"), i,
-                     name)
+  json_array_foreach(
+      json_object_get(json_object_get(features, "linux"), "capabilities"), i, name)
   {
     cap_value_t cap;
     if (cap_from_name(json_string_value(name), &cap) == 0 &&
@@ -276,20 +293,22 @@ static int set_process(json_t *spec, json_t *record, const char *rootfs,
   json_array_extend(args, json_object_get(record, "Args"));
   json_object_set_new(process, "args", args);
   const char *hostname = json_string_value(json_object_get(config, "Hostname"));
-  json_object_set_new(process, "env", merged_env(json_object_get(config, "Env"),
-                                                 hostname ? hostname : ""));
+  json_object_set_new(
+      process, "env",
+      merged_env(json_object_get(config, "Env"), hostname ? hostname : ""));
   const char *cwd = json_string_value(json_object_get(config, "WorkingDir"));
   json_object_set_new(process, "cwd", json_string(cwd && *cwd ? cwd : "/"));
-  json_object_set_new(process, "terminal", json_boolean(json_is_true(json_object_get(config, "Tty"))));
+  json_object_set_new(process, "terminal",
+                      json_boolean(json_is_true(json_object_get(config, "Tty"))));
   if (json_is_true(json_object_get(config, "Tty")))
     set_console_size(process, json_object_get(record, "HostConfig"));
   json_object_set_new(process, "noNewPrivileges", json_false());
   json_object_del(process, "rlimits"); /* inherit the daemon's, as docker */
-  bool privileged = json_is_true(json_object_get(json_object_get(record, "HostConfig"),
-                                                 "Privileged"));
+  bool privileged = json_is_true(
+      json_object_get(json_object_get(record, "HostConfig"), "Privileged"));
   json_object_set_new(process, "capabilities", capability_sets(privileged));
-  return resolve_user(json_string_value(json_object_get(config, "User")), rootfs, process,
-                      err);
+  return resolve_user(json_string_value(json_object_get(config, "User")), rootfs,
+                      process, err);
 }
 
 /* HostConfig.Binds ("/host:/ctr[:ro|rw][,...]"): host paths bound into
@@ -328,10 +347,12 @@ static int check_mounts(json_t *mounts, skiff_error_t **err)
                                  type ? type : "");
     if (source == NULL || source[0] != '/' || target == NULL || target[0] != '/')
       return skiff_error_invalid(err, "invalid mount config for type \"bind\": source "
-                                 "and target must be absolute paths");
+                                      "and target must be absolute paths");
     if (access(source, F_OK) < 0)
-      return skiff_error_invalid(err, "invalid mount config for type \"bind\": bind "
-                                 "source path does not exist: %s", source);
+      return skiff_error_invalid(err,
+                                 "invalid mount config for type \"bind\": bind "
+                                 "source path does not exist: %s",
+                                 source);
   }
   return 0;
 }
@@ -341,9 +362,9 @@ static void add_mounts(json_t *spec, json_t *mounts)
   size_t i;
   json_t *m;
   json_array_foreach(mounts, i, m)
-    add_bind(spec, json_string_value(json_object_get(m, "Source")),
-             json_string_value(json_object_get(m, "Target")),
-             json_is_true(json_object_get(m, "ReadOnly")));
+      add_bind(spec, json_string_value(json_object_get(m, "Source")),
+               json_string_value(json_object_get(m, "Target")),
+               json_is_true(json_object_get(m, "ReadOnly")));
 }
 
 int ocispec_check_binds(json_t *host, skiff_error_t **err)
@@ -366,12 +387,16 @@ int ocispec_check_binds(json_t *host, skiff_error_t **err)
       return skiff_error_invalid(err, "invalid volume specification: '%s'",
                                  bind ? bind : "(not a string)");
     if (bind[0] != '/')
-      return skiff_error_invalid(err, "named volumes are not supported yet: '%s' (bind "
-                                 "an absolute host path)", bind);
+      return skiff_error_invalid(err,
+                                 "named volumes are not supported yet: '%s' (bind "
+                                 "an absolute host path)",
+                                 bind);
     cleanup_free char *source = strndup(bind, (size_t)(colon - bind));
     if (access(source, F_OK) < 0)
-      return skiff_error_invalid(err, "invalid mount config for type \"bind\": bind "
-                                 "source path does not exist: %s", source);
+      return skiff_error_invalid(err,
+                                 "invalid mount config for type \"bind\": bind "
+                                 "source path does not exist: %s",
+                                 source);
   }
   return 0;
 }
@@ -396,21 +421,24 @@ json_t *ocispec_build(json_t *record, const char *rootfs, const char *init_path,
     json_decref(spec);
     return NULL;
   }
-  json_object_set_new(spec, "root", json_pack("{s:s, s:b}", "path", rootfs, "readonly",
-                                              json_is_true(json_object_get(host, "ReadonlyRootfs"))));
+  json_object_set_new(spec, "root",
+                      json_pack("{s:s, s:b}", "path", rootfs, "readonly",
+                                json_is_true(json_object_get(host, "ReadonlyRootfs"))));
   json_object_set(spec, "hostname", json_object_get(config, "Hostname"));
   json_t *linux_cfg = json_object_get(spec, "linux");
   char cgroup[128];
-  snprintf(cgroup, sizeof cgroup, "/skiff/%s", json_string_value(json_object_get(record, "Id")));
+  snprintf(cgroup, sizeof cgroup, "/skiff/%s",
+           json_string_value(json_object_get(record, "Id")));
   json_object_set_new(linux_cfg, "cgroupsPath", json_string(cgroup));
   /* docker's devices rule: deny all, allow the standard nodes (the runtime
    * adds those) — the default spec's "deny all" stands. */
   set_resources(spec, host);
   static const char *const files[][2] = {{"HostnamePath", "/etc/hostname"},
-                                          {"HostsPath", "/etc/hosts"},
-                                          {"ResolvConfPath", "/etc/resolv.conf"}};
+                                         {"HostsPath", "/etc/hosts"},
+                                         {"ResolvConfPath", "/etc/resolv.conf"}};
   for (size_t i = 0; i < sizeof files / sizeof files[0]; i++)
-    add_bind(spec, json_string_value(json_object_get(record, files[i][0])), files[i][1], false);
+    add_bind(spec, json_string_value(json_object_get(record, files[i][0])), files[i][1],
+             false);
   add_binds(spec, json_object_get(host, "Binds"));
   add_mounts(spec, json_object_get(host, "Mounts"));
   if (json_is_true(json_object_get(host, "Init")))
@@ -436,7 +464,8 @@ json_t *ocispec_build(json_t *record, const char *rootfs, const char *init_path,
  * appending (container.CreateDaemonEnvironment + ReplaceOrAppendEnvValues). */
 static json_t *exec_env(json_t *container_config, json_t *exec_env_list, bool tty)
 {
-  const char *hostname = json_string_value(json_object_get(container_config, "Hostname"));
+  const char *hostname =
+      json_string_value(json_object_get(container_config, "Hostname"));
   char line[300];
   snprintf(line, sizeof line, "HOSTNAME=%s", hostname ? hostname : "");
   json_t *env = json_pack("[s, s]", DEFAULT_PATH_ENV, line);
@@ -459,7 +488,8 @@ json_t *ocispec_exec_process(json_t *container_process, json_t *container_config
   json_object_set(p, "args", json_object_get(exec, "Cmd"));
   json_object_set_new(p, "terminal", json_boolean(tty));
   json_object_del(p, "consoleSize");
-  json_object_set_new(p, "env", exec_env(container_config, json_object_get(exec, "Env"), tty));
+  json_object_set_new(p, "env",
+                      exec_env(container_config, json_object_get(exec, "Env"), tty));
   const char *cwd = json_string_value(json_object_get(exec, "WorkingDir"));
   if (cwd && *cwd)
     json_object_set_new(p, "cwd", json_string(cwd));

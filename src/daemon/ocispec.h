@@ -14,8 +14,8 @@
  * rootfs: the mounted root file system. init_path: skiff-init,
  * bind-mounted as /sbin/docker-init in front of the command when
  * HostConfig.Init is set. New reference. */
-json_t *ocispec_build(json_t *record, const char *rootfs,
-                      const char *init_path, skiff_error_t **err);
+json_t *ocispec_build(json_t *record, const char *rootfs, const char *init_path,
+                      skiff_error_t **err);
 
 /* Check HostConfig.Binds ("SRC:DST[:MODE]") and Mounts: absolute host
  * paths that exist. Named volumes and non-bind mounts are refused until

@@ -25,12 +25,18 @@ static const struct {
   const char *go_type;
   bool nullable;
 } int_fields[] = {
-    {"Memory", "int64", false},        {"MemorySwap", "int64", false},
-    {"MemoryReservation", "int64", false}, {"NanoCpus", "int64", false},
-    {"CpuShares", "int64", false},     {"CpuPeriod", "int64", false},
-    {"CpuQuota", "int64", false},      {"BlkioWeight", "uint16", false},
-    {"PidsLimit", "int64", true},      {"KernelMemory", "int64", false},
-    {"CpuRealtimePeriod", "int64", false}, {"CpuRealtimeRuntime", "int64", false},
+    {"Memory", "int64", false},
+    {"MemorySwap", "int64", false},
+    {"MemoryReservation", "int64", false},
+    {"NanoCpus", "int64", false},
+    {"CpuShares", "int64", false},
+    {"CpuPeriod", "int64", false},
+    {"CpuQuota", "int64", false},
+    {"BlkioWeight", "uint16", false},
+    {"PidsLimit", "int64", true},
+    {"KernelMemory", "int64", false},
+    {"CpuRealtimePeriod", "int64", false},
+    {"CpuRealtimeRuntime", "int64", false},
 };
 static const char *const string_fields[] = {"CpusetCpus", "CpusetMems"};
 
@@ -163,22 +169,24 @@ static int check_cpuset(json_t *host, const char *key, const char *what,
 
 /* ---- checks ------------------------------------------------------------ */
 
-static int check_memory(json_t *host, bool update, json_t *warnings, skiff_error_t **err)
+static int check_memory(json_t *host, bool update, json_t *warnings,
+                        skiff_error_t **err)
 {
   json_int_t memory = get_int(host, "Memory"), swap = get_int(host, "MemorySwap");
   json_int_t reservation = get_int(host, "MemoryReservation");
   if (memory != 0 && memory < MIN_MEMORY)
     return skiff_error_invalid(err, "Minimum memory limit allowed is 6MB");
   if (memory > 0 && swap != -1 && !host_swap_limit()) {
-    json_array_append_new(warnings,
-                          json_string("Your kernel does not support swap limit capabilities "
-                                      "or the cgroup is not mounted. Memory limited without "
-                                      "swap."));
+    json_array_append_new(
+        warnings, json_string("Your kernel does not support swap limit capabilities "
+                              "or the cgroup is not mounted. Memory limited without "
+                              "swap."));
     json_object_set_new(host, "MemorySwap", json_integer(swap = -1));
   }
   if (memory > 0 && swap > 0 && swap < memory)
-    return skiff_error_invalid(err, "Minimum memoryswap limit should be larger than memory "
-                                    "limit, see usage");
+    return skiff_error_invalid(err,
+                               "Minimum memoryswap limit should be larger than memory "
+                               "limit, see usage");
   if (memory == 0 && swap > 0 && !update)
     return skiff_error_invalid(err, "You should always set the Memory limit when using "
                                     "Memoryswap limit, see usage");
@@ -196,21 +204,27 @@ static int check_cpu(json_t *host, skiff_error_t **err)
   json_int_t quota = get_int(host, "CpuQuota");
   int cpus = host_cpus();
   if (nano > 0 && period > 0)
-    return skiff_error_invalid(err, "Conflicting options: Nano CPUs and CPU Period cannot "
-                                    "both be set");
+    return skiff_error_invalid(err,
+                               "Conflicting options: Nano CPUs and CPU Period cannot "
+                               "both be set");
   if (nano > 0 && quota > 0)
-    return skiff_error_invalid(err, "Conflicting options: Nano CPUs and CPU Quota cannot "
-                                    "both be set");
+    return skiff_error_invalid(err,
+                               "Conflicting options: Nano CPUs and CPU Quota cannot "
+                               "both be set");
   if (nano < 0 || nano > (json_int_t)cpus * 1000000000)
-    return skiff_error_invalid(err, "Range of CPUs is from 0.01 to %d.00, as there are only "
-                                    "%d CPUs available", cpus, cpus);
+    return skiff_error_invalid(err,
+                               "Range of CPUs is from 0.01 to %d.00, as there are only "
+                               "%d CPUs available",
+                               cpus, cpus);
   if (period != 0 && (period < 1000 || period > 1000000))
-    return skiff_error_invalid(err, "CPU cfs period can not be less than 1ms (i.e. 1000) or "
-                                    "larger than 1s (i.e. 1000000)");
+    return skiff_error_invalid(err,
+                               "CPU cfs period can not be less than 1ms (i.e. 1000) or "
+                               "larger than 1s (i.e. 1000000)");
   if (quota > 0 && quota < 1000)
-    return skiff_error_invalid(err, "CPU cfs quota can not be less than 1ms (i.e. 1000)");
-  if (check_cpuset(host, "CpusetCpus", "cpus", "cpus", "Requested CPUs are not available",
-                   err) < 0)
+    return skiff_error_invalid(err,
+                               "CPU cfs quota can not be less than 1ms (i.e. 1000)");
+  if (check_cpuset(host, "CpusetCpus", "cpus", "cpus",
+                   "Requested CPUs are not available", err) < 0)
     return -1;
   return check_cpuset(host, "CpusetMems", "mems", "mems",
                       "Requested memory nodes are not available", err);
@@ -220,9 +234,10 @@ static int check_blkio(json_t *host, json_t *warnings, skiff_error_t **err)
 {
   json_int_t weight = get_int(host, "BlkioWeight");
   if (weight > 0 && !host_blkio_weight()) {
-    json_array_append_new(warnings, json_string("Your kernel does not support Block I/O "
-                                                "weight or the cgroup is not mounted. "
-                                                "Weight discarded."));
+    json_array_append_new(warnings,
+                          json_string("Your kernel does not support Block I/O "
+                                      "weight or the cgroup is not mounted. "
+                                      "Weight discarded."));
     json_object_set_new(host, "BlkioWeight", json_integer(0));
     return 0;
   }
@@ -241,19 +256,22 @@ static int check_restart_policy(json_t *policy, skiff_error_t **err)
   if (strcmp(name, "always") == 0 || strcmp(name, "unless-stopped") == 0 ||
       strcmp(name, "no") == 0) {
     if (retries != 0)
-      return skiff_error_invalid(err, "invalid restart policy: maximum retry count can only "
-                                      "be used with 'on-failure'%s",
+      return skiff_error_invalid(err,
+                                 "invalid restart policy: maximum retry count can only "
+                                 "be used with 'on-failure'%s",
                                  retries < 0 ? " and cannot be negative" : "");
     return 0;
   }
   if (strcmp(name, "on-failure") == 0) {
     if (retries < 0)
-      return skiff_error_invalid(err, "invalid restart policy: maximum retry count cannot be "
-                                      "negative");
+      return skiff_error_invalid(
+          err, "invalid restart policy: maximum retry count cannot be "
+               "negative");
     return 0;
   }
-  return skiff_error_invalid(err, "invalid restart policy: unknown policy '%s'; use one of "
-                                  "'no', 'always', 'on-failure', or 'unless-stopped'",
+  return skiff_error_invalid(err,
+                             "invalid restart policy: unknown policy '%s'; use one of "
+                             "'no', 'always', 'on-failure', or 'unless-stopped'",
                              name);
 }
 
@@ -295,16 +313,19 @@ void resources_adapt(json_t *host)
 static int type_error(const char *field, json_t *v, const char *go_type,
                       skiff_error_t **err)
 {
-  return skiff_error_invalid(err, "json: cannot unmarshal %s into Go struct field "
-                                  "UpdateConfig.%s of type %s",
+  return skiff_error_invalid(err,
+                             "json: cannot unmarshal %s into Go struct field "
+                             "UpdateConfig.%s of type %s",
                              jsonutil_type_name(v), field, go_type);
 }
 
 int resources_check_update_body(json_t *body, skiff_error_t **err)
 {
   if (!json_is_object(body))
-    return skiff_error_invalid(err, "json: cannot unmarshal %s into Go value of type "
-                                    "container.UpdateConfig", jsonutil_type_name(body));
+    return skiff_error_invalid(err,
+                               "json: cannot unmarshal %s into Go value of type "
+                               "container.UpdateConfig",
+                               jsonutil_type_name(body));
   for (size_t i = 0; i < sizeof int_fields / sizeof int_fields[0]; i++) {
     json_t *v = json_object_get(body, int_fields[i].key);
     if (v == NULL || json_is_null(v))
@@ -347,28 +368,42 @@ static int check_conflicts(json_t *host, json_t *update, const char *id,
 {
   json_int_t nano = get_int(update, "NanoCpus");
   if (nano > 0 && get_int(host, "CpuPeriod") > 0)
-    return conflict(id, "Conflicting options: Nano CPUs cannot be updated as CPU Period "
-                        "has already been set", err);
+    return conflict(id,
+                    "Conflicting options: Nano CPUs cannot be updated as CPU Period "
+                    "has already been set",
+                    err);
   if (nano > 0 && get_int(host, "CpuQuota") > 0)
-    return conflict(id, "Conflicting options: Nano CPUs cannot be updated as CPU Quota "
-                        "has already been set", err);
+    return conflict(id,
+                    "Conflicting options: Nano CPUs cannot be updated as CPU Quota "
+                    "has already been set",
+                    err);
   if (get_int(update, "CpuPeriod") > 0 && get_int(host, "NanoCpus") > 0)
-    return conflict(id, "Conflicting options: CPU Period cannot be updated as NanoCPUs has "
-                        "already been set", err);
+    return conflict(id,
+                    "Conflicting options: CPU Period cannot be updated as NanoCPUs has "
+                    "already been set",
+                    err);
   if (get_int(update, "CpuQuota") > 0 && get_int(host, "NanoCpus") > 0)
-    return conflict(id, "Conflicting options: CPU Quota cannot be updated as NanoCPUs has "
-                        "already been set", err);
+    return conflict(id,
+                    "Conflicting options: CPU Quota cannot be updated as NanoCPUs has "
+                    "already been set",
+                    err);
   /* docker compares with the swap limit as set, 0 included: a container
    * without one needs --memory-swap with --memory. */
   json_int_t memory = get_int(update, "Memory");
-  if (memory != 0 && memory > get_int(host, "MemorySwap") && get_int(update, "MemorySwap") == 0)
-    return conflict(id, "Memory limit should be smaller than already set memoryswap limit, "
-                        "update the memoryswap at the same time", err);
+  if (memory != 0 && memory > get_int(host, "MemorySwap") &&
+      get_int(update, "MemorySwap") == 0)
+    return conflict(id,
+                    "Memory limit should be smaller than already set memoryswap limit, "
+                    "update the memoryswap at the same time",
+                    err);
   const char *policy = get_str(json_object_get(update, "RestartPolicy"), "Name");
   if (*policy && strcmp(policy, "no") != 0 &&
       json_is_true(json_object_get(host, "AutoRemove")))
-    return conflict(id, "Restart policy cannot be updated because AutoRemove is enabled for "
-                        "the container", err);
+    return conflict(
+        id,
+        "Restart policy cannot be updated because AutoRemove is enabled for "
+        "the container",
+        err);
   return 0;
 }
 
@@ -382,11 +417,13 @@ int resources_merge(json_t *host, json_t *update, const char *id, skiff_error_t 
   /* docker leaves this to the runtime's EINVAL (or to the next start);
    * refusing it here keeps the record startable. */
   if (merged_memory > 0 && merged_swap > 0 && merged_swap < merged_memory)
-    return skiff_error_invalid(err, "Cannot update container %s: Minimum memoryswap limit "
-                                    "should be larger than memory limit, see usage", id);
+    return skiff_error_invalid(err,
+                               "Cannot update container %s: Minimum memoryswap limit "
+                               "should be larger than memory limit, see usage",
+                               id);
   static const char *const changed_if_nonzero[] = {
-      "BlkioWeight", "CpuShares", "NanoCpus", "CpuPeriod", "CpuQuota",
-      "Memory",      "MemorySwap", "MemoryReservation"};
+      "BlkioWeight", "CpuShares", "NanoCpus",   "CpuPeriod",
+      "CpuQuota",    "Memory",    "MemorySwap", "MemoryReservation"};
   for (size_t i = 0; i < sizeof changed_if_nonzero / sizeof *changed_if_nonzero; i++) {
     json_int_t v = get_int(update, changed_if_nonzero[i]);
     if (v != 0)
@@ -394,7 +431,8 @@ int resources_merge(json_t *host, json_t *update, const char *id, skiff_error_t 
   }
   for (size_t i = 0; i < 2; i++)
     if (*get_str(update, string_fields[i]))
-      json_object_set(host, string_fields[i], json_object_get(update, string_fields[i]));
+      json_object_set(host, string_fields[i],
+                      json_object_get(update, string_fields[i]));
   json_t *pids = json_object_get(update, "PidsLimit");
   if (json_is_integer(pids))
     json_object_set(host, "PidsLimit", pids);
@@ -402,7 +440,8 @@ int resources_merge(json_t *host, json_t *update, const char *id, skiff_error_t 
   if (*get_str(policy, "Name"))
     json_object_set_new(host, "RestartPolicy",
                         json_pack("{s:s, s:I}", "Name", get_str(policy, "Name"),
-                                  "MaximumRetryCount", get_int(policy, "MaximumRetryCount")));
+                                  "MaximumRetryCount",
+                                  get_int(policy, "MaximumRetryCount")));
   return 0;
 }
 
@@ -462,8 +501,9 @@ json_t *resources_oci(json_t *host)
   if (json_is_integer(pids))
     json_object_set_new(res, "pids",
                         json_pack("{s:I}", "limit",
-                                  json_integer_value(pids) > 0 ? json_integer_value(pids)
-                                                               : (json_int_t)-1));
+                                  json_integer_value(pids) > 0
+                                      ? json_integer_value(pids)
+                                      : (json_int_t)-1));
   json_int_t weight = get_int(host, "BlkioWeight");
   if (weight > 0)
     json_object_set_new(res, "blockIO", json_pack("{s:I}", "weight", weight));

@@ -77,8 +77,10 @@ static bool fill_params(const char *pattern, struct capture *caps,
 static const struct api_route *const *tables(void)
 {
   static const struct api_route *const all[] = {
-      api_system_routes,    api_images_routes,   api_containers_routes, api_archive_routes,
-      api_resources_routes, api_registry_routes, api_exec_routes,       NULL};
+      api_system_routes,     api_images_routes,
+      api_containers_routes, api_archive_routes,
+      api_resources_routes,  api_registry_routes,
+      api_exec_routes,       NULL};
   return all;
 }
 

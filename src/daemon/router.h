@@ -24,7 +24,7 @@ struct api_route {
 extern const struct api_route api_system_routes[];
 extern const struct api_route api_images_routes[];
 extern const struct api_route api_containers_routes[];
-extern const struct api_route api_archive_routes[]; /* cp, export, diff, commit */
+extern const struct api_route api_archive_routes[];   /* cp, export, diff, commit */
 extern const struct api_route api_resources_routes[]; /* top, stats, update */
 extern const struct api_route api_registry_routes[];
 extern const struct api_route api_exec_routes[]; /* exec */

@@ -110,9 +110,9 @@ int shim_attach(const char *state_dir, bool in, bool out, bool err_stream,
   if (fd < 0)
     return -1;
   char header[128];
-  int len = snprintf(header, sizeof header, "{\"stdin\":%s,\"stdout\":%s,\"stderr\":%s}\n",
-                     in ? "true" : "false", out ? "true" : "false",
-                     err_stream ? "true" : "false");
+  int len = snprintf(
+      header, sizeof header, "{\"stdin\":%s,\"stdout\":%s,\"stderr\":%s}\n",
+      in ? "true" : "false", out ? "true" : "false", err_stream ? "true" : "false");
   if (write(fd, header, (size_t)len) != len)
     return skiff_error_errno(err, "attach to the shim");
   return steal_fd(&fd);
@@ -155,7 +155,8 @@ int shim_resize(const char *state_dir, unsigned height, unsigned width,
     return skiff_error_errno(err, "resize the terminal");
   ssize_t n = read(fd, line, sizeof line - 1);
   if (n <= 0)
-    return skiff_error_set(err, n < 0 ? errno : EIO, "resize the terminal: no answer from "
+    return skiff_error_set(err, n < 0 ? errno : EIO,
+                           "resize the terminal: no answer from "
                            "the shim");
   line[n] = '\0';
   line[strcspn(line, "\n")] = '\0';

@@ -18,21 +18,71 @@
 #define ZERO_TIME "0001-01-01T00:00:00Z"
 
 /* The memory.stat keys docker reports (sorted, as Go prints a map). */
-static const char *const v1_memory_keys[] = {
-    "active_anon", "active_file", "cache", "dirty", "hierarchical_memory_limit",
-    "hierarchical_memsw_limit", "inactive_anon", "inactive_file", "mapped_file", "pgfault",
-    "pgmajfault", "pgpgin", "pgpgout", "rss", "rss_huge", "total_active_anon",
-    "total_active_file", "total_cache", "total_dirty", "total_inactive_anon",
-    "total_inactive_file", "total_mapped_file", "total_pgfault", "total_pgmajfault",
-    "total_pgpgin", "total_pgpgout", "total_rss", "total_rss_huge", "total_unevictable",
-    "total_writeback", "unevictable", "writeback", NULL};
-static const char *const v2_memory_keys[] = {
-    "active_anon", "active_file", "anon", "anon_thp", "file", "file_dirty", "file_mapped",
-    "file_writeback", "inactive_anon", "inactive_file", "kernel_stack", "pgactivate",
-    "pgdeactivate", "pgfault", "pglazyfree", "pglazyfreed", "pgmajfault", "pgrefill",
-    "pgscan", "pgsteal", "shmem", "slab", "slab_reclaimable", "slab_unreclaimable", "sock",
-    "thp_collapse_alloc", "thp_fault_alloc", "unevictable", "workingset_activate",
-    "workingset_nodereclaim", "workingset_refault", NULL};
+static const char *const v1_memory_keys[] = {"active_anon",
+                                             "active_file",
+                                             "cache",
+                                             "dirty",
+                                             "hierarchical_memory_limit",
+                                             "hierarchical_memsw_limit",
+                                             "inactive_anon",
+                                             "inactive_file",
+                                             "mapped_file",
+                                             "pgfault",
+                                             "pgmajfault",
+                                             "pgpgin",
+                                             "pgpgout",
+                                             "rss",
+                                             "rss_huge",
+                                             "total_active_anon",
+                                             "total_active_file",
+                                             "total_cache",
+                                             "total_dirty",
+                                             "total_inactive_anon",
+                                             "total_inactive_file",
+                                             "total_mapped_file",
+                                             "total_pgfault",
+                                             "total_pgmajfault",
+                                             "total_pgpgin",
+                                             "total_pgpgout",
+                                             "total_rss",
+                                             "total_rss_huge",
+                                             "total_unevictable",
+                                             "total_writeback",
+                                             "unevictable",
+                                             "writeback",
+                                             NULL};
+static const char *const v2_memory_keys[] = {"active_anon",
+                                             "active_file",
+                                             "anon",
+                                             "anon_thp",
+                                             "file",
+                                             "file_dirty",
+                                             "file_mapped",
+                                             "file_writeback",
+                                             "inactive_anon",
+                                             "inactive_file",
+                                             "kernel_stack",
+                                             "pgactivate",
+                                             "pgdeactivate",
+                                             "pgfault",
+                                             "pglazyfree",
+                                             "pglazyfreed",
+                                             "pgmajfault",
+                                             "pgrefill",
+                                             "pgscan",
+                                             "pgsteal",
+                                             "shmem",
+                                             "slab",
+                                             "slab_reclaimable",
+                                             "slab_unreclaimable",
+                                             "sock",
+                                             "thp_collapse_alloc",
+                                             "thp_fault_alloc",
+                                             "unevictable",
+                                             "workingset_activate",
+                                             "workingset_nodereclaim",
+                                             "workingset_refault",
+                                             NULL};
 
 /* runtime_stats' blkio keys → docker's, in docker's order. */
 static const char *const blkio_keys[][2] = {
@@ -74,7 +124,8 @@ static void system_cpu(json_int_t *usage_ns, json_int_t *online)
     unsigned long long ticks = 0;
     for (int i = 0; i < 7; i++)
       ticks += f[i];
-    *usage_ns = (json_int_t)(ticks * (1000000000ULL / (unsigned long long)sysconf(_SC_CLK_TCK)));
+    *usage_ns = (json_int_t)(ticks * (1000000000ULL /
+                                      (unsigned long long)sysconf(_SC_CLK_TCK)));
   }
   for (char *line = strchr(text, '\n'); line; line = strchr(line + 1, '\n'))
     if (strncmp(line + 1, "cpu", 3) == 0 && line[4] >= '0' && line[4] <= '9')
@@ -97,7 +148,8 @@ static json_t *cpu_stats(json_t *cpu, bool v2)
   json_t *percpu = json_object_get(usage_in, "percpu");
   if (!v2 && json_array_size(percpu) > 0)
     json_object_set(usage, "percpu_usage", percpu);
-  json_object_set_new(usage, "usage_in_kernelmode", json_integer(num(usage_in, "kernel")));
+  json_object_set_new(usage, "usage_in_kernelmode",
+                      json_integer(num(usage_in, "kernel")));
   json_object_set_new(usage, "usage_in_usermode", json_integer(num(usage_in, "user")));
   json_t *out = json_pack("{s:o}", "cpu_usage", usage);
   json_int_t system = 0, online = 0;
@@ -105,9 +157,10 @@ static json_t *cpu_stats(json_t *cpu, bool v2)
   set_nonzero(out, "system_cpu_usage", system);
   set_nonzero(out, "online_cpus", online);
   json_object_set_new(out, "throttling_data",
-                      json_pack("{s:I, s:I, s:I}", "periods", num(throttling, "periods"),
-                                "throttled_periods", num(throttling, "throttledPeriods"),
-                                "throttled_time", num(throttling, "throttledTime")));
+                      json_pack("{s:I, s:I, s:I}", "periods",
+                                num(throttling, "periods"), "throttled_periods",
+                                num(throttling, "throttledPeriods"), "throttled_time",
+                                num(throttling, "throttledTime")));
   return out;
 }
 
@@ -211,8 +264,8 @@ static json_t *networks(pid_t pid)
 {
   char path[64];
   snprintf(path, sizeof path, "/proc/%d/net/dev", (int)pid);
-  cleanup_free char *text = pid > 0 && !in_host_netns(pid) ? fs_read_file(path, NULL, NULL)
-                                                           : NULL;
+  cleanup_free char *text =
+      pid > 0 && !in_host_netns(pid) ? fs_read_file(path, NULL, NULL) : NULL;
   cleanup_json json_t *found = json_object();
   char *save = NULL;
   for (char *line = text ? strtok_r(text, "\n", &save) : NULL; line;
@@ -224,17 +277,17 @@ static json_t *networks(pid_t pid)
     *colon = '\0';
     char *name = line + strspn(line, " ");
     if (strcmp(name, "lo") == 0 ||
-        sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu", &f[0],
-               &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9], &f[10],
-               &f[11]) != 12)
+        sscanf(colon + 1, "%llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu",
+               &f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8], &f[9],
+               &f[10], &f[11]) != 12)
       continue;
-    json_object_set_new(found, name,
-                        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_bytes",
-                                  (json_int_t)f[0], "rx_packets", (json_int_t)f[1],
-                                  "rx_errors", (json_int_t)f[2], "rx_dropped",
-                                  (json_int_t)f[3], "tx_bytes", (json_int_t)f[8],
-                                  "tx_packets", (json_int_t)f[9], "tx_errors",
-                                  (json_int_t)f[10], "tx_dropped", (json_int_t)f[11]));
+    json_object_set_new(
+        found, name,
+        json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "rx_bytes",
+                  (json_int_t)f[0], "rx_packets", (json_int_t)f[1], "rx_errors",
+                  (json_int_t)f[2], "rx_dropped", (json_int_t)f[3], "tx_bytes",
+                  (json_int_t)f[8], "tx_packets", (json_int_t)f[9], "tx_errors",
+                  (json_int_t)f[10], "tx_dropped", (json_int_t)f[11]));
   }
   return json_object_size(found) ? sorted_object(found) : NULL;
 }
@@ -243,9 +296,10 @@ static json_t *networks(pid_t pid)
 
 static json_t *zero_cpu(void)
 {
-  return json_pack("{s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i}}", "cpu_usage", "total_usage", 0,
-                   "usage_in_kernelmode", 0, "usage_in_usermode", 0, "throttling_data",
-                   "periods", 0, "throttled_periods", 0, "throttled_time", 0);
+  return json_pack("{s:{s:i, s:i, s:i}, s:{s:i, s:i, s:i}}", "cpu_usage", "total_usage",
+                   0, "usage_in_kernelmode", 0, "usage_in_usermode", 0,
+                   "throttling_data", "periods", 0, "throttled_periods", 0,
+                   "throttled_time", 0);
 }
 
 json_t *stats_sample(json_t *cgroup, pid_t pid)
@@ -258,9 +312,9 @@ json_t *stats_sample(json_t *cgroup, pid_t pid)
   json_t *sample = json_pack(
       "{s:s, s:o, s:o, s:i, s:{}, s:o, s:o}", "read", read, "pids_stats",
       pids_stats(json_object_get(cgroup, "pids")), "blkio_stats",
-      blkio_stats(json_object_get(cgroup, "blkio"), v2), "num_procs", 0, "storage_stats",
-      "cpu_stats", cpu_stats(json_object_get(cgroup, "cpu"), v2), "memory_stats",
-      memory_stats(json_object_get(cgroup, "memory"), v2));
+      blkio_stats(json_object_get(cgroup, "blkio"), v2), "num_procs", 0,
+      "storage_stats", "cpu_stats", cpu_stats(json_object_get(cgroup, "cpu"), v2),
+      "memory_stats", memory_stats(json_object_get(cgroup, "memory"), v2));
   json_t *nets = networks(pid);
   if (nets)
     json_object_set_new(sample, "networks", nets);

@@ -117,7 +117,8 @@ static int check_ps_args(const char *args, skiff_error_t **err)
     return skiff_error_set(err, ENOMEM, "ps args");
   regmatch_t m[3];
   int rc = 0;
-  for (const char *p = args; rc == 0 && regexec(&re, p, 3, m, 0) == 0; p += m[0].rm_eo) {
+  for (const char *p = args; rc == 0 && regexec(&re, p, 3, m, 0) == 0;
+       p += m[0].rm_eo) {
     int klen = (int)(m[1].rm_eo - m[1].rm_so), vlen = (int)(m[2].rm_eo - m[2].rm_so);
     if (klen != 3 || strncmp(p + m[1].rm_so, "pid", 3) != 0)
       rc = skiff_error_status(err, EIO, "specifying \"%.*s=%.*s\" is not allowed", klen,
@@ -198,7 +199,8 @@ static int ps_with_fallback(const char *ps_args, const pid_t *pids, size_t n,
 static json_t *fields(const char *line)
 {
   json_t *a = json_array();
-  for (const char *p = line + strspn(line, ASCII_SPACE); *p; p += strspn(p, ASCII_SPACE)) {
+  for (const char *p = line + strspn(line, ASCII_SPACE); *p;
+       p += strspn(p, ASCII_SPACE)) {
     size_t len = strcspn(p, ASCII_SPACE);
     json_array_append_new(a, json_stringn(p, len));
     p += len;
@@ -267,8 +269,10 @@ static json_t *parse_ps(char *out, const pid_t *pids, size_t n, skiff_error_t **
     char *end = NULL;
     long pid = strtol(pid_cell, &end, 10);
     if (end == pid_cell || *end != '\0') {
-      skiff_error_status(err, EIO, "Unexpected pid '%s': strconv.Atoi: parsing \"%s\": "
-                         "invalid syntax", pid_cell, pid_cell);
+      skiff_error_status(err, EIO,
+                         "Unexpected pid '%s': strconv.Atoi: parsing \"%s\": "
+                         "invalid syntax",
+                         pid_cell, pid_cell);
       return NULL;
     }
     previous_ours = has_pid(pids, n, pid);

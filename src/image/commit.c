@@ -38,8 +38,8 @@ int image_commit_check(const struct image_commit *c, char **normalized,
 }
 
 /* The parent's config (a copy) and the chain id of its top layer. */
-static json_t *parent_config(struct image_store *s, const char *image_id, char **top_chain,
-                             skiff_error_t **err)
+static json_t *parent_config(struct image_store *s, const char *image_id,
+                             char **top_chain, skiff_error_t **err)
 {
   pthread_mutex_lock(&s->lock);
   struct image_record *rec = store_resolve_locked(s, image_id, err);
@@ -69,8 +69,8 @@ static json_t *history_entry(const struct image_commit *c, const char *now)
 }
 
 /* The new image's config: the parent's, with the container's config. */
-static int build_config(json_t *config, const struct image_commit *c, const char *diff_id,
-                        skiff_error_t **err)
+static int build_config(json_t *config, const struct image_commit *c,
+                        const char *diff_id, skiff_error_t **err)
 {
   cleanup_json json_t *cfg = json_deep_copy(c->config ? c->config : json_object());
   if (cfg == NULL || config_apply_changes(cfg, c->changes, err) < 0)

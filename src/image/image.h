@@ -213,8 +213,8 @@ int image_dist_add_source(struct image_store *store, const char *diff_id,
 
 /* Keep a manifest's bytes under their digest (written to digest); read one
  * back (NULL when unknown). */
-int image_dist_save_manifest(struct image_store *store, const void *manifest, size_t len,
-                             char digest[72], skiff_error_t **err);
+int image_dist_save_manifest(struct image_store *store, const void *manifest,
+                             size_t len, char digest[72], skiff_error_t **err);
 char *image_dist_manifest(struct image_store *store, const char *digest, size_t *len);
 
 /* ---- registries: what push reads (push.c) ---- */

@@ -40,7 +40,8 @@ char *import_register(struct image_store *s, const char *config_bytes, size_t le
                       char **chains, size_t n, const char *const *refs,
                       json_t *messages, skiff_error_t **err)
 {
-  return import_register_child(s, config_bytes, len, chains, n, refs, messages, NULL, err);
+  return import_register_child(s, config_bytes, len, chains, n, refs, messages, NULL,
+                               err);
 }
 
 char *import_register_child(struct image_store *s, const char *config_bytes, size_t len,

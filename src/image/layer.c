@@ -501,8 +501,8 @@ static int run_readers(struct unpack *u, struct tee *t, skiff_error_t **err)
   return ret;
 }
 
-static int make_work_dirs(const char *tmp_root, bool keep_tar, struct layer_unpacked *out,
-                          skiff_error_t **err)
+static int make_work_dirs(const char *tmp_root, bool keep_tar,
+                          struct layer_unpacked *out, skiff_error_t **err)
 {
   cleanup_free char *tmpl = NULL;
   if (asprintf(&tmpl, "%s/layer-XXXXXX", tmp_root) < 0)
@@ -569,7 +569,8 @@ int layer_unpack_opts(const char *tmp_root, int fd, bool keep_tar,
     return -1;
   }
   cleanup_close int tar_fd =
-      keep_tar ? open(out->tar_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644) : -1;
+      keep_tar ? open(out->tar_path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)
+               : -1;
   if (keep_tar && tar_fd < 0) {
     skiff_error_errno(err, "create %s", out->tar_path);
     layer_unpacked_discard(out);
@@ -651,7 +652,8 @@ static int write_layer_tar_meta(struct layer_unpacked *u, skiff_error_t **err)
   char size[32];
   snprintf(size, sizeof size, "%lld", u->tar_size);
   return write_meta(u->dir, "tar_size", size, err) < 0 ||
-                 (u->blob_digest[0] && write_meta(u->dir, "compressed", u->blob_digest, err) < 0)
+                 (u->blob_digest[0] &&
+                  write_meta(u->dir, "compressed", u->blob_digest, err) < 0)
              ? -1
              : 0;
 }
@@ -748,7 +750,8 @@ int layer_open_tar(struct image_store *s, const char *chain_hex, const char *dif
   /* An unlinked file: nothing to clean up whatever happens next. */
   int out = open(s->tmp, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
   if (out < 0)
-    return skiff_error_errno(err, "open layer %s: temporary file in %s", diff_id, s->tmp);
+    return skiff_error_errno(err, "open layer %s: temporary file in %s", diff_id,
+                             s->tmp);
   if (inflate_blob(in, out, diff_id, err) < 0 || lseek(out, 0, SEEK_SET) < 0) {
     close(out);
     return skiff_error_wrap(err, "open layer %s", diff_id);

@@ -36,8 +36,8 @@ struct image_pull {
   char *config;
   size_t config_len;
   char **diff_ids;
-  char **chains; /* hex chain ids */
-  bool *pinned;  /* chains[i] is pinned by this pull */
+  char **chains;     /* hex chain ids */
+  bool *pinned;      /* chains[i] is pinned by this pull */
   char **blob_paths; /* tmp files receiving compressed blobs */
   int *blob_fds;
   size_t n;
@@ -186,8 +186,9 @@ int image_pull_layer(struct image_pull *p, size_t i, int fd, const char *blob_di
     return -1;
   }
   if (strcmp(u.diff_id, p->diff_ids[i]) != 0) {
-    skiff_error_invalid(err, "layer %zu: its content has diff id %s, the config says %s",
-                        i, u.diff_id, p->diff_ids[i]);
+    skiff_error_invalid(err,
+                        "layer %zu: its content has diff id %s, the config says %s", i,
+                        u.diff_id, p->diff_ids[i]);
     layer_unpacked_discard(&u);
     return -1;
   }
@@ -239,7 +240,8 @@ static int dist_add_source_locked(struct image_store *s, const char *diff_id,
   cleanup_free char *path = dist_path(s, "layers", diff_id);
   if (path == NULL)
     return skiff_error_set(err, ENOMEM, "distribution metadata");
-  cleanup_json json_t *old = access(path, F_OK) == 0 ? jsonutil_load_file(path, NULL) : NULL;
+  cleanup_json json_t *old =
+      access(path, F_OK) == 0 ? jsonutil_load_file(path, NULL) : NULL;
   cleanup_json json_t *list =
       json_pack("[{s:s, s:s, s:s?}]", "Digest", digest, "SourceRepository", repository,
                 "MediaType", media_type);
@@ -272,7 +274,8 @@ json_t *image_dist_sources(struct image_store *store, const char *diff_id)
 {
   cleanup_free char *path = dist_path(store, "layers", diff_id);
   pthread_mutex_lock(&store->lock);
-  json_t *list = path && access(path, F_OK) == 0 ? jsonutil_load_file(path, NULL) : NULL;
+  json_t *list =
+      path && access(path, F_OK) == 0 ? jsonutil_load_file(path, NULL) : NULL;
   pthread_mutex_unlock(&store->lock);
   if (!json_is_array(list)) {
     json_decref(list);
@@ -281,8 +284,8 @@ json_t *image_dist_sources(struct image_store *store, const char *diff_id)
   return list;
 }
 
-int image_dist_save_manifest(struct image_store *store, const void *manifest, size_t len,
-                             char digest[72], skiff_error_t **err)
+int image_dist_save_manifest(struct image_store *store, const void *manifest,
+                             size_t len, char digest[72], skiff_error_t **err)
 {
   digest_of(manifest, len, digest);
   pthread_mutex_lock(&store->lock);
@@ -364,8 +367,8 @@ char *image_pull_finish(struct image_pull *p, const char *repository, const char
     return NULL;
   }
   const char *refs[] = {by_digest, by_tag, NULL};
-  char *id = import_register(p->s, p->config, p->config_len, p->chains, p->n, refs,
-                             NULL, err);
+  char *id =
+      import_register(p->s, p->config, p->config_len, p->chains, p->n, refs, NULL, err);
   /* import_register unpinned every chain, recorded or not. */
   p->finished = true;
   return id;

@@ -34,7 +34,8 @@ static int open_layer(struct image_store *s, const char *chain_hex,
 {
   /* A pulled layer is sent as the very blob it came as. */
   layer->compressed = layer_compressed_digest(s, chain_hex);
-  cleanup_free char *blob = layer->compressed ? store_blob_path(s, layer->compressed) : NULL;
+  cleanup_free char *blob =
+      layer->compressed ? store_blob_path(s, layer->compressed) : NULL;
   if (blob)
     layer->fd = open(blob, O_RDONLY | O_CLOEXEC);
   if (layer->fd < 0) {

@@ -243,8 +243,9 @@ static bool same_dir(const struct stat *a, const struct stat *b)
  * mount points the runtime makes. skiff's runtime makes them in the rw
  * layer itself, so diff and commit leave them out. */
 static const char *const init_paths[] = {
-    "/.dockerenv",  "/dev/console", "/dev/pts", "/dev/shm", "/etc/hostname",
-    "/etc/hosts",   "/etc/mtab",    "/etc/resolv.conf", "/proc", "/sys", NULL};
+    "/.dockerenv",   "/dev/console", "/dev/pts",  "/dev/shm",
+    "/etc/hostname", "/etc/hosts",   "/etc/mtab", "/etc/resolv.conf",
+    "/proc",         "/sys",         NULL};
 
 bool image_snapshot_is_init_path(const char *path)
 {

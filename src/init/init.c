@@ -15,8 +15,8 @@
 static void block_forwardable(sigset_t *set, sigset_t *old)
 {
   sigfillset(set);
-  static const int keep[] = {SIGFPE, SIGILL, SIGSEGV, SIGBUS, SIGABRT, SIGTRAP, SIGSYS,
-                             SIGTTIN, SIGTTOU};
+  static const int keep[] = {SIGFPE,  SIGILL, SIGSEGV, SIGBUS, SIGABRT,
+                             SIGTRAP, SIGSYS, SIGTTIN, SIGTTOU};
   for (size_t i = 0; i < sizeof keep / sizeof keep[0]; i++)
     sigdelset(set, keep[i]);
   sigprocmask(SIG_SETMASK, set, old);

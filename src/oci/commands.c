@@ -56,8 +56,10 @@ int oci_print_json(json_t *json)
 static const char *one_id(const char *name, int argc, char **argv, skiff_error_t **err)
 {
   if (optind != argc - 1) {
-    oci_bad_usage(name, optind >= argc ? "a container id is required"
-                                       : "expects exactly one container id", err);
+    oci_bad_usage(name,
+                  optind >= argc ? "a container id is required"
+                                 : "expects exactly one container id",
+                  err);
     return NULL;
   }
   return argv[optind];
@@ -67,8 +69,15 @@ static const char *one_id(const char *name, int argc, char **argv, skiff_error_t
 static int parse_create_options(const char *name, int argc, char **argv,
                                 struct runtime_options *o, skiff_error_t **err)
 {
-  enum { OPT_CONSOLE = 256, OPT_PID_FILE, OPT_NO_PIVOT, OPT_NO_KEYRING, OPT_PRESERVE,
-         OPT_IGNORED_FLAG, OPT_IGNORED_ARG };
+  enum {
+    OPT_CONSOLE = 256,
+    OPT_PID_FILE,
+    OPT_NO_PIVOT,
+    OPT_NO_KEYRING,
+    OPT_PRESERVE,
+    OPT_IGNORED_FLAG,
+    OPT_IGNORED_ARG
+  };
   static const struct option options[] = {
       {"bundle", required_argument, NULL, 'b'},
       {"console-socket", required_argument, NULL, OPT_CONSOLE},
@@ -315,11 +324,13 @@ static int filter_ps_output(FILE *ps, const char *cmd, const pid_t *pids, size_t
       cleanup_free char *header = strdup(line);
       char *save = NULL;
       int col = 0;
-      for (char *w = strtok_r(header, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save), col++)
+      for (char *w = strtok_r(header, " \t\n", &save); w;
+           w = strtok_r(NULL, " \t\n", &save), col++)
         if (strcmp(w, "PID") == 0)
           pid_column = col;
       if (pid_column < 0)
-        return skiff_error_invalid(err, "ps: no PID column in the output of %s", cmd), 1;
+        return skiff_error_invalid(err, "ps: no PID column in the output of %s", cmd),
+               1;
       continue;
     }
     cleanup_free char *copy = strdup(line);
@@ -332,7 +343,8 @@ static int filter_ps_output(FILE *ps, const char *cmd, const pid_t *pids, size_t
   return 0;
 }
 
-static int cmd_ps(const struct oci_globals *g, int argc, char **argv, skiff_error_t **err)
+static int cmd_ps(const struct oci_globals *g, int argc, char **argv,
+                  skiff_error_t **err)
 {
   if (oci_wants_help(argc, argv, "ps"))
     return 0;
@@ -380,7 +392,8 @@ static int cmd_spec(const struct oci_globals *g, int argc, char **argv,
   if (asprintf(&path, "%s/config.json", bundle) < 0)
     return 1;
   if (access(path, F_OK) == 0)
-    return skiff_error_set(err, EEXIST, "spec: %s already exists; remove it first", path),
+    return skiff_error_set(err, EEXIST, "spec: %s already exists; remove it first",
+                           path),
            1;
   cleanup_json json_t *spec = runtime_default_spec(rootless);
   cleanup_free char *text = json_dumps(spec, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -423,8 +436,8 @@ static int cmd_events(const struct oci_globals *g, int argc, char **argv,
   json_t *data = runtime_stats(g->root, id, err);
   if (data == NULL)
     return 1;
-  cleanup_json json_t *event = json_pack("{s:s, s:s, s:o}", "type", "stats", "id", id,
-                                         "data", data);
+  cleanup_json json_t *event =
+      json_pack("{s:s, s:s, s:o}", "type", "stats", "id", id, "data", data);
   char *text = json_dumps(event, JSON_COMPACT);
   puts(text);
   free(text);
@@ -436,25 +449,31 @@ const struct oci_command oci_commands[] = {
      "[--bundle DIR] [--console-socket PATH] [--pid-file PATH] [--no-pivot]\n"
      "       [--no-new-keyring] [--preserve-fds N] <container-id>",
      "Create a container from a bundle; it waits for `start`.", true},
-    {"start", cmd_start, "<container-id>", "Run the process of a created container.", false},
+    {"start", cmd_start, "<container-id>", "Run the process of a created container.",
+     false},
     {"run", cmd_run,
      "[--bundle DIR] [--detach] [--console-socket PATH] [--pid-file PATH]\n"
      "       [--no-pivot] [--no-new-keyring] [--preserve-fds N] <container-id>",
      "Create and start a container; without --detach wait for it and delete it.", true},
-    {"state", cmd_state, "<container-id>", "Print the state of a container as JSON.", false},
+    {"state", cmd_state, "<container-id>", "Print the state of a container as JSON.",
+     false},
     {"list", cmd_list, "[--format table|json] [--quiet]", "List containers.", false},
     {"kill", cmd_kill, "[--all] <container-id> [SIGNAL]",
-     "Send a signal (default SIGTERM) to the container's init, or to all its processes.", false},
+     "Send a signal (default SIGTERM) to the container's init, or to all its "
+     "processes.",
+     false},
     {"delete", cmd_delete, "[--force] <container-id>",
      "Delete a stopped container; with --force kill it first.", false},
-    {"pause", cmd_pause, "<container-id>", "Freeze every process of a container.", false},
+    {"pause", cmd_pause, "<container-id>", "Freeze every process of a container.",
+     false},
     {"resume", cmd_pause, "<container-id>", "Thaw a paused container.", false},
     {"ps", cmd_ps, "[--format table|json] <container-id> [ps options]",
      "List the processes of a container.", false},
     {"exec", oci_cmd_exec,
      "[--process FILE] [--tty] [--detach] [--pid-file PATH] [--console-socket PATH]\n"
      "       [--cwd DIR] [--env K=V]... [--user UID[:GID]] [--additional-gids GID]...\n"
-     "       [--cap CAP]... [--no-new-privs] [--preserve-fds N] <container-id> [COMMAND...]",
+     "       [--cap CAP]... [--no-new-privs] [--preserve-fds N] <container-id> "
+     "[COMMAND...]",
      "Run a new process in a running container.", true},
     {"update", oci_cmd_update,
      "[--resources FILE|-] [--memory N] [--memory-swap N] [--memory-reservation N]\n"
@@ -463,7 +482,8 @@ const struct oci_command oci_commands[] = {
      "Change the resource limits of a running container.", false},
     {"events", cmd_events, "--stats <container-id>",
      "Print the container's cgroup statistics (OOM kills, pids limit hits...).", false},
-    {"spec", cmd_spec, "[--bundle DIR] [--rootless]", "Write a default config.json.", false},
+    {"spec", cmd_spec, "[--bundle DIR] [--rootless]", "Write a default config.json.",
+     false},
     {"features", cmd_features, "", "Print what this runtime supports, as JSON.", false},
     {NULL, NULL, NULL, NULL, false},
 };

@@ -16,7 +16,8 @@ int oci_bad_usage(const char *name, const char *what, skiff_error_t **err);
 /* Print JSON indented, as runc does. Returns 0. */
 int oci_print_json(json_t *json);
 
-int oci_cmd_exec(const struct oci_globals *g, int argc, char **argv, skiff_error_t **err);
+int oci_cmd_exec(const struct oci_globals *g, int argc, char **argv,
+                 skiff_error_t **err);
 int oci_cmd_update(const struct oci_globals *g, int argc, char **argv,
                    skiff_error_t **err);
 

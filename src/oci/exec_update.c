@@ -136,9 +136,12 @@ static int parse_exec_flags(int argc, char **argv, struct exec_flags *f,
 {
   enum { OPT_PID_FILE = 256, OPT_CONSOLE, OPT_CWD, OPT_NNP, OPT_PRESERVE, OPT_IGNORED };
   static const struct option options[] = {
-      {"process", required_argument, NULL, 'p'},  {"tty", no_argument, NULL, 't'},
-      {"detach", no_argument, NULL, 'd'},         {"env", required_argument, NULL, 'e'},
-      {"user", required_argument, NULL, 'u'},     {"cap", required_argument, NULL, 'c'},
+      {"process", required_argument, NULL, 'p'},
+      {"tty", no_argument, NULL, 't'},
+      {"detach", no_argument, NULL, 'd'},
+      {"env", required_argument, NULL, 'e'},
+      {"user", required_argument, NULL, 'u'},
+      {"cap", required_argument, NULL, 'c'},
       {"additional-gids", required_argument, NULL, 'g'},
       {"pid-file", required_argument, NULL, OPT_PID_FILE},
       {"console-socket", required_argument, NULL, OPT_CONSOLE},
@@ -178,7 +181,8 @@ static int parse_exec_flags(int argc, char **argv, struct exec_flags *f,
   return 0;
 }
 
-int oci_cmd_exec(const struct oci_globals *g, int argc, char **argv, skiff_error_t **err)
+int oci_cmd_exec(const struct oci_globals *g, int argc, char **argv,
+                 skiff_error_t **err)
 {
   if (argc > 1 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
     return oci_wants_help(2, (char *[]){argv[0], "--help"}, "exec"), 0;
@@ -190,8 +194,9 @@ int oci_cmd_exec(const struct oci_globals *g, int argc, char **argv, skiff_error
   if (parse_exec_flags(argc, argv, &f, &o, err) < 0)
     return 1;
   cleanup_json json_t *process =
-      f.process_file ? jsonutil_load_file(f.process_file, err)
-                     : process_from_flags(g, o.id, &f, argc - optind, argv + optind, err);
+      f.process_file
+          ? jsonutil_load_file(f.process_file, err)
+          : process_from_flags(g, o.id, &f, argc - optind, argv + optind, err);
   if (process == NULL)
     return 1;
   set_console_size_from_stdin(process);
@@ -280,7 +285,8 @@ static json_t *load_resources(const char *file, skiff_error_t **err)
   json_error_t jerr;
   json_t *json = json_loadf(stdin, 0, &jerr);
   if (json == NULL)
-    skiff_error_invalid(err, "update: --resources -: line %d: %s", jerr.line, jerr.text);
+    skiff_error_invalid(err, "update: --resources -: line %d: %s", jerr.line,
+                        jerr.text);
   return json;
 }
 
@@ -291,7 +297,8 @@ int oci_cmd_update(const struct oci_globals *g, int argc, char **argv,
     return 0;
   struct option options[NUPDATE + 2];
   for (size_t i = 0; i < NUPDATE; i++)
-    options[i] = (struct option){update_flags[i].name, required_argument, NULL, (int)i + 256};
+    options[i] =
+        (struct option){update_flags[i].name, required_argument, NULL, (int)i + 256};
   options[NUPDATE] = (struct option){"resources", required_argument, NULL, 'r'};
   options[NUPDATE + 1] = (struct option){0, 0, 0, 0};
   cleanup_json json_t *resources = json_object();

@@ -10,19 +10,21 @@
 
 static void print_usage(FILE *out)
 {
-  fprintf(out, "Usage: skiff-oci [global options] COMMAND [options] [arguments]\n\n"
-               "An OCI runtime (runtime-spec 1.1), command-line compatible with runc.\n\n"
-               "Commands:\n");
+  fprintf(out,
+          "Usage: skiff-oci [global options] COMMAND [options] [arguments]\n\n"
+          "An OCI runtime (runtime-spec 1.1), command-line compatible with runc.\n\n"
+          "Commands:\n");
   for (const struct oci_command *c = oci_commands; c->name; c++)
     fprintf(out, "  %-10s %s\n", c->name, c->summary);
-  fprintf(out, "\nGlobal options:\n"
-               "  --root DIR          state directory (default " RUNTIME_DEFAULT_ROOT ")\n"
-               "  --log FILE          write diagnostics to FILE\n"
-               "  --log-format FMT    text or json (default text)\n"
-               "  --debug             debug output\n"
-               "  --systemd-cgroup    cgroupsPath is slice:prefix:name\n"
-               "  -v, --version       print the version\n"
-               "  -h, --help          this help; COMMAND --help for a command's\n");
+  fprintf(out,
+          "\nGlobal options:\n"
+          "  --root DIR          state directory (default " RUNTIME_DEFAULT_ROOT ")\n"
+          "  --log FILE          write diagnostics to FILE\n"
+          "  --log-format FMT    text or json (default text)\n"
+          "  --debug             debug output\n"
+          "  --systemd-cgroup    cgroupsPath is slice:prefix:name\n"
+          "  -v, --version       print the version\n"
+          "  -h, --help          this help; COMMAND --help for a command's\n");
 }
 
 static const struct oci_command *find_command(const char *name)
@@ -67,12 +69,8 @@ static int parse_globals(int argc, char **argv, struct global_args *a)
     case OPT_DEBUG: a->debug = true; break;
     case OPT_SYSTEMD: a->globals.systemd_cgroup = true; break;
     case OPT_IGNORED: break;
-    case 'v':
-      printf("skiff-oci version %s\nspec: 1.1.0\n", SKIFF_VERSION);
-      return 0;
-    case 'h':
-      print_usage(stdout);
-      return 0;
+    case 'v': printf("skiff-oci version %s\nspec: 1.1.0\n", SKIFF_VERSION); return 0;
+    case 'h': print_usage(stdout); return 0;
     default: return -1;
     }
   }
@@ -96,7 +94,8 @@ int main(int argc, char **argv)
     return index == 0 ? 0 : 1;
   if (a.log_format && strcmp(a.log_format, "json") != 0 &&
       strcmp(a.log_format, "text") != 0) {
-    fprintf(stderr, "skiff-oci: --log-format: \"%s\" is not text or json\n", a.log_format);
+    fprintf(stderr, "skiff-oci: --log-format: \"%s\" is not text or json\n",
+            a.log_format);
     return 1;
   }
   bool json = a.log_format && strcmp(a.log_format, "json") == 0;

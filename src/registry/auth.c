@@ -255,7 +255,8 @@ static int bearer_token(struct registry_client *c, const char *params, char **ou
     return -1;
   if (token == NULL)
     return skiff_error_set(err, EIO, "the token server %s sent no token", realm);
-  return asprintf(out, "Bearer %s", token) < 0 ? skiff_error_set(err, ENOMEM, "auth") : 0;
+  return asprintf(out, "Bearer %s", token) < 0 ? skiff_error_set(err, ENOMEM, "auth")
+                                               : 0;
 }
 
 int registry_authenticate(struct registry_client *c, const char *challenge,

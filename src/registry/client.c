@@ -135,8 +135,8 @@ static void append_system_cas(struct registry_client *c)
 {
   CURL *h = libcurl.curl_easy_init();
   char *bundle = NULL;
-  if (h && libcurl.curl_easy_getinfo(h, CURLINFO_CAINFO, &bundle) == CURLE_OK && bundle &&
-      access(bundle, R_OK) == 0)
+  if (h && libcurl.curl_easy_getinfo(h, CURLINFO_CAINFO, &bundle) == CURLE_OK &&
+      bundle && access(bundle, R_OK) == 0)
     append_pem(c, bundle, NULL);
   if (h)
     libcurl.curl_easy_cleanup(h);
@@ -419,12 +419,13 @@ static void set_method(CURL *curl, const struct registry_request *req,
     libcurl.curl_easy_setopt(curl, CURLOPT_READFUNCTION, on_read);
     libcurl.curl_easy_setopt(curl, CURLOPT_READDATA, sb);
     if (req->read_len >= 0)
-      libcurl.curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t)req->read_len);
+      libcurl.curl_easy_setopt(curl, CURLOPT_INFILESIZE_LARGE,
+                               (curl_off_t)req->read_len);
     libcurl.curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, m);
   } else if (strcmp(m, "GET") != 0) {
     libcurl.curl_easy_setopt(curl, CURLOPT_POSTFIELDS, req->body ? req->body : "");
     libcurl.curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE,
-                     (curl_off_t)(req->body ? req->body_len : 0));
+                             (curl_off_t)(req->body ? req->body_len : 0));
     libcurl.curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, m);
   }
 }
@@ -440,7 +441,8 @@ static bool dropped_after_handshake(const struct registry_client *c, CURL *curl,
   if (c->cert_file || status != 0 ||
       (rc != CURLE_SEND_ERROR && rc != CURLE_RECV_ERROR && rc != CURLE_GOT_NOTHING))
     return false;
-  return libcurl.curl_easy_getinfo(curl, CURLINFO_APPCONNECT_TIME_T, &tls_done) == CURLE_OK &&
+  return libcurl.curl_easy_getinfo(curl, CURLINFO_APPCONNECT_TIME_T, &tls_done) ==
+             CURLE_OK &&
          tls_done > 0;
 }
 
@@ -467,9 +469,11 @@ static int transport_error(const struct registry_client *c, const char *method,
     return skiff_error_status(err, status, "%s \"%s\": %s", op, url, why);
   return skiff_error_status(
       err, status,
-      "%s \"%s\": %s (the registry closed the connection after the TLS handshake: if it "
+      "%s \"%s\": %s (the registry closed the connection after the TLS handshake: if "
+      "it "
       "requires a client certificate, put client.cert and client.key in %s/%s/)",
-      op, url, why, c->cfg && c->cfg->certs_dir ? c->cfg->certs_dir : "certs.d", c->host);
+      op, url, why, c->cfg && c->cfg->certs_dir ? c->cfg->certs_dir : "certs.d",
+      c->host);
 }
 
 /* Why a transfer failed: Go's words for a refused certificate (dockerd's),
@@ -559,7 +563,8 @@ int registry_do(struct registry_client *c, const struct registry_request *req,
 }
 
 int registry_get(struct registry_client *c, const struct registry_get_opts *opts,
-                 struct registry_reply *reply, skiff_error_t **err, const char *fmt, ...)
+                 struct registry_reply *reply, skiff_error_t **err, const char *fmt,
+                 ...)
 {
   va_list ap;
   va_start(ap, fmt);
@@ -658,7 +663,7 @@ int registry_reply_error(const struct registry_reply *r, skiff_error_t **err,
                : r->status == 403 ? EACCES
                                   : EIO;
   skiff_error_status(err, status, "%s: %s", ctx ? ctx : "registry",
-                     text                ? text
+                     text               ? text
                      : r->status == 401 ? "unauthorized: authentication required"
                      : r->status == 404 ? "not found"
                                         : "unexpected answer");

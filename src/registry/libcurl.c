@@ -19,17 +19,18 @@ static void load(void)
     snprintf(load_error, sizeof load_error, "cannot load libcurl: %s", dlerror());
     return;
   }
-#define LIBCURL_RESOLVE(f)                                                           \
-  if ((libcurl.f = (__typeof__(f) *)dlsym(h, #f)) == NULL) {                         \
-    snprintf(load_error, sizeof load_error, "libcurl has no %s", #f);                \
-    dlclose(h);                                                                      \
-    return;                                                                          \
+#define LIBCURL_RESOLVE(f)                                                             \
+  if ((libcurl.f = (__typeof__(f) *)dlsym(h, #f)) == NULL) {                           \
+    snprintf(load_error, sizeof load_error, "libcurl has no %s", #f);                  \
+    dlclose(h);                                                                        \
+    return;                                                                            \
   }
   LIBCURL_FUNCTIONS(LIBCURL_RESOLVE)
 #undef LIBCURL_RESOLVE
   CURLcode r = libcurl.curl_global_init(CURL_GLOBAL_DEFAULT);
   if (r != CURLE_OK) {
-    snprintf(load_error, sizeof load_error, "libcurl: %s", libcurl.curl_easy_strerror(r));
+    snprintf(load_error, sizeof load_error, "libcurl: %s",
+             libcurl.curl_easy_strerror(r));
     return;
   }
   loaded = true;

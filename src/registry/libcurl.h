@@ -13,19 +13,19 @@
 
 #include "common/error.h"
 
-#define LIBCURL_FUNCTIONS(X) \
-  X(curl_easy_cleanup) \
-  X(curl_easy_escape) \
-  X(curl_easy_getinfo) \
-  X(curl_easy_init) \
-  X(curl_easy_perform) \
-  X(curl_easy_setopt) \
-  X(curl_easy_strerror) \
-  X(curl_free) \
-  X(curl_global_init) \
-  X(curl_share_init) \
-  X(curl_share_setopt) \
-  X(curl_slist_append) \
+#define LIBCURL_FUNCTIONS(X)                                                           \
+  X(curl_easy_cleanup)                                                                 \
+  X(curl_easy_escape)                                                                  \
+  X(curl_easy_getinfo)                                                                 \
+  X(curl_easy_init)                                                                    \
+  X(curl_easy_perform)                                                                 \
+  X(curl_easy_setopt)                                                                  \
+  X(curl_easy_strerror)                                                                \
+  X(curl_free)                                                                         \
+  X(curl_global_init)                                                                  \
+  X(curl_share_init)                                                                   \
+  X(curl_share_setopt)                                                                 \
+  X(curl_slist_append)                                                                 \
   X(curl_slist_free_all)
 
 struct libcurl_table {

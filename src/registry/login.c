@@ -41,8 +41,10 @@ int registry_login(const struct registry_config *cfg, const struct registry_auth
    * when the credentials are refused. */
   int r = registry_client_ping(c, err);
   if (r < 0 && err && *err && (*err)->status == EACCES)
-    skiff_error_status(err, EACCES, "login attempt to %s/v2/ failed with status: 401 "
-                       "Unauthorized", c->endpoint);
+    skiff_error_status(err, EACCES,
+                       "login attempt to %s/v2/ failed with status: 401 "
+                       "Unauthorized",
+                       c->endpoint);
   registry_client_free(c);
   return r;
 }

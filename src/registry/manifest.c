@@ -111,9 +111,10 @@ int registry_platform_parse(const char *text, struct registry_platform *out,
     for (char *save = NULL, *tok = strtok_r(copy, "/", &save); tok && n < 4;
          tok = strtok_r(NULL, "/", &save))
       parts[n++] = tok;
-    if (n == 0 || n > 3 || (n == 1 && known_os(parts[0]) == false && !isalnum(*parts[0])))
-      return skiff_error_invalid(err, "invalid platform \"%s\": use os[/arch[/variant]]",
-                                 text);
+    if (n == 0 || n > 3 ||
+        (n == 1 && known_os(parts[0]) == false && !isalnum(*parts[0])))
+      return skiff_error_invalid(
+          err, "invalid platform \"%s\": use os[/arch[/variant]]", text);
     if (n == 1 && !known_os(parts[0])) {
       out->os = strdup("linux");
       out->arch = strdup(parts[0]);
@@ -149,16 +150,16 @@ static bool platform_matches(json_t *desc, const struct registry_platform *want,
     return false;
   struct registry_platform have = {.os = strdup(os),
                                    .arch = strdup(arch),
-                                   .variant = variant && *variant ? strdup(variant)
-                                                                  : NULL};
+                                   .variant =
+                                       variant && *variant ? strdup(variant) : NULL};
   if (have.os == NULL || have.arch == NULL) {
     registry_platform_clear(&have);
     return false;
   }
   normalize_arch(&have);
-  bool same_variant = (have.variant == NULL && want->variant == NULL) ||
-                      (have.variant && want->variant &&
-                       strcmp(have.variant, want->variant) == 0);
+  bool same_variant =
+      (have.variant == NULL && want->variant == NULL) ||
+      (have.variant && want->variant && strcmp(have.variant, want->variant) == 0);
   bool match = strcmp(have.os, want->os) == 0 && strcmp(have.arch, want->arch) == 0 &&
                (same_variant || want->variant == NULL);
   *exact = match && same_variant;
@@ -232,7 +233,8 @@ int registry_manifest_check(json_t *manifest, const char *media_type,
   json_array_foreach(layers, i, layer)
   {
     if (!descriptor_ok(layer))
-      return skiff_error_invalid(err, "invalid manifest: layer %zu has no valid digest", i);
+      return skiff_error_invalid(err, "invalid manifest: layer %zu has no valid digest",
+                                 i);
     const char *lt = json_string_value(json_object_get(layer, "mediaType"));
     if (lt && strstr(lt, "nondistributable") && json_object_get(layer, "urls"))
       return skiff_error_invalid(err,

@@ -35,8 +35,9 @@
 #define PIPE_SIZE (1024 * 1024)
 #define PROGRESS_STEP_NS (100 * 1000 * 1000LL)
 
-#define ACCEPT_MANIFESTS                                                            \
-  MEDIA_OCI_INDEX ", " MEDIA_DOCKER_LIST ", " MEDIA_OCI_MANIFEST ", " MEDIA_DOCKER_MANIFEST
+#define ACCEPT_MANIFESTS                                                               \
+  MEDIA_OCI_INDEX ", " MEDIA_DOCKER_LIST ", " MEDIA_OCI_MANIFEST                       \
+                  ", " MEDIA_DOCKER_MANIFEST
 
 struct puller {
   struct image_store *store;
@@ -159,7 +160,8 @@ static char *fetch_small_blob(struct puller *p, const char *digest, size_t *len,
 {
   struct registry_reply reply = {0};
   if (registry_get(p->client, NULL, &reply, err, "blobs/%s", digest) < 0 ||
-      (reply.status != 200 && registry_reply_error(&reply, err, "blob %s", digest) < 0)) {
+      (reply.status != 200 &&
+       registry_reply_error(&reply, err, "blob %s", digest) < 0)) {
     registry_reply_clear(&reply);
     return NULL;
   }
@@ -222,7 +224,8 @@ static void *fetch_layer(void *arg)
   struct layer_job *j = arg;
   struct registry_get_opts opts = {.on_data = on_layer_data, .arg = j};
   struct registry_reply reply = {0};
-  int r = registry_get(j->p->client, &opts, &reply, &j->fetch_err, "blobs/%s", j->digest);
+  int r =
+      registry_get(j->p->client, &opts, &reply, &j->fetch_err, "blobs/%s", j->digest);
   if (r == 0 && reply.status != 200)
     registry_reply_error(&reply, &j->fetch_err, "blob %s", j->digest);
   else if (j->fetch_err == NULL && direct_writer_finish(&j->blob) < 0)
@@ -253,10 +256,11 @@ static int verify_layer(void *arg, skiff_error_t **err)
   char actual[SHA256_TEXT_LEN];
   sha256_finish_text(&j->sha, actual);
   if (strcmp(actual, j->digest) != 0)
-    return skiff_error_invalid(err,
-                               "failed to verify layer %s: the registry sent %lld bytes "
-                               "of digest %s",
-                               j->digest, j->got, actual);
+    return skiff_error_invalid(
+        err,
+        "failed to verify layer %s: the registry sent %lld bytes "
+        "of digest %s",
+        j->digest, j->got, actual);
   report(j->p, j->short_id, "Download complete", -1, -1);
   report(j->p, j->short_id, "Extracting", j->got, j->got);
   return 0;
@@ -375,9 +379,13 @@ static int pull_layers(struct puller *p, struct image_pull *pull, json_t *layers
       continue;
     }
     struct layer_job *j = &jobs[q.n++];
-    *j = (struct layer_job){.p = p, .pull = pull, .index = i, .digest = digest,
+    *j = (struct layer_job){.p = p,
+                            .pull = pull,
+                            .index = i,
+                            .digest = digest,
                             .size = json_integer_value(json_object_get(desc, "size")),
-                            .read_fd = -1, .write_fd = -1};
+                            .read_fd = -1,
+                            .write_fd = -1};
     memcpy(j->short_id, short_id, sizeof short_id);
     report(p, short_id, "Pulling fs layer", -1, -1);
   }
@@ -399,11 +407,11 @@ static int check_platform(struct puller *p, const char *config, size_t len,
     return 0;
   cleanup_json json_t *doc = json_loadb(config, len, 0, NULL);
   /* The config's platform as a one-entry index, matched as indexes are. */
-  cleanup_json json_t *list = json_pack(
-      "{s:[{s:s, s:{s:s?, s:s?, s:s?}}]}", "manifests", "digest", "sha256:-", "platform",
-      "os", json_string_value(json_object_get(doc, "os")), "architecture",
-      json_string_value(json_object_get(doc, "architecture")), "variant",
-      json_string_value(json_object_get(doc, "variant")));
+  cleanup_json json_t *list =
+      json_pack("{s:[{s:s, s:{s:s?, s:s?, s:s?}}]}", "manifests", "digest", "sha256:-",
+                "platform", "os", json_string_value(json_object_get(doc, "os")),
+                "architecture", json_string_value(json_object_get(doc, "architecture")),
+                "variant", json_string_value(json_object_get(doc, "variant")));
   if (list && registry_index_select(list, &p->platform, NULL))
     return 0;
   cleanup_free char *want = registry_platform_format(&p->platform);
@@ -423,15 +431,15 @@ static void report_done(struct puller *p, const char *digest, bool fresh,
   familiar = registry_ref_familiar_name(p->ref);
   if (asprintf(&digest_line, "Digest: %s", digest) >= 0)
     report(p, NULL, digest_line, -1, -1);
-  if (asprintf(&status, "Status: %s %s%s%s", fresh ? "Downloaded newer image for"
-                                                   : "Image is up to date for",
+  if (asprintf(&status, "Status: %s %s%s%s",
+               fresh ? "Downloaded newer image for" : "Image is up to date for",
                familiar ? familiar : p->ref->name,
                strncmp(reference, "sha256:", 7) == 0 ? "@" : ":", reference) >= 0)
     report(p, NULL, status, -1, -1);
 }
 
-static bool up_to_date(struct puller *p, const char *reference, const char *config_digest,
-                       struct image_pull *pull)
+static bool up_to_date(struct puller *p, const char *reference,
+                       const char *config_digest, struct image_pull *pull)
 {
   for (size_t i = 0; i < image_pull_layer_count(pull); i++)
     if (!image_pull_layer_present(pull, i))
@@ -463,10 +471,12 @@ static int pull_one(struct puller *p, const char *reference, skiff_error_t **err
     pull = image_pull_begin(p->store, config, config_len, config_digest, err);
   bool fresh = pull && !up_to_date(p, reference, config_digest, pull);
   int r = -1;
-  if (pull && (!fresh || pull_layers(p, pull, json_object_get(m.doc, "layers"), err) == 0)) {
+  if (pull &&
+      (!fresh || pull_layers(p, pull, json_object_get(m.doc, "layers"), err) == 0)) {
     bool by_digest = strncmp(reference, "sha256:", 7) == 0;
-    cleanup_free char *id = image_pull_finish(pull, p->ref->name, by_digest ? NULL : reference,
-                                              m.repo_digest, m.bytes, m.len, err);
+    cleanup_free char *id =
+        image_pull_finish(pull, p->ref->name, by_digest ? NULL : reference,
+                          m.repo_digest, m.bytes, m.len, err);
     if (id) {
       report_done(p, m.repo_digest, fresh, reference);
       r = 0;
@@ -490,7 +500,8 @@ static json_t *list_tags(struct puller *p, skiff_error_t **err)
   if (reply.status != 200) {
     registry_reply_error(&reply, err, "list the tags of %s", p->ref->name);
   } else {
-    cleanup_json json_t *doc = json_loadb(reply.body ? reply.body : "", reply.len, 0, NULL);
+    cleanup_json json_t *doc =
+        json_loadb(reply.body ? reply.body : "", reply.len, 0, NULL);
     tags = json_incref(json_object_get(doc, "tags"));
     if (!json_is_array(tags)) {
       json_decref(tags);
@@ -525,8 +536,8 @@ static int pull_from(struct puller *p, const struct registry_config *cfg,
                      const char *endpoint, const struct registry_auth *auth,
                      bool all_tags, skiff_error_t **err)
 {
-  p->client = registry_client_new(cfg, p->ref->host, endpoint, p->ref->path, "pull",
-                                  auth, err);
+  p->client =
+      registry_client_new(cfg, p->ref->host, endpoint, p->ref->path, "pull", auth, err);
   if (p->client == NULL)
     return -1;
   int r = registry_client_ping(p->client, err);
@@ -547,7 +558,9 @@ int registry_pull(struct image_store *store, const struct registry_config *cfg,
   struct registry_ref ref;
   if (registry_ref_parse(text, &ref, err) < 0)
     return -1;
-  struct puller p = {.store = store, .ref = &ref, .progress = progress,
+  struct puller p = {.store = store,
+                     .ref = &ref,
+                     .progress = progress,
                      .platform_given = platform && *platform};
   pthread_mutex_init(&p.progress_lock, NULL);
   int r = registry_platform_parse(platform, &p.platform, err);

@@ -63,9 +63,10 @@ static long long blob_size(struct registry_client *c, const char *digest,
   struct registry_reply reply = {0};
   if (url == NULL || registry_do(c, &req, &reply, err) < 0)
     return -1;
-  long long size = reply.status == 200 ? (reply.content_length > 0 ? reply.content_length : 1)
-                   : reply.status == 404 ? 0
-                                         : registry_reply_error(&reply, err, "blob %s", digest);
+  long long size =
+      reply.status == 200   ? (reply.content_length > 0 ? reply.content_length : 1)
+      : reply.status == 404 ? 0
+                            : registry_reply_error(&reply, err, "blob %s", digest);
   registry_reply_clear(&reply);
   return size;
 }
@@ -76,8 +77,8 @@ static int start_upload(struct registry_client *c, const char *digest, const cha
                         char **location, skiff_error_t **err)
 {
   cleanup_free char *url = NULL;
-  int n = from ? asprintf(&url, "/v2/%s/blobs/uploads/?mount=%s&from=%s", c->path, digest,
-                          from)
+  int n = from ? asprintf(&url, "/v2/%s/blobs/uploads/?mount=%s&from=%s", c->path,
+                          digest, from)
                : asprintf(&url, "/v2/%s/blobs/uploads/", c->path);
   if (n < 0)
     return skiff_error_set(err, ENOMEM, "push");
@@ -249,7 +250,8 @@ static int upload_blob_file(struct pusher *p, const char *id,
     return skiff_error_set(err, ENOMEM, "push");
   long long sent = 0;
   while (sent < layer->size) {
-    size_t want = layer->size - sent < CHUNK_SIZE ? (size_t)(layer->size - sent) : CHUNK_SIZE;
+    size_t want =
+        layer->size - sent < CHUNK_SIZE ? (size_t)(layer->size - sent) : CHUNK_SIZE;
     ssize_t n = pread(layer->fd, chunk, want, sent);
     if (n <= 0)
       return skiff_error_errno(err, "push: read blob %s", layer->compressed);
@@ -389,8 +391,8 @@ static json_t *pulled_manifest(struct pusher *p, const struct image_push_source 
     const char *at = strchr(json_string_value(ref), '@');
     cleanup_free char *text = at ? image_dist_manifest(p->store, at + 1, len) : NULL;
     cleanup_json json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
-    const char *config = json_string_value(
-        json_object_get(json_object_get(doc, "config"), "digest"));
+    const char *config =
+        json_string_value(json_object_get(json_object_get(doc, "config"), "digest"));
     if (config && strcmp(config, src->id) == 0 &&
         json_array_size(json_object_get(doc, "layers")) == src->n_layers) {
       *bytes = steal_pointer(&text);
@@ -404,7 +406,8 @@ static json_t *pulled_manifest(struct pusher *p, const struct image_push_source 
       const char *d = json_string_value(json_object_get(desc, "digest"));
       cleanup_free char *inner = d ? image_dist_manifest(p->store, d, len) : NULL;
       json_t *idoc = inner ? json_loads(inner, 0, NULL) : NULL;
-      config = json_string_value(json_object_get(json_object_get(idoc, "config"), "digest"));
+      config =
+          json_string_value(json_object_get(json_object_get(idoc, "config"), "digest"));
       if (config && strcmp(config, src->id) == 0) {
         *bytes = steal_pointer(&inner);
         return idoc;
@@ -434,18 +437,20 @@ static char *new_manifest(const struct image_push_source *src,
   cleanup_json json_t *list = json_array();
   for (size_t i = 0; i < src->n_layers; i++)
     json_array_append_new(
-        list, json_pack("{s:s, s:I, s:s}", "mediaType",
-                        all_gzip ? MEDIA_DOCKER_LAYER : oci_media(layers[i].media_type),
-                        "size", (json_int_t)layers[i].size, "digest", layers[i].digest));
-  cleanup_json json_t *doc = json_pack(
-      "{s:i, s:s, s:{s:s, s:I, s:s}, s:O}", "schemaVersion", 2, "mediaType", *media_type,
-      "config", "mediaType", all_gzip ? MEDIA_DOCKER_CONFIG : MEDIA_OCI_CONFIG, "size",
-      (json_int_t)src->config_len, "digest", src->id, "layers", list);
+        list,
+        json_pack("{s:s, s:I, s:s}", "mediaType",
+                  all_gzip ? MEDIA_DOCKER_LAYER : oci_media(layers[i].media_type),
+                  "size", (json_int_t)layers[i].size, "digest", layers[i].digest));
+  cleanup_json json_t *doc =
+      json_pack("{s:i, s:s, s:{s:s, s:I, s:s}, s:O}", "schemaVersion", 2, "mediaType",
+                *media_type, "config", "mediaType",
+                all_gzip ? MEDIA_DOCKER_CONFIG : MEDIA_OCI_CONFIG, "size",
+                (json_int_t)src->config_len, "digest", src->id, "layers", list);
   return doc ? json_dumps(doc, JSON_INDENT(3) | JSON_PRESERVE_ORDER) : NULL;
 }
 
-static int put_manifest(struct pusher *p, const char *tag, const char *bytes, size_t len,
-                        const char *media_type, skiff_error_t **err)
+static int put_manifest(struct pusher *p, const char *tag, const char *bytes,
+                        size_t len, const char *media_type, skiff_error_t **err)
 {
   cleanup_free char *url = NULL;
   if (asprintf(&url, "/v2/%s/manifests/%s", p->client->path, tag) < 0)
@@ -474,8 +479,9 @@ static int push_config(struct pusher *p, const struct image_push_source *src,
   long long have = blob_size(p->client, src->id, err);
   if (have < 0)
     return -1;
-  return have > 0 ? 0 : upload_monolithic(p->client, src->config, src->config_len, src->id,
-                                          err);
+  return have > 0
+             ? 0
+             : upload_monolithic(p->client, src->config, src->config_len, src->id, err);
 }
 
 static int push_layers(struct pusher *p, const struct image_push_source *src,
@@ -499,21 +505,23 @@ static bool same_layers(json_t *candidate, const struct pushed_layer *layers, si
 {
   json_t *list = json_object_get(candidate, "layers");
   for (size_t i = 0; i < n; i++) {
-    const char *d = json_string_value(json_object_get(json_array_get(list, i), "digest"));
+    const char *d =
+        json_string_value(json_object_get(json_array_get(list, i), "digest"));
     if (d == NULL || strcmp(d, layers[i].digest) != 0)
       return false;
   }
   return candidate != NULL;
 }
 
-static void report_pushed(struct pusher *p, const char *tag, const char *digest, size_t len)
+static void report_pushed(struct pusher *p, const char *tag, const char *digest,
+                          size_t len)
 {
   cleanup_free char *line = NULL;
   if (asprintf(&line, "%s: digest: %s size: %zu", tag, digest, len) >= 0)
     report(p, NULL, line, -1, -1);
   if (p->progress && p->progress->aux) {
-    cleanup_json json_t *aux =
-        json_pack("{s:s, s:s, s:I}", "Tag", tag, "Digest", digest, "Size", (json_int_t)len);
+    cleanup_json json_t *aux = json_pack("{s:s, s:s, s:I}", "Tag", tag, "Digest",
+                                         digest, "Size", (json_int_t)len);
     p->progress->aux(p->progress->arg, aux);
   }
 }
@@ -526,7 +534,8 @@ static int push_tag(struct pusher *p, const char *tag, skiff_error_t **err)
   struct image_push_source src;
   if (image_push_source(p->store, name, &src, NULL) < 0) {
     cleanup_free char *familiar = image_reference_familiar(name);
-    return skiff_error_status(err, ENOENT, "An image does not exist locally with the tag: %s",
+    return skiff_error_status(err, ENOENT,
+                              "An image does not exist locally with the tag: %s",
                               familiar ? familiar : name);
   }
   size_t len = 0;
@@ -577,7 +586,8 @@ static json_t *tags_to_push(struct image_store *store, const char *text,
                           : json_pack("[s]", ref->tag ? ref->tag : "latest");
   cleanup_free char *name = NULL;
   if (tags && json_array_size(tags) == 1 &&
-      asprintf(&name, "%s:%s", ref->name, json_string_value(json_array_get(tags, 0))) < 0)
+      asprintf(&name, "%s:%s", ref->name, json_string_value(json_array_get(tags, 0))) <
+          0)
     name = NULL;
   cleanup_free char *id = name ? image_store_resolve(store, name, NULL) : NULL;
   if (tags && (json_array_size(tags) == 0 || (name && id == NULL))) {
@@ -607,7 +617,8 @@ int registry_push(struct image_store *store, const struct registry_config *cfg,
   else if ((tags = tags_to_push(store, text, &ref, err)) == NULL)
     r = -1;
   if (r == 0) {
-    p.client = registry_client_new(cfg, ref.host, NULL, ref.path, "pull,push", auth, err);
+    p.client =
+        registry_client_new(cfg, ref.host, NULL, ref.path, "pull,push", auth, err);
     r = p.client ? registry_client_ping(p.client, err) : -1;
   }
   if (r == 0) {

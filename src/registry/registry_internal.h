@@ -41,13 +41,13 @@ char *registry_ref_familiar_name(const struct registry_ref *r);
 
 struct registry_client {
   const struct registry_config *cfg;
-  char *host;     /* as in the reference */
-  char *endpoint; /* scheme://authority, no trailing slash */
-  char *path;     /* repository inside the registry */
-  char *actions;  /* "pull" or "pull,push" */
+  char *host;        /* as in the reference */
+  char *endpoint;    /* scheme://authority, no trailing slash */
+  char *path;        /* repository inside the registry */
+  char *actions;     /* "pull" or "pull,push" */
   char *extra_scope; /* another repository to read (cross-repository mount) */
   bool tls_verify;
-  char *ca_blob;  /* PEM of the certs.d CAs (*.crt), or NULL */
+  char *ca_blob; /* PEM of the certs.d CAs (*.crt), or NULL */
   size_t ca_len;
   char *cert_file, *key_file; /* client certificate, or NULL */
   struct registry_auth auth;
@@ -56,15 +56,15 @@ struct registry_client {
 };
 
 struct registry_request {
-  const char *method;      /* GET, HEAD, PUT, POST, PATCH, DELETE */
-  const char *url;         /* absolute, or a path under the endpoint */
-  const char *accept;      /* Accept header, or NULL */
+  const char *method; /* GET, HEAD, PUT, POST, PATCH, DELETE */
+  const char *url;    /* absolute, or a path under the endpoint */
+  const char *accept; /* Accept header, or NULL */
   const char *content_type;
   /* The Authorization header to send instead of the client's ("" for
    * none); such a request is never retried after a 401. */
   const char *authorization;
   const char *const *headers; /* more "Name: value" lines, NULL-ended */
-  const void *body; /* an in-memory body, or NULL */
+  const void *body;           /* an in-memory body, or NULL */
   size_t body_len;
   /* A streamed body instead: read_fn fills buf and returns the bytes
    * written, 0 at the end, (size_t)-1 on error. Such a request is not
@@ -118,8 +118,8 @@ struct registry_get_opts {
  * "manifests/<reference>", "tags/list") with registry_do; opts may be
  * NULL. The caller judges reply->status and clears *reply. */
 int registry_get(struct registry_client *c, const struct registry_get_opts *opts,
-                 struct registry_reply *reply, skiff_error_t **err, const char *fmt, ...)
-    __attribute__((format(printf, 5, 6)));
+                 struct registry_reply *reply, skiff_error_t **err, const char *fmt,
+                 ...) __attribute__((format(printf, 5, 6)));
 
 /* An error for an unexpected answer, from the registry's JSON errors when
  * it sent some ("manifest unknown: ..."); status ENOENT for 404, EACCES for
@@ -150,7 +150,8 @@ char *registry_tls_verify_error(const struct registry_client *c, void *curl,
  * name host. san: OpenSSL's text of its subjectAltName ("DNS:a, IP
  * Address:192.0.2.1"), NULL when it has none; subject: OpenSSL's one-line
  * subject ("CN = a"). New string. */
-char *registry_x509_hostname_error(const char *host, const char *san, const char *subject);
+char *registry_x509_hostname_error(const char *host, const char *san,
+                                   const char *subject);
 /* Go's text for a certificate outside its validity at now (start and
  * expire as OpenSSL prints them: "Jan  2 03:04:05 2020 GMT"); NULL when
  * now is inside it or a date is unreadable. New string. */

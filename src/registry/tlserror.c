@@ -123,12 +123,14 @@ static char *san_names(const char *san, bool ip)
   return list;
 }
 
-char *registry_x509_hostname_error(const char *host, const char *san, const char *subject)
+char *registry_x509_hostname_error(const char *host, const char *san,
+                                   const char *subject)
 {
   char *text = NULL;
   cleanup_free char *cn = subject_cn(subject);
   if (san == NULL && cn && match_hostname(cn, host))
-    return strdup("x509: certificate relies on legacy Common Name field, use SANs instead");
+    return strdup(
+        "x509: certificate relies on legacy Common Name field, use SANs instead");
   unsigned char addr[16];
   bool ip = inet_pton(AF_INET, host, addr) == 1 || inet_pton(AF_INET6, host, addr) == 1;
   cleanup_free char *valid = san_names(san, ip);
@@ -139,8 +141,9 @@ char *registry_x509_hostname_error(const char *host, const char *san, const char
                  host) < 0)
       return NULL;
   } else if (valid == NULL) {
-    if (asprintf(&text, "x509: certificate is not valid for any names, but wanted to "
-                        "match %s",
+    if (asprintf(&text,
+                 "x509: certificate is not valid for any names, but wanted to "
+                 "match %s",
                  host) < 0)
       return NULL;
   } else if (asprintf(&text, "x509: certificate is valid for %s, not %s", valid, host) <
@@ -178,9 +181,10 @@ char *registry_x509_validity_error(time_t now, const char *start, const char *ex
   rfc3339(now, when);
   rfc3339(early ? not_before : not_after, bound);
   char *text = NULL;
-  if (asprintf(&text,
-               "x509: certificate has expired or is not yet valid: current time %s is %s %s",
-               when, early ? "before" : "after", bound) < 0)
+  if (asprintf(
+          &text,
+          "x509: certificate has expired or is not yet valid: current time %s is %s %s",
+          when, early ? "before" : "after", bound) < 0)
     return NULL;
   return text;
 }
@@ -283,7 +287,8 @@ static char *url_host(const char *url)
 
 static bool unknown_authority(long result)
 {
-  return result == V_UNABLE_TO_GET_ISSUER_CERT || result == V_DEPTH_ZERO_SELF_SIGNED_CERT ||
+  return result == V_UNABLE_TO_GET_ISSUER_CERT ||
+         result == V_DEPTH_ZERO_SELF_SIGNED_CERT ||
          result == V_SELF_SIGNED_CERT_IN_CHAIN ||
          result == V_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
          result == V_UNABLE_TO_VERIFY_LEAF_SIGNATURE;

@@ -35,12 +35,12 @@
 struct creation {
   const struct runtime_options *opts;
   struct spec *spec;
-  char *dir;           /* <root>/<id>, once created */
+  char *dir; /* <root>/<id>, once created */
   char *cgroup_path;
   struct cgroup *cg;
-  int sock;            /* our end of the sync socketpair */
+  int sock; /* our end of the sync socketpair */
   int child_sock;
-  int start_listener;  /* the socket `start` connects to */
+  int start_listener; /* the socket `start` connects to */
   pid_t pid;
   int pty_master;
   bool relay_pty;
@@ -216,7 +216,7 @@ static char *read_start_request(int conn)
  * The connection is close-on-exec: `start` reads EOF when the exec worked,
  * or the error text when it did not. */
 static __attribute__((noreturn)) void child_wait_and_exec(struct creation *c,
-                                                         const char *exe)
+                                                          const char *exe)
 {
   skiff_error_t *err = NULL;
   int conn;
@@ -344,10 +344,8 @@ static int serve_child(struct creation *c, skiff_error_t **err)
       if (hand_to_seccomp_agent(c, fd, err) < 0)
         return -1;
       break;
-    case SYNC_READY:
-      return 0;
-    case SYNC_ERROR:
-      return skiff_error_set(err, 0, "%s", payload);
+    case SYNC_READY: return 0;
+    case SYNC_ERROR: return skiff_error_set(err, 0, "%s", payload);
     default:
       if (fd >= 0)
         close(fd);
@@ -386,8 +384,8 @@ static int spawn_child(struct creation *c, skiff_error_t **err)
     return -1;
   int flags = ns_new_flags(c->spec) & ~(CLONE_NEWTIME | CLONE_NEWCGROUP);
   /* A raw clone without a new stack behaves like fork(), with namespaces. */
-  pid_t pid = (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL,
-                             NULL, NULL);
+  pid_t pid =
+      (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
   if (pid < 0)
     return skiff_error_errno(err, "clone the container process");
   if (pid == 0) {
@@ -472,11 +470,12 @@ static void release_creation(struct creation *c)
 static int check_terminal(struct creation *c, skiff_error_t **err)
 {
   if (c->spec->process->terminal && c->opts->console_socket == NULL && !c->relay_pty)
-    return skiff_error_invalid(err, "process.terminal: a terminal needs --console-socket "
+    return skiff_error_invalid(err,
+                               "process.terminal: a terminal needs --console-socket "
                                "when the runtime does not stay attached");
   if (!c->spec->process->terminal && c->opts->console_socket)
     return skiff_error_invalid(err, "--console-socket given but process.terminal is "
-                               "false");
+                                    "false");
   return 0;
 }
 
@@ -488,8 +487,8 @@ static int create_steps(struct creation *c, skiff_error_t **err)
     log_warn("%s", warnings);
   if (c->spec == NULL || check_terminal(c, err) < 0)
     return -1;
-  c->cgroup_path = cgroup_path_for(c->spec->cgroups_path, c->opts->id,
-                                   c->opts->systemd_cgroup, err);
+  c->cgroup_path =
+      cgroup_path_for(c->spec->cgroups_path, c->opts->id, c->opts->systemd_cgroup, err);
   if (c->cgroup_path == NULL || state_create_dir(c->opts->root, c->opts->id, err) < 0)
     return -1;
   log_debug("container %s: bundle %s, rootfs %s, cgroup %s", c->opts->id,
@@ -507,8 +506,12 @@ static int create_steps(struct creation *c, skiff_error_t **err)
 int container_create(const struct runtime_options *opts, bool relay_pty, pid_t *pid,
                      int *pty_master, skiff_error_t **err)
 {
-  struct creation c = {.opts = opts, .sock = -1, .child_sock = -1,
-                       .start_listener = -1, .pty_master = -1, .relay_pty = relay_pty};
+  struct creation c = {.opts = opts,
+                       .sock = -1,
+                       .child_sock = -1,
+                       .start_listener = -1,
+                       .pty_master = -1,
+                       .relay_pty = relay_pty};
   if (state_check_id(opts->id, err) < 0)
     return -1;
   int ret = create_steps(&c, err);

@@ -15,19 +15,17 @@ static json_t *default_mounts(void)
       " {s:s, s:s, s:s, s:[s,s,s,s,s,s]}, {s:s, s:s, s:s, s:[s,s,s,s,s]},"
       " {s:s, s:s, s:s, s:[s,s,s]}, {s:s, s:s, s:s, s:[s,s,s,s]},"
       " {s:s, s:s, s:s, s:[s,s,s,s,s]}]",
-      "destination", "/proc", "type", "proc", "source", "proc",
-      "destination", "/dev", "type", "tmpfs", "source", "tmpfs", "options", "nosuid",
-      "strictatime", "mode=755", "size=65536k",
-      "destination", "/dev/pts", "type", "devpts", "source", "devpts", "options",
-      "nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5",
-      "destination", "/dev/shm", "type", "tmpfs", "source", "shm", "options", "nosuid",
-      "noexec", "nodev", "mode=1777", "size=65536k",
-      "destination", "/dev/mqueue", "type", "mqueue", "source", "mqueue", "options",
-      "nosuid", "noexec", "nodev",
-      "destination", "/sys", "type", "sysfs", "source", "sysfs", "options", "nosuid",
-      "noexec", "nodev", "ro",
-      "destination", "/sys/fs/cgroup", "type", "cgroup", "source", "cgroup", "options",
-      "nosuid", "noexec", "nodev", "relatime", "ro");
+      "destination", "/proc", "type", "proc", "source", "proc", "destination", "/dev",
+      "type", "tmpfs", "source", "tmpfs", "options", "nosuid", "strictatime",
+      "mode=755", "size=65536k", "destination", "/dev/pts", "type", "devpts", "source",
+      "devpts", "options", "nosuid", "noexec", "newinstance", "ptmxmode=0666",
+      "mode=0620", "gid=5", "destination", "/dev/shm", "type", "tmpfs", "source", "shm",
+      "options", "nosuid", "noexec", "nodev", "mode=1777", "size=65536k", "destination",
+      "/dev/mqueue", "type", "mqueue", "source", "mqueue", "options", "nosuid",
+      "noexec", "nodev", "destination", "/sys", "type", "sysfs", "source", "sysfs",
+      "options", "nosuid", "noexec", "nodev", "ro", "destination", "/sys/fs/cgroup",
+      "type", "cgroup", "source", "cgroup", "options", "nosuid", "noexec", "nodev",
+      "relatime", "ro");
 }
 
 static json_t *default_linux(void)
@@ -35,14 +33,12 @@ static json_t *default_linux(void)
   return json_pack(
       "{s:{s:[{s:b, s:s}]}, s:[{s:s},{s:s},{s:s},{s:s},{s:s},{s:s}],"
       " s:[s,s,s,s,s,s,s,s,s,s], s:[s,s,s,s,s,s]}",
-      "resources", "devices", "allow", false, "access", "rwm",
-      "namespaces", "type", "pid", "type", "network", "type", "ipc", "type", "uts",
-      "type", "mount", "type", "cgroup",
-      "maskedPaths", "/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys",
-      "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
-      "/proc/sched_debug", "/sys/firmware", "/proc/scsi",
-      "readonlyPaths", "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys",
-      "/proc/sysrq-trigger", "/sys/fs/cgroup");
+      "resources", "devices", "allow", false, "access", "rwm", "namespaces", "type",
+      "pid", "type", "network", "type", "ipc", "type", "uts", "type", "mount", "type",
+      "cgroup", "maskedPaths", "/proc/acpi", "/proc/asound", "/proc/kcore",
+      "/proc/keys", "/proc/latency_stats", "/proc/timer_list", "/proc/timer_stats",
+      "/proc/sched_debug", "/sys/firmware", "/proc/scsi", "readonlyPaths", "/proc/bus",
+      "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger", "/sys/fs/cgroup");
 }
 
 static void make_rootless(json_t *spec)
@@ -85,20 +81,19 @@ static void make_rootless(json_t *spec)
 
 json_t *runtime_default_spec(bool rootless)
 {
-  json_t *caps = json_pack("[s,s,s]", "CAP_AUDIT_WRITE", "CAP_KILL",
-                           "CAP_NET_BIND_SERVICE");
+  json_t *caps =
+      json_pack("[s,s,s]", "CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE");
   json_t *spec = json_pack(
       "{s:s, s:{s:b, s:{s:i, s:i}, s:[s], s:[s,s], s:s,"
       "  s:{s:O, s:O, s:O}, s:[{s:s, s:i, s:i}], s:b},"
       " s:{s:s, s:b}, s:s, s:o, s:o}",
-      "ociVersion", "1.1.0",
-      "process", "terminal", true, "user", "uid", 0, "gid", 0, "args", "sh", "env",
-      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-      "TERM=xterm", "cwd", "/", "capabilities", "bounding", caps, "effective", caps,
-      "permitted", caps, "rlimits", "type", "RLIMIT_NOFILE", "hard", 1024, "soft", 1024,
-      "noNewPrivileges", true,
-      "root", "path", "rootfs", "readonly", true,
-      "hostname", "skiff", "mounts", default_mounts(), "linux", default_linux());
+      "ociVersion", "1.1.0", "process", "terminal", true, "user", "uid", 0, "gid", 0,
+      "args", "sh", "env",
+      "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm",
+      "cwd", "/", "capabilities", "bounding", caps, "effective", caps, "permitted",
+      caps, "rlimits", "type", "RLIMIT_NOFILE", "hard", 1024, "soft", 1024,
+      "noNewPrivileges", true, "root", "path", "rootfs", "readonly", true, "hostname",
+      "skiff", "mounts", default_mounts(), "linux", default_linux());
   json_decref(caps);
   if (spec && rootless)
     make_rootless(spec);
@@ -115,22 +110,30 @@ static json_t *string_array(const char *const *items)
 
 json_t *runtime_features(void)
 {
-  static const char *const hooks[] = {"prestart", "createRuntime", "createContainer",
-                                      "startContainer", "poststart", "poststop", NULL};
+  static const char *const hooks[] = {"prestart",
+                                      "createRuntime",
+                                      "createContainer",
+                                      "startContainer",
+                                      "poststart",
+                                      "poststop",
+                                      NULL};
   static const char *const mount_options[] = {
-      "async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec",
-      "loud", "mand", "noatime", "nodev", "nodiratime", "noexec", "nomand",
-      "norelatime", "nostrictatime", "nosuid", "private", "rbind", "relatime",
-      "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw", "shared",
-      "silent", "slave", "strictatime", "suid", "sync", "unbindable", NULL};
-  static const char *const namespaces[] = {"cgroup", "ipc", "mount", "network", "pid",
-                                           "time", "user", "uts", NULL};
-  json_t *linux_features = json_pack(
-      "{s:o, s:o, s:o, s:o, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b}}",
-      "namespaces", string_array(namespaces), "capabilities", caps_known_names(),
-      "cgroup", cgroup_features(), "seccomp", seccomp_features(), "apparmor", "enabled",
-      false, "selinux", "enabled", false, "intelRdt", "enabled", false,
-      "mountExtensions", "idmap", false);
+      "async",      "atime",         "bind",       "defaults", "dev",
+      "diratime",   "dirsync",       "exec",       "loud",     "mand",
+      "noatime",    "nodev",         "nodiratime", "noexec",   "nomand",
+      "norelatime", "nostrictatime", "nosuid",     "private",  "rbind",
+      "relatime",   "remount",       "ro",         "rprivate", "rshared",
+      "rslave",     "runbindable",   "rw",         "shared",   "silent",
+      "slave",      "strictatime",   "suid",       "sync",     "unbindable",
+      NULL};
+  static const char *const namespaces[] = {"cgroup", "ipc",  "mount", "network", "pid",
+                                           "time",   "user", "uts",   NULL};
+  json_t *linux_features =
+      json_pack("{s:o, s:o, s:o, s:o, s:{s:b}, s:{s:b}, s:{s:b}, s:{s:b}}",
+                "namespaces", string_array(namespaces), "capabilities",
+                caps_known_names(), "cgroup", cgroup_features(), "seccomp",
+                seccomp_features(), "apparmor", "enabled", false, "selinux", "enabled",
+                false, "intelRdt", "enabled", false, "mountExtensions", "idmap", false);
   return json_pack("{s:s, s:s, s:o, s:o, s:o, s:{s:s}}", "ociVersionMin", "1.0.0",
                    "ociVersionMax", "1.1.0", "hooks", string_array(hooks),
                    "mountOptions", string_array(mount_options), "linux", linux_features,

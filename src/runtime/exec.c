@@ -35,8 +35,8 @@
 
 /* Join order matters: the user namespace first (it grants the rights to
  * join the others), the mount namespace last. */
-static const int join_order[] = {CLONE_NEWUSER, CLONE_NEWIPC,    CLONE_NEWUTS,
-                                 CLONE_NEWNET,  CLONE_NEWPID,    CLONE_NEWCGROUP,
+static const int join_order[] = {CLONE_NEWUSER, CLONE_NEWIPC, CLONE_NEWUTS,
+                                 CLONE_NEWNET,  CLONE_NEWPID, CLONE_NEWCGROUP,
                                  CLONE_NEWTIME, CLONE_NEWNS};
 #define NJOIN (sizeof join_order / sizeof join_order[0])
 
@@ -48,8 +48,8 @@ struct exec_job {
   int sock, child_sock;
   pid_t pid;
   int pty_master;
-  bool keep_pty;        /* the caller takes the pty master (runtime_exec_detached) */
-  struct cgroup *cg;    /* the container's cgroup, or NULL when it has none */
+  bool keep_pty;     /* the caller takes the pty master (runtime_exec_detached) */
+  struct cgroup *cg; /* the container's cgroup, or NULL when it has none */
   struct cgroup_join join;
   bool self_joined;     /* the process joined cg itself (else we move it) */
   json_t *state_public; /* the container's state, for a seccomp agent */
@@ -217,11 +217,12 @@ static int receive_pid(struct exec_job *job, pid_t child, skiff_error_t **err)
 
 /* The agent gets the container's state with the exec'd process's pid, in
  * runtime-spec's ContainerProcessState form. */
-static int hand_to_seccomp_agent(struct exec_job *job, int notify_fd, skiff_error_t **err)
+static int hand_to_seccomp_agent(struct exec_job *job, int notify_fd,
+                                 skiff_error_t **err)
 {
-  cleanup_json json_t *msg = json_pack("{s:s, s:[s], s:i, s:O}", "ociVersion", "1.1.0",
-                                       "fds", "seccompFd", "pid", (int)job->pid, "state",
-                                       job->state_public);
+  cleanup_json json_t *msg =
+      json_pack("{s:s, s:[s], s:i, s:O}", "ociVersion", "1.1.0", "fds", "seccompFd",
+                "pid", (int)job->pid, "state", job->state_public);
   cleanup_free char *text = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
   int ret = text ? seccomp_send_listener_fd(job->seccomp, notify_fd, text, err)
                  : skiff_error_set(err, ENOMEM, "seccomp agent message");
@@ -325,8 +326,9 @@ static int prepare_job(struct exec_job *job, json_t *state, json_t *process,
   cleanup_json json_t *config = runtime_config(opts->root, opts->id, err);
   if (config == NULL)
     return -1;
-  if (seccomp_program_build(json_object_get(json_object_get(config, "linux"), "seccomp"),
-                            &job->seccomp, err) < 0)
+  if (seccomp_program_build(
+          json_object_get(json_object_get(config, "linux"), "seccomp"), &job->seccomp,
+          err) < 0)
     return -1;
   job->state_public = state_public(state);
   return open_namespaces(job, state_live_pid(state), err);
@@ -387,20 +389,27 @@ static int run_job(struct exec_job *job, json_t *process, int *exit_status,
 int runtime_exec(const struct runtime_options *opts, json_t *process, int *exit_status,
                  skiff_error_t **err)
 {
-  struct exec_job job = {.opts = opts, .sock = -1, .child_sock = -1, .pty_master = -1,
+  struct exec_job job = {.opts = opts,
+                         .sock = -1,
+                         .child_sock = -1,
+                         .pty_master = -1,
                          .join = {.v2_dir = -1}};
   int ret = run_job(&job, process, exit_status, err);
   release_job(&job);
   return ret;
 }
 
-int runtime_exec_detached(const struct runtime_options *opts, json_t *process, pid_t *pid,
-                          int *pty_master, skiff_error_t **err)
+int runtime_exec_detached(const struct runtime_options *opts, json_t *process,
+                          pid_t *pid, int *pty_master, skiff_error_t **err)
 {
   struct runtime_options detached = *opts;
   detached.detach = true;
-  struct exec_job job = {.opts = &detached, .sock = -1, .child_sock = -1,
-                         .pty_master = -1, .keep_pty = true, .join = {.v2_dir = -1}};
+  struct exec_job job = {.opts = &detached,
+                         .sock = -1,
+                         .child_sock = -1,
+                         .pty_master = -1,
+                         .keep_pty = true,
+                         .join = {.v2_dir = -1}};
   int ignored = 0;
   int ret = run_job(&job, process, &ignored, err);
   *pid = ret < 0 ? 0 : job.pid;

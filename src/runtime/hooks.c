@@ -30,7 +30,8 @@ static int validate_hook(json_t *hook, const char *at, skiff_error_t **err)
       jsonutil_opt_int64(hook, "timeout", &timeout, at, err) < 0)
     return -1;
   if (path[0] != '/')
-    return skiff_error_invalid(err, "%s.path: \"%s\" is not an absolute path", at, path);
+    return skiff_error_invalid(err, "%s.path: \"%s\" is not an absolute path", at,
+                               path);
   if (timeout <= 0)
     return skiff_error_invalid(err, "%s.timeout: must be greater than zero", at);
   return 0;

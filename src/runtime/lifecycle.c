@@ -23,7 +23,8 @@
 
 static const char *cgroup_path_of(json_t *state)
 {
-  return json_string_value(json_object_get(json_object_get(state, "skiff"), "cgroupPath"));
+  return json_string_value(
+      json_object_get(json_object_get(state, "skiff"), "cgroupPath"));
 }
 
 static struct cgroup *open_cgroup(json_t *state, skiff_error_t **err)
@@ -82,7 +83,8 @@ static int signal_start(const char *root, const char *id, json_t *state,
   cleanup_json json_t *pub = state_public(state);
   cleanup_free char *text = json_dumps(pub, JSON_COMPACT);
   size_t len = text ? strlen(text) : 0;
-  if (text == NULL || write(conn, text, len) != (ssize_t)len || shutdown(conn, SHUT_WR) < 0)
+  if (text == NULL || write(conn, text, len) != (ssize_t)len ||
+      shutdown(conn, SHUT_WR) < 0)
     return skiff_error_errno(err, "start container %s", id);
   char msg[4096];
   ssize_t n, used = 0;
@@ -197,9 +199,8 @@ int runtime_delete(const char *root, const char *id, bool force, skiff_error_t *
   const char *status = state_status(state);
   bool stoppable = strcmp(status, "stopped") == 0 || strcmp(status, "created") == 0;
   if (!stoppable && !force)
-    return skiff_error_set(err, EBUSY,
-                           "cannot delete container %s that is not stopped: %s", id,
-                           status);
+    return skiff_error_set(
+        err, EBUSY, "cannot delete container %s that is not stopped: %s", id, status);
   if (strcmp(status, "stopped") != 0 && kill_for_delete(state, id, err) < 0)
     return -1;
   run_hooks_warning_only(state, "poststop", "stopped");
@@ -212,7 +213,8 @@ int runtime_delete(const char *root, const char *id, bool force, skiff_error_t *
   return state_remove(root, id, err);
 }
 
-static int set_frozen(const char *root, const char *id, bool frozen, skiff_error_t **err)
+static int set_frozen(const char *root, const char *id, bool frozen,
+                      skiff_error_t **err)
 {
   cleanup_close int lock = state_lock(root, id, err);
   if (lock < 0)

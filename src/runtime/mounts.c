@@ -67,7 +67,8 @@ static int bind_target_is_file(const char *source)
   return S_ISDIR(st.st_mode) ? 0 : 1;
 }
 
-static int apply_after_mount(int rootfd, const struct spec_mount *m, skiff_error_t **err)
+static int apply_after_mount(int rootfd, const struct spec_mount *m,
+                             skiff_error_t **err)
 {
   if (!m->readonly_remount && m->propagation == 0)
     return 0;
@@ -79,7 +80,8 @@ static int apply_after_mount(int rootfd, const struct spec_mount *m, skiff_error
   char path[32];
   fs_fd_path(fd, path);
   if (m->readonly_remount &&
-      remount(path, m->flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT), err) < 0)
+      remount(path, m->flags & ~(unsigned long)(MS_BIND | MS_REC | MS_REMOUNT), err) <
+          0)
     return skiff_error_wrap(err, "mounts: %s", m->destination);
   if (m->propagation && mount(NULL, path, NULL, m->propagation, NULL) < 0)
     return skiff_error_errno(err, "set propagation of %s", m->destination);
@@ -134,7 +136,8 @@ static int make_device(int rootfd, const char *path, char type, unsigned major,
   if (parent < 0)
     return -1;
   char buf[32];
-  cleanup_close int dirfd = open(fs_fd_path(parent, buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  cleanup_close int dirfd =
+      open(fs_fd_path(parent, buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0)
     return skiff_error_errno(err, "open %s", dir);
   mode_t kind = type == 'b' ? S_IFBLK : type == 'p' ? S_IFIFO : S_IFCHR;
@@ -177,15 +180,16 @@ static int create_devices(int rootfd, const struct spec *spec, bool in_userns,
 static int create_dev_links(int rootfd, skiff_error_t **err)
 {
   static const char *links[][2] = {
-      {"/proc/self/fd", "fd"},     {"/proc/self/fd/0", "stdin"},
+      {"/proc/self/fd", "fd"},       {"/proc/self/fd/0", "stdin"},
       {"/proc/self/fd/1", "stdout"}, {"/proc/self/fd/2", "stderr"},
-      {"/proc/kcore", "core"},     {"pts/ptmx", "ptmx"},
+      {"/proc/kcore", "core"},       {"pts/ptmx", "ptmx"},
   };
   cleanup_close int dev = fs_create_in_root(rootfd, "/dev", 0, 0755, err);
   if (dev < 0)
     return -1;
   char buf[32];
-  cleanup_close int dirfd = open(fs_fd_path(dev, buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  cleanup_close int dirfd =
+      open(fs_fd_path(dev, buf), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0)
     return skiff_error_errno(err, "open /dev in the container root");
   for (size_t i = 0; i < sizeof links / sizeof links[0]; i++) {
@@ -203,8 +207,8 @@ static int create_dev_links(int rootfd, skiff_error_t **err)
 int mounts_setup(const struct spec *spec, struct cgroup *cg, bool in_userns,
                  skiff_error_t **err)
 {
-  unsigned long propagation = spec->rootfs_propagation ? spec->rootfs_propagation
-                                                       : (MS_SLAVE | MS_REC);
+  unsigned long propagation =
+      spec->rootfs_propagation ? spec->rootfs_propagation : (MS_SLAVE | MS_REC);
   /* First cut propagation towards the host, so nothing below leaks out. */
   if (mount(NULL, "/", NULL, propagation, NULL) < 0)
     return skiff_error_errno(err, "set propagation of /");
@@ -312,8 +316,8 @@ int mounts_finalize(const struct spec *spec, skiff_error_t **err)
 int mounts_bind_console(int slave, skiff_error_t **err)
 {
   cleanup_close int rootfd = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
-  cleanup_close int fd = rootfd < 0 ? -1 : fs_create_in_root(rootfd, "/dev/console", 1,
-                                                             0600, err);
+  cleanup_close int fd =
+      rootfd < 0 ? -1 : fs_create_in_root(rootfd, "/dev/console", 1, 0600, err);
   if (fd < 0)
     return -1;
   char source[32];

@@ -74,8 +74,10 @@ int ns_write_time_offsets(json_t *offsets, skiff_error_t **err)
     json_t *secs = json_object_get(clock, "secs");
     json_t *nanos = json_object_get(clock, "nanosecs");
     if ((secs && !json_is_integer(secs)) || (nanos && !json_is_integer(nanos)))
-      return skiff_error_invalid(err, "linux.timeOffsets.%s: secs and nanosecs must be "
-                                 "integers", clocks[i]);
+      return skiff_error_invalid(err,
+                                 "linux.timeOffsets.%s: secs and nanosecs must be "
+                                 "integers",
+                                 clocks[i]);
     used += (size_t)snprintf(text + used, sizeof text - used, "%s %lld %lld\n",
                              clocks[i], (long long)json_integer_value(secs),
                              (long long)json_integer_value(nanos));

@@ -63,8 +63,7 @@ int process_apply_limits(const struct spec_process *p, skiff_error_t **err)
 int process_apply_credentials(const struct spec_process *p,
                               struct seccomp_program *seccomp, skiff_error_t **err)
 {
-  if (seccomp && !p->no_new_privileges &&
-      seccomp_program_load(seccomp, NULL, err) < 0)
+  if (seccomp && !p->no_new_privileges && seccomp_program_load(seccomp, NULL, err) < 0)
     return skiff_error_wrap(err, "linux.seccomp");
   if (caps_apply_bounding(p->caps, err) < 0)
     return skiff_error_wrap(err, "process.capabilities.bounding");
@@ -168,7 +167,8 @@ char *process_find_executable(const struct spec_process *p, skiff_error_t **err)
       return candidate;
     free(candidate);
   }
-  skiff_error_status(err, ENOENT, "exec: \"%s\": executable file not found in $PATH", name);
+  skiff_error_status(err, ENOENT, "exec: \"%s\": executable file not found in $PATH",
+                     name);
   return NULL;
 }
 

@@ -31,8 +31,7 @@ struct runtime_options {
  * namespaces, cgroup and root and waits for runtime_start before exec.
  * On error nothing is left: no state, cgroup, mount or process. On success
  * *pid (may be NULL) is the container's init PID. */
-int runtime_create(const struct runtime_options *opts, pid_t *pid,
-                   skiff_error_t **err);
+int runtime_create(const struct runtime_options *opts, pid_t *pid, skiff_error_t **err);
 
 /* Like runtime_create, for a caller that holds the container's terminal
  * itself (skiff-shim): with process.terminal the pty master comes back in
@@ -65,8 +64,7 @@ int runtime_kill(const char *root, const char *id, int sig, bool all,
 
 /* Delete a stopped (or, with force, any) container: kill what runs, run the
  * poststop hooks, remove the cgroup and the state. */
-int runtime_delete(const char *root, const char *id, bool force,
-                   skiff_error_t **err);
+int runtime_delete(const char *root, const char *id, bool force, skiff_error_t **err);
 
 /* Freeze / thaw every process of a running container. */
 int runtime_pause(const char *root, const char *id, skiff_error_t **err);
@@ -90,16 +88,16 @@ bool runtime_oom_killed(const char *root, const char *id);
 
 /* Run a new process (an OCI process object) in a running container's
  * namespaces and cgroup. Unless opts->detach, wait and fill *exit_status. */
-int runtime_exec(const struct runtime_options *opts, json_t *process,
-                 int *exit_status, skiff_error_t **err);
+int runtime_exec(const struct runtime_options *opts, json_t *process, int *exit_status,
+                 skiff_error_t **err);
 
 /* Like runtime_exec, for a caller that supervises the process itself
  * (skiff-shim's exec mode): returns once the process has exec'd, with its
  * pid in *pid (our child, to be reaped by the caller) and, with
  * process.terminal, the pty master in *pty_master (else -1). The process
  * inherits the caller's fds 0-2 otherwise. */
-int runtime_exec_detached(const struct runtime_options *opts, json_t *process, pid_t *pid,
-                          int *pty_master, skiff_error_t **err);
+int runtime_exec_detached(const struct runtime_options *opts, json_t *process,
+                          pid_t *pid, int *pty_master, skiff_error_t **err);
 
 /* Re-execute the calling program (argv) from a sealed memfd copy of its
  * binary, unless it already runs from one; call before anything that puts

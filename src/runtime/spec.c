@@ -44,9 +44,9 @@ static const struct {
   int flag;
   const char *proc;
 } namespace_types[] = {
-    {"pid", CLONE_NEWPID, "pid"},   {"network", CLONE_NEWNET, "net"},
-    {"mount", CLONE_NEWNS, "mnt"},  {"ipc", CLONE_NEWIPC, "ipc"},
-    {"uts", CLONE_NEWUTS, "uts"},   {"user", CLONE_NEWUSER, "user"},
+    {"pid", CLONE_NEWPID, "pid"},          {"network", CLONE_NEWNET, "net"},
+    {"mount", CLONE_NEWNS, "mnt"},         {"ipc", CLONE_NEWIPC, "ipc"},
+    {"uts", CLONE_NEWUTS, "uts"},          {"user", CLONE_NEWUSER, "user"},
     {"cgroup", CLONE_NEWCGROUP, "cgroup"}, {"time", CLONE_NEWTIME, "time"},
 };
 
@@ -78,14 +78,22 @@ static const struct {
   const char *name;
   int resource;
 } rlimit_names[] = {
-    {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},
-    {"RLIMIT_CPU", RLIMIT_CPU},         {"RLIMIT_DATA", RLIMIT_DATA},
-    {"RLIMIT_FSIZE", RLIMIT_FSIZE},     {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
-    {"RLIMIT_NICE", RLIMIT_NICE},       {"RLIMIT_NOFILE", RLIMIT_NOFILE},
-    {"RLIMIT_NPROC", RLIMIT_NPROC},     {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},
-    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING}, {"RLIMIT_STACK", RLIMIT_STACK},
+    {"RLIMIT_AS", RLIMIT_AS},
+    {"RLIMIT_CORE", RLIMIT_CORE},
+    {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},
+    {"RLIMIT_FSIZE", RLIMIT_FSIZE},
+    {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK},
+    {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE},
+    {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},
+    {"RLIMIT_NPROC", RLIMIT_NPROC},
+    {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},
+    {"RLIMIT_RTTIME", RLIMIT_RTTIME},
+    {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
 };
 
 static int parse_rlimits(json_t *array, struct spec_process *p, const char *where,
@@ -113,7 +121,8 @@ static int parse_rlimits(json_t *array, struct spec_process *p, const char *wher
       return skiff_error_invalid(err, "%s.type: unknown rlimit \"%s\"", at, type);
     if (soft > hard)
       return skiff_error_invalid(err, "%s: soft limit %llu is above hard limit %llu",
-                                 at, (unsigned long long)soft, (unsigned long long)hard);
+                                 at, (unsigned long long)soft,
+                                 (unsigned long long)hard);
     p->rlimits[p->nrlimits].resource = resource;
     p->rlimits[p->nrlimits].limit.rlim_cur = soft;
     p->rlimits[p->nrlimits].limit.rlim_max = hard;
@@ -183,11 +192,15 @@ static void warn_unsupported_labels(json_t *process, const char *where, char **w
   const char *apparmor = json_string_value(json_object_get(process, "apparmorProfile"));
   const char *selinux = json_string_value(json_object_get(process, "selinuxLabel"));
   if (apparmor && *apparmor)
-    spec_warn(warnings, "%s.apparmorProfile \"%s\" ignored: AppArmor is not supported "
-              "by skiff-oci", where, apparmor);
+    spec_warn(warnings,
+              "%s.apparmorProfile \"%s\" ignored: AppArmor is not supported "
+              "by skiff-oci",
+              where, apparmor);
   if (selinux && *selinux)
-    spec_warn(warnings, "%s.selinuxLabel \"%s\" ignored: SELinux is not supported by "
-              "skiff-oci", where, selinux);
+    spec_warn(warnings,
+              "%s.selinuxLabel \"%s\" ignored: SELinux is not supported by "
+              "skiff-oci",
+              where, selinux);
   if (json_object_get(process, "ioPriority"))
     spec_warn(warnings, "%s.ioPriority ignored: not supported yet", where);
   if (json_object_get(process, "scheduler"))
@@ -204,8 +217,8 @@ static int parse_process_fields(json_t *process, struct spec_process *p,
       jsonutil_opt_strv(process, "args", &p->args, where, err) < 0 ||
       jsonutil_opt_strv(process, "env", &p->env, where, err) < 0 ||
       jsonutil_opt_string(process, "cwd", &cwd, where, err) < 0 ||
-      jsonutil_opt_bool(process, "noNewPrivileges", &p->no_new_privileges, where,
-                        err) < 0 ||
+      jsonutil_opt_bool(process, "noNewPrivileges", &p->no_new_privileges, where, err) <
+          0 ||
       jsonutil_opt_object(process, "capabilities", &caps, where, err) < 0 ||
       jsonutil_opt_array(process, "rlimits", &rlimits, where, err) < 0 ||
       jsonutil_opt_int64(process, "oomScoreAdj", &oom, where, err) < 0)
@@ -213,7 +226,8 @@ static int parse_process_fields(json_t *process, struct spec_process *p,
   if (p->args[0] == NULL)
     return skiff_error_invalid(err, "%s.args: must name a program to run", where);
   if (cwd[0] != '/')
-    return skiff_error_invalid(err, "%s.cwd: \"%s\" is not an absolute path", where, cwd);
+    return skiff_error_invalid(err, "%s.cwd: \"%s\" is not an absolute path", where,
+                               cwd);
   if (oom < -1000 || oom > 1000)
     return skiff_error_invalid(err, "%s.oomScoreAdj: %lld is outside -1000..1000",
                                where, (long long)oom);
@@ -230,7 +244,8 @@ static int parse_process_fields(json_t *process, struct spec_process *p,
     free(cap_warnings);
   }
   warn_unsupported_labels(process, where, warnings);
-  if (parse_rlimits(rlimits, p, where, err) < 0 || parse_user(process, p, where, err) < 0)
+  if (parse_rlimits(rlimits, p, where, err) < 0 ||
+      parse_user(process, p, where, err) < 0)
     return -1;
   return parse_console(process, p, where, err);
 }
@@ -275,27 +290,39 @@ static const struct {
   bool clear;
   unsigned long flag;
 } mount_flags[] = {
-    {"ro", false, MS_RDONLY},          {"rw", true, MS_RDONLY},
-    {"nosuid", false, MS_NOSUID},      {"suid", true, MS_NOSUID},
-    {"nodev", false, MS_NODEV},        {"dev", true, MS_NODEV},
-    {"noexec", false, MS_NOEXEC},      {"exec", true, MS_NOEXEC},
-    {"sync", false, MS_SYNCHRONOUS},   {"async", true, MS_SYNCHRONOUS},
-    {"dirsync", false, MS_DIRSYNC},    {"remount", false, MS_REMOUNT},
-    {"mand", false, MS_MANDLOCK},      {"nomand", true, MS_MANDLOCK},
-    {"atime", true, MS_NOATIME},       {"noatime", false, MS_NOATIME},
-    {"diratime", true, MS_NODIRATIME}, {"nodiratime", false, MS_NODIRATIME},
-    {"relatime", false, MS_RELATIME},  {"norelatime", true, MS_RELATIME},
-    {"strictatime", false, MS_STRICTATIME}, {"nostrictatime", true, MS_STRICTATIME},
-    {"silent", false, MS_SILENT},      {"loud", true, MS_SILENT},
+    {"ro", false, MS_RDONLY},
+    {"rw", true, MS_RDONLY},
+    {"nosuid", false, MS_NOSUID},
+    {"suid", true, MS_NOSUID},
+    {"nodev", false, MS_NODEV},
+    {"dev", true, MS_NODEV},
+    {"noexec", false, MS_NOEXEC},
+    {"exec", true, MS_NOEXEC},
+    {"sync", false, MS_SYNCHRONOUS},
+    {"async", true, MS_SYNCHRONOUS},
+    {"dirsync", false, MS_DIRSYNC},
+    {"remount", false, MS_REMOUNT},
+    {"mand", false, MS_MANDLOCK},
+    {"nomand", true, MS_MANDLOCK},
+    {"atime", true, MS_NOATIME},
+    {"noatime", false, MS_NOATIME},
+    {"diratime", true, MS_NODIRATIME},
+    {"nodiratime", false, MS_NODIRATIME},
+    {"relatime", false, MS_RELATIME},
+    {"norelatime", true, MS_RELATIME},
+    {"strictatime", false, MS_STRICTATIME},
+    {"nostrictatime", true, MS_STRICTATIME},
+    {"silent", false, MS_SILENT},
+    {"loud", true, MS_SILENT},
 };
 
 static const struct {
   const char *name;
   unsigned long flag;
 } propagation_flags[] = {
-    {"private", MS_PRIVATE},    {"rprivate", MS_PRIVATE | MS_REC},
-    {"shared", MS_SHARED},      {"rshared", MS_SHARED | MS_REC},
-    {"slave", MS_SLAVE},        {"rslave", MS_SLAVE | MS_REC},
+    {"private", MS_PRIVATE},       {"rprivate", MS_PRIVATE | MS_REC},
+    {"shared", MS_SHARED},         {"rshared", MS_SHARED | MS_REC},
+    {"slave", MS_SLAVE},           {"rslave", MS_SLAVE | MS_REC},
     {"unbindable", MS_UNBINDABLE}, {"runbindable", MS_UNBINDABLE | MS_REC},
 };
 
@@ -439,9 +466,11 @@ static int parse_namespaces(json_t *linux_cfg, struct spec *s, skiff_error_t **e
     if (flag == 0)
       return skiff_error_invalid(err, "%s.type: unknown namespace \"%s\"", at, type);
     if (spec_namespace_find(s, flag))
-      return skiff_error_invalid(err, "%s.type: namespace \"%s\" listed twice", at, type);
+      return skiff_error_invalid(err, "%s.type: namespace \"%s\" listed twice", at,
+                                 type);
     if (path && path[0] != '/')
-      return skiff_error_invalid(err, "%s.path: \"%s\" is not an absolute path", at, path);
+      return skiff_error_invalid(err, "%s.path: \"%s\" is not an absolute path", at,
+                                 path);
     s->namespaces[s->nnamespaces].flag = flag;
     s->namespaces[s->nnamespaces].path = (path && *path) ? strdup(path) : NULL;
     s->nnamespaces++;
@@ -491,9 +520,11 @@ static int parse_device(json_t *item, struct spec_device *d, const char *at,
       jsonutil_opt_int64(item, "gid", &gid, at, err) < 0)
     return -1;
   if (strlen(type) != 1 || strchr("cbup", type[0]) == NULL)
-    return skiff_error_invalid(err, "%s.type: \"%s\" is not one of c, b, u, p", at, type);
+    return skiff_error_invalid(err, "%s.type: \"%s\" is not one of c, b, u, p", at,
+                               type);
   if (path[0] != '/')
-    return skiff_error_invalid(err, "%s.path: \"%s\" is not an absolute path", at, path);
+    return skiff_error_invalid(err, "%s.path: \"%s\" is not an absolute path", at,
+                               path);
   if (type[0] != 'p' && (json_object_get(item, "major") == NULL ||
                          json_object_get(item, "minor") == NULL))
     return skiff_error_invalid(err, "%s: major and minor are required for type %s", at,
@@ -535,7 +566,8 @@ static int parse_propagation(const char *value, unsigned long *out, skiff_error_
       return 0;
     }
   }
-  return skiff_error_invalid(err, "linux.rootfsPropagation: unknown value \"%s\"", value);
+  return skiff_error_invalid(err, "linux.rootfsPropagation: unknown value \"%s\"",
+                             value);
 }
 
 static int parse_personality(json_t *linux_cfg, struct spec *s, skiff_error_t **err)
@@ -576,8 +608,10 @@ static void warn_unsupported_linux(json_t *linux_cfg, char **warnings)
 {
   const char *label = json_string_value(json_object_get(linux_cfg, "mountLabel"));
   if (label && *label)
-    spec_warn(warnings, "linux.mountLabel \"%s\" ignored: SELinux is not supported by "
-              "skiff-oci", label);
+    spec_warn(warnings,
+              "linux.mountLabel \"%s\" ignored: SELinux is not supported by "
+              "skiff-oci",
+              label);
   if (json_object_get(linux_cfg, "intelRdt"))
     spec_warn(warnings, "linux.intelRdt ignored: not supported");
   if (json_object_get(linux_cfg, "memoryPolicy"))
@@ -588,16 +622,19 @@ static int parse_linux_lists(json_t *linux_cfg, struct spec *s, skiff_error_t **
 {
   const char *cgroups_path = NULL, *propagation = NULL;
   if (jsonutil_opt_string(linux_cfg, "cgroupsPath", &cgroups_path, "linux", err) < 0 ||
-      jsonutil_opt_string(linux_cfg, "rootfsPropagation", &propagation, "linux", err) < 0 ||
+      jsonutil_opt_string(linux_cfg, "rootfsPropagation", &propagation, "linux", err) <
+          0 ||
       jsonutil_opt_object(linux_cfg, "sysctl", &s->sysctl, "linux", err) < 0 ||
-      jsonutil_opt_object(linux_cfg, "timeOffsets", &s->time_offsets, "linux", err) < 0 ||
+      jsonutil_opt_object(linux_cfg, "timeOffsets", &s->time_offsets, "linux", err) <
+          0 ||
       jsonutil_opt_strv(linux_cfg, "maskedPaths", &s->masked_paths, "linux", err) < 0 ||
-      jsonutil_opt_strv(linux_cfg, "readonlyPaths", &s->readonly_paths, "linux", err) < 0)
+      jsonutil_opt_strv(linux_cfg, "readonlyPaths", &s->readonly_paths, "linux", err) <
+          0)
     return -1;
   if (cgroups_path && *cgroups_path)
     s->cgroups_path = strdup(cgroups_path);
-  if (propagation && *propagation && parse_propagation(propagation,
-                                                       &s->rootfs_propagation, err) < 0)
+  if (propagation && *propagation &&
+      parse_propagation(propagation, &s->rootfs_propagation, err) < 0)
     return -1;
   return check_sysctl(s->sysctl, err);
 }
@@ -611,7 +648,8 @@ static int parse_linux(json_t *config, struct spec *s, char **warnings,
       jsonutil_opt_object(linux_cfg, "seccomp", &seccomp, "linux", err) < 0)
     return -1;
   warn_unsupported_linux(linux_cfg, warnings);
-  if (parse_linux_lists(linux_cfg, s, err) < 0 || parse_namespaces(linux_cfg, s, err) < 0 ||
+  if (parse_linux_lists(linux_cfg, s, err) < 0 ||
+      parse_namespaces(linux_cfg, s, err) < 0 ||
       parse_id_maps(linux_cfg, "uidMappings", &s->uid_maps, &s->nuid_maps, err) < 0 ||
       parse_id_maps(linux_cfg, "gidMappings", &s->gid_maps, &s->ngid_maps, err) < 0 ||
       parse_devices(linux_cfg, s, err) < 0 || parse_personality(linux_cfg, s, err) < 0)
@@ -623,9 +661,10 @@ static int parse_linux(json_t *config, struct spec *s, char **warnings,
 
 /* The sysctls that belong to a namespace, as runc allows them: anything
  * else would change the host's kernel. */
-static const char *const ipc_sysctls[] = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni",
-                                          "kernel.sem",    "kernel.shmall", "kernel.shmmax",
-                                          "kernel.shmmni", "kernel.shm_rmid_forced", NULL};
+static const char *const ipc_sysctls[] = {
+    "kernel.msgmax", "kernel.msgmnb",          "kernel.msgmni",
+    "kernel.sem",    "kernel.shmall",          "kernel.shmmax",
+    "kernel.shmmni", "kernel.shm_rmid_forced", NULL};
 
 static bool sysctl_in(const char *key, const char *const *list)
 {
@@ -646,12 +685,15 @@ static int check_sysctl_namespaces(struct spec *s, skiff_error_t **err)
       needs = CLONE_NEWIPC;
     else if (strncmp(key, "net.", 4) == 0)
       needs = CLONE_NEWNET;
-    else if (strcmp(key, "kernel.hostname") == 0 || strcmp(key, "kernel.domainname") == 0)
+    else if (strcmp(key, "kernel.hostname") == 0 ||
+             strcmp(key, "kernel.domainname") == 0)
       needs = CLONE_NEWUTS;
     const struct spec_namespace *ns = needs ? spec_namespace_find(s, needs) : NULL;
     if (ns == NULL)
-      return skiff_error_invalid(err, "linux.sysctl.%s: not in a namespace of the "
-                                 "container (it would change the host)", key);
+      return skiff_error_invalid(err,
+                                 "linux.sysctl.%s: not in a namespace of the "
+                                 "container (it would change the host)",
+                                 key);
   }
   return 0;
 }
@@ -662,10 +704,12 @@ static int check_consistency(struct spec *s, skiff_error_t **err)
   const struct spec_namespace *user = spec_namespace_find(s, CLONE_NEWUSER);
   bool new_user = user && user->path == NULL;
   if (new_user && (s->nuid_maps == 0 || s->ngid_maps == 0))
-    return skiff_error_invalid(err, "linux.uidMappings/gidMappings: required when a new "
+    return skiff_error_invalid(err,
+                               "linux.uidMappings/gidMappings: required when a new "
                                "user namespace is created");
   if (!new_user && (s->nuid_maps || s->ngid_maps))
-    return skiff_error_invalid(err, "linux.uidMappings: mappings given without a new user "
+    return skiff_error_invalid(err,
+                               "linux.uidMappings: mappings given without a new user "
                                "namespace");
   if (s->hostname && *s->hostname && !spec_namespace_find(s, CLONE_NEWUTS))
     return skiff_error_invalid(err, "hostname: setting it needs a uts namespace");
@@ -697,7 +741,8 @@ static int parse_root(json_t *config, struct spec *s, skiff_error_t **err)
   if (s->rootfs == NULL || stat(s->rootfs, &st) < 0)
     return skiff_error_errno(err, "root.path: rootfs \"%s\"", path);
   if (!S_ISDIR(st.st_mode))
-    return skiff_error_invalid(err, "root.path: rootfs \"%s\" is not a directory", path);
+    return skiff_error_invalid(err, "root.path: rootfs \"%s\" is not a directory",
+                               path);
   return 0;
 }
 
@@ -721,11 +766,12 @@ static int parse_top(json_t *config, struct spec *s, char **warnings,
   s->domainname = domainname ? strdup(domainname) : NULL;
   if (parse_root(config, s, err) < 0)
     return -1;
-  s->process = spec_process_parse(json_object_get(config, "process"), "process",
-                                  warnings, err);
+  s->process =
+      spec_process_parse(json_object_get(config, "process"), "process", warnings, err);
   if (s->process == NULL)
     return -1;
-  if (parse_mounts(config, s, warnings, err) < 0 || parse_linux(config, s, warnings, err) < 0)
+  if (parse_mounts(config, s, warnings, err) < 0 ||
+      parse_linux(config, s, warnings, err) < 0)
     return -1;
   return check_consistency(s, err);
 }

@@ -89,8 +89,8 @@ struct spec {
   char *cgroups_path;
   struct cgroup_resources *resources;
   struct seccomp_program *seccomp;
-  json_t *sysctl;   /* borrowed from json: object of string values */
-  json_t *hooks;    /* borrowed from json: may be NULL */
+  json_t *sysctl; /* borrowed from json: object of string values */
+  json_t *hooks;  /* borrowed from json: may be NULL */
   json_t *annotations;
   char **masked_paths, **readonly_paths;
   unsigned long rootfs_propagation; /* 0: the default (MS_SLAVE|MS_REC) */

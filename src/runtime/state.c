@@ -94,8 +94,8 @@ pid_t state_live_pid(json_t *state)
 
 static bool is_frozen(json_t *state)
 {
-  const char *path = json_string_value(json_object_get(json_object_get(state, "skiff"),
-                                                       "cgroupPath"));
+  const char *path =
+      json_string_value(json_object_get(json_object_get(state, "skiff"), "cgroupPath"));
   if (path == NULL)
     return false;
   struct cgroup *cg = cgroup_open(path, NULL);

@@ -61,7 +61,9 @@ int sync_recv(int sock, enum sync_msg *type, char **payload, int *fd,
     struct cmsghdr align;
   } control;
   struct iovec iov = {buf, sizeof buf};
-  struct msghdr msg = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.data,
+  struct msghdr msg = {.msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = control.data,
                        .msg_controllen = sizeof control.data};
   ssize_t n;
   do

@@ -29,12 +29,18 @@ static void drop_client(struct shim_io *io, size_t i)
   io->clients[i] = io->clients[--io->nclients];
 }
 
-static int send_frame(struct shim_io *io, int fd, int stream, const char *data, size_t len)
+static int send_frame(struct shim_io *io, int fd, int stream, const char *data,
+                      size_t len)
 {
   if (io->tty)
     return fs_write_all(fd, data, len);
-  unsigned char header[8] = {(unsigned char)stream, 0, 0, 0, (unsigned char)(len >> 24),
-                             (unsigned char)(len >> 16), (unsigned char)(len >> 8),
+  unsigned char header[8] = {(unsigned char)stream,
+                             0,
+                             0,
+                             0,
+                             (unsigned char)(len >> 24),
+                             (unsigned char)(len >> 16),
+                             (unsigned char)(len >> 8),
                              (unsigned char)len};
   if (fs_write_all(fd, header, sizeof header) < 0)
     return -1;
@@ -44,7 +50,8 @@ static int send_frame(struct shim_io *io, int fd, int stream, const char *data, 
 static void fan_out(struct shim_io *io, int stream, const char *data, size_t len)
 {
   if (io->log)
-    jsonlog_write(io->log, stream == STREAM_STDERR ? "stderr" : "stdout", data, len, NULL);
+    jsonlog_write(io->log, stream == STREAM_STDERR ? "stderr" : "stdout", data, len,
+                  NULL);
   for (size_t i = 0; i < io->nclients;) {
     struct shim_client *c = &io->clients[i];
     bool wants = stream == STREAM_STDERR ? c->stderr : c->stdout;
@@ -149,10 +156,11 @@ void shim_io_accept(struct shim_io *io)
     close(fd);
     return;
   }
-  io->clients[io->nclients++] = (struct shim_client){
-      .fd = fd, .stdin = json_is_true(json_object_get(h, "stdin")),
-      .stdout = json_is_true(json_object_get(h, "stdout")),
-      .stderr = json_is_true(json_object_get(h, "stderr"))};
+  io->clients[io->nclients++] =
+      (struct shim_client){.fd = fd,
+                           .stdin = json_is_true(json_object_get(h, "stdin")),
+                           .stdout = json_is_true(json_object_get(h, "stdout")),
+                           .stderr = json_is_true(json_object_get(h, "stderr"))};
   json_decref(h);
 }
 

@@ -83,11 +83,11 @@ static int create_with_pipes(const struct shim_config *cfg, struct runtime_optio
   return ret;
 }
 
-static int start_container(const struct shim_config *cfg, struct shim_io *io, pid_t *pid,
-                           skiff_error_t **err)
+static int start_container(const struct shim_config *cfg, struct shim_io *io,
+                           pid_t *pid, skiff_error_t **err)
 {
-  struct runtime_options o = {.root = cfg->runtime_root, .id = cfg->id,
-                              .bundle = cfg->bundle};
+  struct runtime_options o = {
+      .root = cfg->runtime_root, .id = cfg->id, .bundle = cfg->bundle};
   int ret;
   if (cfg->tty) {
     int master = -1;
@@ -146,9 +146,8 @@ static int shim_main(const char *dir)
     goto fail;
   io.tty = cfg.tty;
   io.stdin_once = cfg.stdin_once;
-  if (cfg.log_path &&
-      (io.log = jsonlog_open(cfg.log_path, cfg.log_max_size, cfg.log_max_files, &err)) ==
-          NULL)
+  if (cfg.log_path && (io.log = jsonlog_open(cfg.log_path, cfg.log_max_size,
+                                             cfg.log_max_files, &err)) == NULL)
     goto fail;
   cleanup_free char *sock_path = NULL;
   if (asprintf(&sock_path, "%s/attach.sock", dir) < 0)

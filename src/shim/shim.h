@@ -17,14 +17,14 @@
 
 /* <state-dir>/shim.json, written by skiffd. */
 struct shim_config {
-  char *dir;          /* the state directory (attach.sock, exit.json live here) */
+  char *dir; /* the state directory (attach.sock, exit.json live here) */
   char *id;
   char *bundle;
   char *runtime_root;
   bool tty, open_stdin, stdin_once;
-  char *log_path;     /* NULL: log driver "none" */
+  char *log_path;           /* NULL: log driver "none" */
   unsigned wait_for_attach; /* clients to await before starting (docker run) */
-  int listen_fd;      /* attach.sock already bound by skiffd (inherited), or -1 */
+  int listen_fd;            /* attach.sock already bound by skiffd (inherited), or -1 */
   uint64_t log_max_size;
   unsigned log_max_files;
 };
@@ -37,9 +37,9 @@ struct shim_client {
 
 /* What the I/O loop works on. */
 struct shim_io {
-  int out, err;       /* the container's stdout/stderr (or the pty master in out) */
-  int in;             /* the container's stdin (or the pty master), -1 if closed */
-  int listener;       /* attach.sock */
+  int out, err; /* the container's stdout/stderr (or the pty master in out) */
+  int in;       /* the container's stdin (or the pty master), -1 if closed */
+  int listener; /* attach.sock */
   bool tty, stdin_once;
   struct jsonlog_writer *log;
   /* Client input the container has not read yet: in is non-blocking, so

@@ -22,7 +22,8 @@ static unsigned char pattern(size_t i)
 }
 
 /* Write total bytes in chunks cycling through sizes[], then read back. */
-static void round_trip(const char *dir, const size_t *sizes, size_t n_sizes, size_t total)
+static void round_trip(const char *dir, const size_t *sizes, size_t n_sizes,
+                       size_t total)
 {
   char path[256];
   snprintf(path, sizeof path, "%s/direct-writer-XXXXXX", dir);

@@ -571,8 +571,8 @@ static void test_snapshot_mounts_layers_and_reports_changes(void **state)
 
 /* A snapshot of busybox in <root>/containers/<name>, mounted on target
  * (<root>/mnt/<name>/rootfs). */
-static void mount_snapshot(struct fixture *f, const char *name, unsigned flags, char *dir,
-                           char *target, size_t len)
+static void mount_snapshot(struct fixture *f, const char *name, unsigned flags,
+                           char *dir, char *target, size_t len)
 {
   cleanup_free char *id = import_busybox(f, "busybox");
   snprintf(dir, len, "%s/containers/%s", f->root, name);

@@ -23,10 +23,10 @@ static void test_wrong_type_error_names_the_field(void **state)
   cleanup_json json_t *obj = parse("{\"limit\": \"lots\"}");
   skiff_error_t *err = NULL;
   int64_t limit = 0;
-  assert_int_equal(jsonutil_opt_int64(obj, "limit", &limit,
-                                      "linux.resources.memory", &err), -1);
+  assert_int_equal(
+      jsonutil_opt_int64(obj, "limit", &limit, "linux.resources.memory", &err), -1);
   assert_string_equal(err->msg,
-      "linux.resources.memory.limit: expected integer, got string");
+                      "linux.resources.memory.limit: expected integer, got string");
   skiff_error_free(&err);
 }
 

@@ -15,9 +15,14 @@ static void test_parse_signal_accepts_names_numbers_and_realtime(void **state)
     const char *text;
     int want;
   } cases[] = {
-      {"KILL", SIGKILL},   {"SIGTERM", SIGTERM},   {"sigint", SIGINT},
-      {"9", 9},            {"RTMIN", SIGRTMIN},    {"RTMIN+3", SIGRTMIN + 3},
-      {"SIGRTMAX-1", SIGRTMAX - 1}, {"WINCH", SIGWINCH},
+      {"KILL", SIGKILL},
+      {"SIGTERM", SIGTERM},
+      {"sigint", SIGINT},
+      {"9", 9},
+      {"RTMIN", SIGRTMIN},
+      {"RTMIN+3", SIGRTMIN + 3},
+      {"SIGRTMAX-1", SIGRTMAX - 1},
+      {"WINCH", SIGWINCH},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     assert_int_equal(proc_parse_signal(cases[i].text), cases[i].want);

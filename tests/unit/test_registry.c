@@ -56,10 +56,10 @@ static void test_platform_parse(void **state)
   static const struct {
     const char *in, *out;
   } cases[] = {
-      {"linux/amd64", "linux/amd64"},     {"linux/arm64/v8", "linux/arm64"},
-      {"linux/aarch64", "linux/arm64"},   {"linux/x86_64", "linux/amd64"},
-      {"linux/arm/v7", "linux/arm/v7"},   {"LINUX/ARM64", "linux/arm64"},
-      {"arm64", "linux/arm64"},           {"linux/armhf", "linux/arm/v7"},
+      {"linux/amd64", "linux/amd64"},   {"linux/arm64/v8", "linux/arm64"},
+      {"linux/aarch64", "linux/arm64"}, {"linux/x86_64", "linux/amd64"},
+      {"linux/arm/v7", "linux/arm/v7"}, {"LINUX/ARM64", "linux/arm64"},
+      {"arm64", "linux/arm64"},         {"linux/armhf", "linux/arm/v7"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     struct registry_platform p;
@@ -82,10 +82,10 @@ static json_t *two_platform_index(void)
 {
   return json_pack(
       "{s:i, s:[{s:s, s:{s:s, s:s, s:s}}, {s:s, s:{s:s, s:s}}, {s:s, s:{s:s, s:s}}]}",
-      "schemaVersion", 2, "manifests", "digest", "sha256:arm", "platform", "os", "linux",
-      "architecture", "arm64", "variant", "v8", "digest", "sha256:amd", "platform", "os",
-      "linux", "architecture", "amd64", "digest", "sha256:att", "platform", "os",
-      "unknown", "architecture", "unknown");
+      "schemaVersion", 2, "manifests", "digest", "sha256:arm", "platform", "os",
+      "linux", "architecture", "arm64", "variant", "v8", "digest", "sha256:amd",
+      "platform", "os", "linux", "architecture", "amd64", "digest", "sha256:att",
+      "platform", "os", "unknown", "architecture", "unknown");
 }
 
 static void test_index_select(void **state)
@@ -138,7 +138,8 @@ static void test_manifest_check(void **state)
 
 static void test_auth_decode(void **state)
 {
-  const char *json = "{\"username\":\"u\",\"password\":\"p?>\",\"serveraddress\":\"h:5\"}";
+  const char *json =
+      "{\"username\":\"u\",\"password\":\"p?>\",\"serveraddress\":\"h:5\"}";
   char *header = base64_encode(json, strlen(json), true);
   struct registry_auth a;
   skiff_error_t *err = NULL;
@@ -188,7 +189,8 @@ static void test_x509_hostname_error(void **state)
        "x509: certificate is valid for ::1, fe80::1, not ::2"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-    char *text = registry_x509_hostname_error(cases[i].host, cases[i].san, cases[i].subject);
+    char *text =
+        registry_x509_hostname_error(cases[i].host, cases[i].san, cases[i].subject);
     assert_non_null(text);
     assert_string_equal(text, cases[i].want);
     free(text);
@@ -197,31 +199,41 @@ static void test_x509_hostname_error(void **state)
 
 static void test_x509_validity_error(void **state)
 {
-  struct tm tm = {.tm_year = 126, .tm_mon = 10, .tm_mday = 23, .tm_hour = 17,
-                  .tm_min = 16, .tm_sec = 37};
+  struct tm tm = {.tm_year = 126,
+                  .tm_mon = 10,
+                  .tm_mday = 23,
+                  .tm_hour = 17,
+                  .tm_min = 16,
+                  .tm_sec = 37};
   time_t now = timegm(&tm);
   char *text = registry_x509_validity_error(now, "Jan  1 00:00:00 2020 GMT",
                                             "Jan  2 00:00:00 2020 GMT");
-  assert_string_equal(text, "x509: certificate has expired or is not yet valid: current "
-                            "time 2026-11-23T17:16:37Z is after 2020-01-02T00:00:00Z");
+  assert_string_equal(text,
+                      "x509: certificate has expired or is not yet valid: current "
+                      "time 2026-11-23T17:16:37Z is after 2020-01-02T00:00:00Z");
   free(text);
   text = registry_x509_validity_error(now, "Jan  1 00:00:00 2040 GMT",
                                       "Jan  2 00:00:00 2040 GMT");
-  assert_string_equal(text, "x509: certificate has expired or is not yet valid: current "
-                            "time 2026-11-23T17:16:37Z is before 2040-01-01T00:00:00Z");
+  assert_string_equal(text,
+                      "x509: certificate has expired or is not yet valid: current "
+                      "time 2026-11-23T17:16:37Z is before 2040-01-01T00:00:00Z");
   free(text);
   assert_null(registry_x509_validity_error(now, "Nov 23 17:14:13 2026 GMT",
                                            "Nov 25 17:14:13 2026 GMT"));
-  assert_null(registry_x509_validity_error(now, "yesterday", "Jan  2 00:00:00 2020 GMT"));
+  assert_null(
+      registry_x509_validity_error(now, "yesterday", "Jan  2 00:00:00 2020 GMT"));
   assert_null(registry_x509_validity_error(now, NULL, NULL));
 }
 
 int main(void)
 {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_ref_parse),      cmocka_unit_test(test_platform_parse),
-      cmocka_unit_test(test_index_select),   cmocka_unit_test(test_manifest_check),
-      cmocka_unit_test(test_auth_decode),    cmocka_unit_test(test_x509_hostname_error),
+      cmocka_unit_test(test_ref_parse),
+      cmocka_unit_test(test_platform_parse),
+      cmocka_unit_test(test_index_select),
+      cmocka_unit_test(test_manifest_check),
+      cmocka_unit_test(test_auth_decode),
+      cmocka_unit_test(test_x509_hostname_error),
       cmocka_unit_test(test_x509_validity_error),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
