@@ -4,7 +4,7 @@ BUILD ?= build
 PREFIX ?= /usr/local
 PYTEST ?= /usr/bin/python3 -m pytest
 
-.PHONY: all install test check-unit check-system check-cgroup2 format clean bench
+.PHONY: all install test check-unit check-system check-cgroup2 check-format format clean bench
 
 all: $(BUILD)/build.ninja
 	ninja -C $(BUILD)
@@ -24,13 +24,17 @@ check-system: all
 	$(PYTEST) -q -ra tests/system
 	tests/system/with-skiffd $(PYTEST) -q -ra $(wildcard tests/system/test_cli_*.py)
 
-test: check-unit check-system check-cgroup2
+test: check-format check-unit check-system check-cgroup2
 
 check-cgroup2: all
 	tests/cgroup2/run-in-qemu
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
+
+# The tree stays as make format leaves it (clang-format 14, Debian 12's).
+check-format:
+	clang-format --dry-run --Werror $$(git ls-files '*.c' '*.h')
 
 bench: all
 	bench/runtime
