@@ -784,6 +784,8 @@ static int inspect_objects(struct cli *cli, char **args, int nargs,
         cli_report(e);
         skiff_error_free(&e);
         status = 1;
+      } else {
+        count++;
       }
     } else {
       strbuf_puts(&raw, count++ ? "," : "");
@@ -792,6 +794,8 @@ static int inspect_objects(struct cli *cli, char **args, int nargs,
     client_reply_clear(&reply);
   }
   strbuf_puts(&raw, "]");
+  if (format && count == 0)
+    putchar('\n'); /* docker's template inspector flushes a newline for nothing */
   if (!format) {
     /* docker indents the daemon's bytes themselves (json.Indent). */
     cleanup_free char *out =

@@ -276,6 +276,9 @@ def test_inspect_type_and_format(twins):
     twins.same("inspect", "--format", "{{.Name}} {{.Config.Image}}", "{n}")
     twins.same("inspect", "-f", "{{json .State.Running}}", "--type", "container", "{n}")
     twins.same("inspect", "--format", "{{.Id}}", "{n}", "nosuch-object-xyz")
+    # Nothing found: docker's template printer still ends with a newline.
+    twins.same("inspect", "--format", "{{.Id}}", "nosuch-object-xyz")
+    twins.same("inspect", "--type", "container", "-f", "{{.Id}}", "nosuch-object-xyz")
 
 
 def test_events_filters_and_formats(twins):
