@@ -53,6 +53,12 @@ void cgroup_free(struct cgroup *cg);
 /* Move pid into the cgroup (exec joins the container's cgroup this way). */
 int cgroup_enter(struct cgroup *cg, pid_t pid, skiff_error_t **err);
 
+/* An fd (O_WRONLY) of the cgroup.procs of the calling process's own cgroup
+ * on one hierarchy (the unified one when mounted). Writing "0" to it moves
+ * the process where it already is: a migration that changes nothing but
+ * takes the kernel's migration lock (see the daemon's cgroup_warm). */
+int cgroup_open_own_procs(skiff_error_t **err);
+
 /* Joining a container's cgroup cheaply, for exec. Writing another
  * process's pid into cgroup.procs takes the kernel's threadgroup rwsem for
  * writing, which waits for an RCU grace period (about 10 ms here) unless one
