@@ -431,9 +431,10 @@ static void test_update_enter_and_open(void **state)
   skiff_error_free(&err);
 }
 
-/* A child moved into a cgroup opens that cgroup's cgroup.procs as its own
- * and can write "0" to it (a move to where it stands): it stays there. */
-static void test_own_procs_is_where_the_process_stands(void **state)
+/* Fork a tracked child that goes on (fork_gated returns 0 in it) only once
+ * the parent writes a byte to *gate, after moving it into a cgroup; a gate
+ * closed unwritten makes it exit 2. */
+static pid_t fork_gated(int *gate)
 {
   int go[2];
   assert_int_equal(pipe(go), 0);
@@ -444,6 +445,28 @@ static void test_own_procs_is_where_the_process_stands(void **state)
     close(go[1]);
     if (read(go[0], &c, 1) != 1)
       _exit(2);
+    close(go[0]);
+    return 0;
+  }
+  track(pid);
+  close(go[0]);
+  *gate = go[1];
+  return pid;
+}
+
+static void open_gate(int gate)
+{
+  assert_int_equal(write(gate, "g", 1), 1);
+  close(gate);
+}
+
+/* A child moved into a cgroup opens that cgroup's cgroup.procs as its own
+ * and can write "0" to it (a move to where it stands): it stays there. */
+static void test_own_procs_is_where_the_process_stands(void **state)
+{
+  int gate;
+  pid_t pid = fork_gated(&gate);
+  if (pid == 0) {
     int fd = cgroup_open_own_procs(NULL);
     char link[64], target[4096];
     snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
@@ -456,11 +479,8 @@ static void test_own_procs_is_where_the_process_stands(void **state)
       _exit(4);
     _exit(pwrite(fd, "0", 1, 0) == 1 ? 0 : 5);
   }
-  track(pid);
-  close(go[0]);
   cleanup_cg struct cgroup *cg = create("own", NULL, pid);
-  assert_int_equal(write(go[1], "x", 1), 1);
-  close(go[1]);
+  open_gate(gate);
   assert_int_equal(wait_status(pid), 0);
   destroy(cg);
 }
@@ -697,14 +717,10 @@ static void mount_and_check(int flags)
 {
   char dir[] = "/tmp/skiff-cgmount-XXXXXX";
   assert_non_null(mkdtemp(dir));
-  int go[2];
-  assert_int_equal(pipe(go), 0);
-  pid_t pid = fork();
-  assert_true(pid >= 0);
+  int gate;
+  pid_t pid = fork_gated(&gate);
   if (pid == 0) {
-    char c;
-    close(go[1]);
-    if (read(go[0], &c, 1) != 1 || unshare(CLONE_NEWNS | flags) < 0 ||
+    if (unshare(CLONE_NEWNS | flags) < 0 ||
         mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
       _exit(1);
     skiff_error_t *err = NULL;
@@ -719,11 +735,8 @@ static void mount_and_check(int flags)
     }
     _exit(check_mounted_view(dir));
   }
-  track(pid);
-  close(go[0]);
   cleanup_cg struct cgroup *cg = create("mount", NULL, pid);
-  assert_int_equal(write(go[1], "g", 1), 1);
-  close(go[1]);
+  open_gate(gate);
   int status = wait_status(pid);
   rmdir(dir);
   assert_true(WIFEXITED(status));
