@@ -41,10 +41,22 @@ char *container_run_dir(struct container_store *s, const struct container *c)
   return asprintf(&p, "%s/%s", s->run_root, c->id) < 0 ? NULL : p;
 }
 
-bool container_auto_remove(const struct container *c)
+static bool record_auto_remove(json_t *record)
 {
   return json_is_true(
-      json_object_get(json_object_get(c->record, "HostConfig"), "AutoRemove"));
+      json_object_get(json_object_get(record, "HostConfig"), "AutoRemove"));
+}
+
+bool container_auto_remove(const struct container *c)
+{
+  return record_auto_remove(c->record);
+}
+
+/* Where what changes while the container lives is kept: the exec root for
+ * an AutoRemove container, else the data root. */
+static const char *changing_root(struct container_store *s, bool auto_remove)
+{
+  return auto_remove ? s->run_root : s->root;
 }
 
 /* An AutoRemove container's rw layer is thrown away, after a crash of the
@@ -60,14 +72,14 @@ unsigned container_snapshot_flags(const struct container *c)
 char *container_rootfs(struct container_store *s, struct container *c)
 {
   char *p = NULL;
-  const char *top = container_auto_remove(c) ? s->run_root : s->root;
+  const char *top = changing_root(s, container_auto_remove(c));
   return asprintf(&p, "%s/%s/rootfs", top, c->id) < 0 ? NULL : p;
 }
 
 char *container_etc_dir(struct container_store *s, const char *id, bool auto_remove)
 {
   char *p = NULL;
-  return asprintf(&p, "%s/%s", auto_remove ? s->run_root : s->root, id) < 0 ? NULL : p;
+  return asprintf(&p, "%s/%s", changing_root(s, auto_remove), id) < 0 ? NULL : p;
 }
 
 static int save_in(const char *top, struct container *c, unsigned flags,
@@ -125,8 +137,7 @@ void container_save_state(struct container_store *s, struct container *c)
  * is one (a daemon restarted without a reboot). */
 static json_t *newest_record(struct container_store *s, const char *id, json_t *record)
 {
-  if (!json_is_true(
-          json_object_get(json_object_get(record, "HostConfig"), "AutoRemove")))
+  if (!record_auto_remove(record))
     return record;
   cleanup_free char *path = NULL;
   if (asprintf(&path, "%s/%s/container.json", s->run_root, id) < 0)
