@@ -59,11 +59,6 @@ static void report(struct puller *p, const char *id, const char *status,
   pthread_mutex_unlock(&p->progress_lock);
 }
 
-static void sha256_text(const void *data, size_t len, char out[72])
-{
-  sha256_text_of(data, len, out);
-}
-
 /* ---- manifests ---- */
 
 /* GET a manifest (by tag or digest) into *out; by digest the bytes must
@@ -91,7 +86,7 @@ static int fetch_manifest(struct puller *p, const char *reference, json_t **out,
     registry_reply_clear(&reply);
     return r;
   }
-  sha256_text(reply.body ? reply.body : "", reply.len, digest_out);
+  sha256_text_of(reply.body ? reply.body : "", reply.len, digest_out);
   if (strncmp(reference, "sha256:", 7) == 0 && strcmp(reference, digest_out) != 0) {
     registry_reply_clear(&reply);
     return skiff_error_invalid(err, "manifest %s: the registry sent bytes of digest %s",
