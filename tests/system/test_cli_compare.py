@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from test_cli_support import IMAGE, SKIFF, cli, wait_for  # noqa: F401  (cli is a fixture)
+from test_cli_support import IMAGE, SKIFF, cli, wait_for, without_age  # noqa: F401  (cli is a fixture)
 
 ID = re.compile(r"\b(sha256:)?[0-9a-f]{64}\b|\b[0-9a-f]{12}\b")
 STAMP = re.compile(r"\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?(Z|[+-]\d\d:\d\d)")
@@ -241,6 +241,7 @@ def test_images_flags(cli):
         if "json" in args:
             mine.out = re.sub(r'"CreatedSince":"[^"]*"', "", mine.out)
             theirs.out = re.sub(r'"CreatedSince":"[^"]*"', "", theirs.out)
+        mine.out, theirs.out = without_age(mine.out), without_age(theirs.out)
         assert (mine.rc, mine.out, mine.err) == (theirs.rc, theirs.out, theirs.err), args
 
 

@@ -3,13 +3,12 @@ against the daemon under test, compared with the docker CLI where deterministic.
 
 import io
 import json
-import re
 import subprocess
 import tarfile
 
 import pytest
 
-from test_cli_support import IMAGE, REPO, cli  # noqa: F401  (cli is a fixture)
+from test_cli_support import IMAGE, REPO, cli, without_age  # noqa: F401  (cli is a fixture)
 
 
 @pytest.fixture
@@ -37,17 +36,12 @@ def tags(cli):
         cli.skiff("rmi", "-f", t)
 
 
-def _without_age(line):
-    line = re.sub(r"(Less than a second|About an? \w+|\d+ \w+) ago", "AGE ago", line)
-    return re.sub(r"  +", "  ", line)
-
-
 def same_rows(mine, theirs, header=False):
     """docker orders an image's tags by Go map iteration: compare rows as sets.
     The two commands run a moment apart, so "4 seconds ago" may read "5 seconds
     ago" in the second: relative times compare equal, and so does the padding
     they shift."""
-    a, b = [_without_age(l) for l in mine.splitlines()], [_without_age(l) for l in theirs.splitlines()]
+    a, b = [without_age(l) for l in mine.splitlines()], [without_age(l) for l in theirs.splitlines()]
     if header:
         assert a[:1] == b[:1]
         a, b = a[1:], b[1:]

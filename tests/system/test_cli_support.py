@@ -11,6 +11,7 @@ daemon; they skip with a reason when the docker CLI is not installed.
 
 import atexit
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -171,3 +172,10 @@ def wait_for(predicate, timeout=15.0, interval=0.05, what="condition"):
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
+
+
+def without_age(text):
+    """Relative times made neutral, with the column padding they shift: two commands run
+    a moment apart may read "4 seconds ago" and "5 seconds ago"."""
+    text = re.sub(r"(Less than a second|About an? \w+|\d+ \w+) ago", "AGE ago", text)
+    return re.sub(r"  +", "  ", text)
