@@ -366,6 +366,8 @@ static void set_tls(struct registry_client *c, CURL *curl)
   if (!c->tls_verify) {
     libcurl.curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L);
     libcurl.curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L);
+  } else {
+    registry_tls_check_install(curl);
   }
   if (c->ca_blob) {
     struct curl_blob blob = {.data = c->ca_blob, .len = c->ca_len, .flags = 0};
@@ -532,6 +534,7 @@ static int perform(struct registry_client *c, const struct registry_request *req
   libcurl.curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
   set_tls(c, curl);
   set_method(curl, req, &sb);
+  registry_tls_hint_reset();
   CURLcode rc = libcurl.curl_easy_perform(curl);
   libcurl.curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
   libcurl.curl_slist_free_all(headers);

@@ -26,7 +26,8 @@
   X(curl_share_init)                                                                   \
   X(curl_share_setopt)                                                                 \
   X(curl_slist_append)                                                                 \
-  X(curl_slist_free_all)
+  X(curl_slist_free_all)                                                               \
+  X(curl_version_info)
 
 struct libcurl_table {
 #define LIBCURL_POINTER(f) __typeof__(f) *f;

@@ -157,6 +157,22 @@ char *registry_x509_hostname_error(const char *host, const char *san,
  * now is inside it or a date is unreadable. New string. */
 char *registry_x509_validity_error(time_t now, const char *start, const char *expire);
 
+/* ---- tlscheck.c ---- */
+
+/* Have the verified handshakes of curl's easy handle make the checks Go's
+ * crypto/tls makes and OpenSSL does not: a server certificate without a DNS
+ * or IP SAN is refused as a host name mismatch (Go never reads the CN), and
+ * a failure to find an issuer keeps Go's hint about the candidates it tried
+ * (registry_tls_hint). Nothing is checked when libcurl's TLS library is not
+ * OpenSSL 3. */
+void registry_tls_check_install(void *curl);
+/* Go's UnknownAuthorityError hint for the last handshake on this thread
+ * that found no issuer (` (possibly because of "..." while trying to verify
+ * candidate authority certificate "...")`), or NULL. Borrowed. */
+const char *registry_tls_hint(void);
+/* Forget it: before each request. */
+void registry_tls_hint_reset(void);
+
 /* ---- manifest.c ---- */
 
 struct registry_platform {

@@ -29,12 +29,15 @@ enum {
    * does after its own host name check has passed */
   V_HOST_CHECK = 1,
   V_UNABLE_TO_GET_ISSUER_CERT = 2,
+  V_CERT_SIGNATURE_FAILURE = 7,
   V_CERT_NOT_YET_VALID = 9,
   V_CERT_HAS_EXPIRED = 10,
   V_DEPTH_ZERO_SELF_SIGNED_CERT = 18,
   V_SELF_SIGNED_CERT_IN_CHAIN = 19,
   V_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20,
   V_UNABLE_TO_VERIFY_LEAF_SIGNATURE = 21,
+  /* tlscheck.c's refusal of a certificate without a DNS or IP SAN */
+  V_HOSTNAME_MISMATCH = 62,
 };
 
 #define GO_TLS_PREFIX "tls: failed to verify certificate: "
@@ -92,35 +95,70 @@ static int list_add(char **list, const char *item)
   return 0;
 }
 
-/* The names of one kind in OpenSSL's subjectAltName text ("DNS:a, IP
- * Address:192.0.2.1"), joined as Go joins them: ip picks the addresses,
- * written as Go writes them ("::1", not OpenSSL's "0:0:0:0:0:0:0:1"). */
-static char *san_names(const char *san, bool ip)
+/* The next name of one kind in OpenSSL's subjectAltName text ("DNS:a, IP
+ * Address:192.0.2.1") from *cursor on, which it moves past it: ip picks the
+ * addresses. New string; NULL at the end (or out of memory). */
+static char *san_next(const char **cursor, bool ip)
 {
   const char *prefix = ip ? "IP Address:" : "DNS:";
   size_t plen = strlen(prefix);
-  char *list = NULL;
-  for (const char *s = san; s && *s;) {
+  for (const char *s = *cursor; s && *s;) {
     size_t n = strcspn(s, ",");
-    if (n > plen && strncmp(s, prefix, plen) == 0) {
-      cleanup_free char *name = strndup(s + plen, n - plen);
-      unsigned char addr[16];
-      char text[INET6_ADDRSTRLEN];
-      int family = name && strchr(name, ':') ? AF_INET6 : AF_INET;
-      const char *shown = name;
-      if (ip && name && inet_pton(family, name, addr) == 1 &&
-          inet_ntop(family, addr, text, sizeof text))
-        shown = text;
-      if (shown == NULL || list_add(&list, shown) < 0) {
-        free(list);
-        return NULL;
-      }
-    }
+    const char *name = s + plen;
+    bool wanted = n > plen && strncmp(s, prefix, plen) == 0;
     s += n;
     while (*s == ',' || *s == ' ')
       s++;
+    *cursor = s;
+    if (wanted)
+      return strndup(name, n - plen);
+  }
+  return NULL;
+}
+
+/* An address as Go writes it ("::1", not OpenSSL's "0:0:0:0:0:0:0:1") in
+ * out, and its family; 0 when text is not one. */
+static int ip_text(const char *text, unsigned char addr[16], char out[INET6_ADDRSTRLEN])
+{
+  int family = strchr(text, ':') ? AF_INET6 : AF_INET;
+  if (inet_pton(family, text, addr) != 1 ||
+      inet_ntop(family, addr, out, INET6_ADDRSTRLEN) == NULL)
+    return 0;
+  return family;
+}
+
+/* The names of one kind in the subjectAltName text, joined as Go joins
+ * them (ip: the addresses, as Go writes them). */
+static char *san_names(const char *san, bool ip)
+{
+  char *list = NULL, *name;
+  for (const char *s = san; (name = san_next(&s, ip)) != NULL; free(name)) {
+    unsigned char addr[16];
+    char text[INET6_ADDRSTRLEN];
+    if (list_add(&list, ip && ip_text(name, addr, text) ? text : name) < 0) {
+      free(name);
+      free(list);
+      return NULL;
+    }
   }
   return list;
+}
+
+/* Go's VerifyHostname: whether the subjectAltName text names host, an
+ * address among its IP SANs, a name among its DNS SANs; never the CN. */
+static bool san_names_host(const char *san, const char *host)
+{
+  unsigned char want[16], have[16];
+  char text[INET6_ADDRSTRLEN];
+  int family = ip_text(host, want, text);
+  bool found = false;
+  char *name;
+  for (const char *s = san; !found && (name = san_next(&s, family != 0)) != NULL;
+       free(name))
+    found = family ? ip_text(name, have, text) == family &&
+                         memcmp(want, have, family == AF_INET ? 4 : 16) == 0
+                   : match_hostname(name, host);
+  return found;
 }
 
 char *registry_x509_hostname_error(const char *host, const char *san,
@@ -287,32 +325,46 @@ static char *url_host(const char *url)
 
 static bool unknown_authority(long result)
 {
-  return result == V_UNABLE_TO_GET_ISSUER_CERT ||
+  return result == V_UNABLE_TO_GET_ISSUER_CERT || result == V_CERT_SIGNATURE_FAILURE ||
          result == V_DEPTH_ZERO_SELF_SIGNED_CERT ||
          result == V_SELF_SIGNED_CERT_IN_CHAIN ||
          result == V_UNABLE_TO_GET_ISSUER_CERT_LOCALLY ||
          result == V_UNABLE_TO_VERIFY_LEAF_SIGNATURE;
 }
 
-/* Go's x509 text for a failure curl reported as result on url. */
+static char *unknown_authority_text(void)
+{
+  const char *hint = registry_tls_hint();
+  char *text = NULL;
+  return asprintf(&text, "x509: certificate signed by unknown authority%s",
+                  hint ? hint : "") < 0
+             ? NULL
+             : text;
+}
+
+/* Go's x509 text for a failure curl reported as result on url. OpenSSL
+ * builds the chain first; Go's Verify looks at the server's certificate
+ * first, its dates and then its names, and only then for a chain: an
+ * untrusted certificate for another name reads as the wrong name. */
 static char *x509_text(const struct registry_client *c, const char *url, long result)
 {
-  if (unknown_authority(result))
-    return strdup("x509: certificate signed by unknown authority");
-  bool name = result == V_OK || result == V_HOST_CHECK; /* curl's own check */
-  if (!name && result != V_CERT_HAS_EXPIRED && result != V_CERT_NOT_YET_VALID)
+  bool authority = unknown_authority(result);
+  /* curl's own check, or tlscheck.c's */
+  bool name = result == V_OK || result == V_HOST_CHECK || result == V_HOSTNAME_MISMATCH;
+  bool dates = result == V_CERT_HAS_EXPIRED || result == V_CERT_NOT_YET_VALID;
+  if (!authority && !name && !dates)
     return NULL;
   struct peer_chain chain = {0};
   if (read_peer_chain(c, url, &chain) < 0)
-    return NULL;
-  char *text = NULL;
-  if (name) {
-    cleanup_free char *host = url_host(url);
-    text = host ? registry_x509_hostname_error(host, chain.certs[0].san,
-                                               chain.certs[0].subject)
-                : NULL;
-  }
-  for (size_t i = 0; !name && text == NULL && i < chain.n; i++)
+    return authority ? unknown_authority_text() : NULL;
+  const struct peer_cert *leaf = &chain.certs[0];
+  cleanup_free char *host = url_host(url);
+  char *text = registry_x509_validity_error(time(NULL), leaf->start, leaf->expire);
+  if (text == NULL && host && (name || !san_names_host(leaf->san, host)))
+    text = registry_x509_hostname_error(host, leaf->san, leaf->subject);
+  if (text == NULL && authority)
+    text = unknown_authority_text();
+  for (size_t i = 1; dates && text == NULL && i < chain.n; i++)
     text = registry_x509_validity_error(time(NULL), chain.certs[i].start,
                                         chain.certs[i].expire);
   peer_chain_clear(&chain);

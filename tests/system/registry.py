@@ -97,15 +97,18 @@ commonName = supplied
 
 def make_server_cert(ca_dir, out_dir, san, valid=None, cn="skiff test server"):
     """A server certificate signed by make_ca's CA in ca_dir, as out_dir/server.crt and
-    server.key: san is its subjectAltName ("DNS:a,IP:192.0.2.9"), valid its (start, end) as
-    openssl ca takes them ("20200101000000Z"), else two days from now."""
+    server.key: san is its subjectAltName ("DNS:a,IP:192.0.2.9"; None for a certificate with
+    none, named by its CN alone), valid its (start, end) as openssl ca takes them
+    ("20200101000000Z"), else two days from now."""
     ca_dir, out_dir = Path(ca_dir), Path(out_dir)
     db = out_dir / "ca-db"
     db.mkdir(parents=True)
     (db / "index.txt").write_text("")
     (db / "serial").write_text("1000\n")
     (db / "ca.cnf").write_text(CA_CONFIG.format(db=db))
-    (db / "san.ext").write_text(f"subjectAltName={san}\n")
+    # without a SAN, still a v3 certificate (as those in the wild are)
+    (db / "san.ext").write_text(f"subjectAltName={san}\n" if san else
+                                "basicConstraints=CA:FALSE\n")
     key, csr, crt = out_dir / "server.key", db / "server.csr", out_dir / "server.crt"
 
     def run(*args):

@@ -34,6 +34,7 @@ BAD_CERTS = {
     f"{ADDR}:5445": ("DNS:registry.example,IP:192.0.2.99", None),  # another address
     f"{ADDR}:5446": ("DNS:registry.example", None),                # no address at all
     f"{ADDR}:5447": (f"IP:{ADDR}", ("20200101000000Z", "20200102000000Z")),  # expired
+    f"{ADDR}:5448": (None, None),  # no SAN: named by its CN (the address) alone
 }
 IMAGE = "tls/bb:v1"
 TOOLS = ("unshare", "nsenter", "ip", "openssl", "curl")
@@ -321,6 +322,7 @@ def test_unknown_ca_is_refused(world, client, command):
                      "any IP SANs"),
     (f"{ADDR}:5447", "certificate has expired or is not yet valid: current time "
                      "{now} is after 2020-01-02T00:00:00Z"),
+    (f"{ADDR}:5448", "certificate relies on legacy Common Name field, use SANs instead"),
 ])
 def test_certificate_refusals_read_as_dockerd_words(world, host, why):
     """A certificate signed by a trusted CA but for another name, or expired: refused in
@@ -343,11 +345,62 @@ def test_wrong_ca_is_refused(world):
     before = store_files(e.data)
     res = cli(e, "pull", f"{HOST}/{IMAGE}", check=False)
     assert res.returncode == 1, res
-    # dockerd adds Go's guess: (possibly because of "crypto/rsa: verification error" while
-    # trying to verify candidate authority certificate "skiff test CA")
-    assert tls_refusal(HOST, "certificate signed by unknown authority")[:-1] in res.stderr, \
-        res.stderr
+    # Go's guess: the CA in certs.d has the name of the server certificate's issuer
+    assert res.stderr == tls_refusal(
+        HOST, 'certificate signed by unknown authority (possibly because of "crypto/rsa: '
+        'verification error" while trying to verify candidate authority certificate '
+        '"skiff test CA")'), res.stderr
     assert_nothing_stored(e, before)
+
+
+def docker_cli_refusal(world, host, certs):
+    """What Go's crypto/tls says of host's certificate, as the docker CLI 28 reports it:
+    `docker manifest inspect` talks to the registry itself (as dockerd does for a pull),
+    trusting the CAs of /etc/docker/certs.d. It runs in the test's network namespace and
+    in a private mount namespace where a directory of the test's, whose certs.d is the
+    certs.d tree certs, is bind-mounted on /etc/docker: the host's is never touched. Returns
+    the text from `Get "https://...` on."""
+    etc = Path(tempfile.mkdtemp(prefix="etc-docker-", dir=world.top))
+    (etc / "certs.d").symlink_to(certs)
+    (etc / "cli-config").mkdir()
+    script = 'mount --bind "$1" /etc/docker && shift && exec "$@"'
+    res = subprocess.run(["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                          script, "sh", str(etc), *world.netns.enter, DOCKER, "manifest",
+                          "inspect", f"{host}/{IMAGE}"],
+                         env=dict(os.environ, DOCKER_CONFIG=str(etc / "cli-config")),
+                         capture_output=True, text=True, timeout=60)
+    found = re.search(r'Get "https://.*', res.stderr)
+    assert res.returncode != 0 and found, res
+    return found.group(0)
+
+
+def neutral_time(text):
+    """Two refusals of an expired certificate a moment apart name different times."""
+    return re.sub(r"current time \S+ is", "current time NOW is", text)
+
+
+@pytest.mark.skipif(not os.path.isdir("/etc/docker"),
+                    reason="docker_cli_refusal mounts over /etc/docker")
+@pytest.mark.parametrize("trust,host", [
+    ("ca", f"{ADDR}:5445"),       # another address
+    ("ca", f"{ADDR}:5446"),       # no address
+    ("ca", f"{ADDR}:5447"),       # expired
+    ("ca", f"{ADDR}:5448"),       # the CN alone
+    ("other", HOST),              # a CA of the issuer's name, but not the issuer
+    (None, HOST),                 # no CA
+    (None, f"{ADDR}:5448"),       # no CA and the CN alone: Go reads names first
+    (None, f"{ADDR}:5445"),       # no CA and another address
+])
+def test_certificate_refusals_match_go(world, trust, host):
+    """skiffd's refusal of a certificate, word for word what Go's crypto/tls says of it (the
+    docker CLI 28's, built with the Go of dockerd 28) with the same certs.d."""
+    ca = {"ca": world.ca_dir, "other": world.other_ca_dir}.get(trust)
+    certs = world.certs_dir(f"go-{trust}", {f"{host}/ca.crt": ca / "ca.crt"} if ca else {})
+    e = world.engine(certs)
+    res = cli(e, "pull", f"{host}/{IMAGE}", check=False)
+    assert res.returncode == 1, res
+    go = docker_cli_refusal(world, host, certs)
+    assert neutral_time(res.stderr) == neutral_time(f"Error response from daemon: {go}\n")
 
 
 def test_ca_for_another_port_does_not_apply(world):
