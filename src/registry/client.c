@@ -269,6 +269,9 @@ struct transfer {
   struct registry_reply *reply;
   CURL *curl;
   bool sink_failed;
+  /* the first address dialed for the latest connection, for Go's words */
+  struct sockaddr_storage dialed;
+  char dialed_after[INET6_ADDRSTRLEN]; /* curl's primary IP when it was */
 };
 
 static bool ok_status(long status)
@@ -343,6 +346,27 @@ static size_t on_header(char *data, size_t size, size_t nmemb, void *arg)
   if (len > 15 && strncasecmp(data, "content-length:", 15) == 0)
     r->content_length = atoll(data + 15);
   return len;
+}
+
+/* curl's socket for each address it dials (made close-on-exec). The first
+ * of a connection is kept: Go names it when every address fails. A
+ * connection that succeeds sets curl's primary IP, so a change of that
+ * marks the next connection (a redirect's). */
+static curl_socket_t open_socket(void *arg, curlsocktype purpose,
+                                 struct curl_sockaddr *a)
+{
+  struct transfer *t = arg;
+  char *primary = NULL;
+  libcurl.curl_easy_getinfo(t->curl, CURLINFO_PRIMARY_IP, &primary);
+  if (primary == NULL)
+    primary = "";
+  if ((t->dialed.ss_family == AF_UNSPEC || strcmp(primary, t->dialed_after) != 0) &&
+      a->addrlen <= sizeof t->dialed) {
+    memset(&t->dialed, 0, sizeof t->dialed);
+    memcpy(&t->dialed, &a->addr, a->addrlen);
+    snprintf(t->dialed_after, sizeof t->dialed_after, "%s", primary);
+  }
+  return socket(a->family, a->socktype | SOCK_CLOEXEC, a->protocol);
 }
 
 struct stream_body {
@@ -478,19 +502,22 @@ static int transport_error(const struct registry_client *c, const char *method,
       c->host);
 }
 
-/* Why a transfer failed: Go's words for a refused certificate (dockerd's),
- * else curl's. Sets *where to the URL it failed on (a redirect's target,
- * borrowed from curl). New string. */
-static char *failure_text(const struct registry_client *c, CURL *curl, CURLcode rc,
-                          const char *errbuf, const char **where)
+/* Why a transfer failed: Go's words for a refused certificate or a server
+ * out of reach (dockerd's), else curl's. Sets *where to the URL it failed
+ * on (a redirect's target, borrowed from curl). New string. */
+static char *failure_text(const struct registry_client *c, const struct transfer *t,
+                          CURLcode rc, const char *errbuf, const char **where)
 {
   char *effective = NULL;
-  if (libcurl.curl_easy_getinfo(curl, CURLINFO_EFFECTIVE_URL, &effective) == CURLE_OK &&
+  if (libcurl.curl_easy_getinfo(t->curl, CURLINFO_EFFECTIVE_URL, &effective) ==
+          CURLE_OK &&
       effective)
     *where = effective;
-  char *go = rc == CURLE_PEER_FAILED_VERIFICATION && c->tls_verify
-                 ? registry_tls_verify_error(c, curl, *where)
-                 : NULL;
+  char *go = NULL;
+  if (rc == CURLE_PEER_FAILED_VERIFICATION && c->tls_verify)
+    go = registry_tls_verify_error(c, t->curl, *where);
+  else
+    go = registry_net_error(t->curl, rc, *where, &t->dialed);
   return go ? go : strdup(*errbuf ? errbuf : libcurl.curl_easy_strerror(rc));
 }
 
@@ -520,6 +547,8 @@ static int perform(struct registry_client *c, const struct registry_request *req
   libcurl.curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
   libcurl.curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t);
   libcurl.curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  libcurl.curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, open_socket);
+  libcurl.curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, &t);
   libcurl.curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
   libcurl.curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT, 30L);
   /* A stalled transfer (under 1 byte/s for 60 s) is a cut network. */
@@ -544,7 +573,7 @@ static int perform(struct registry_client *c, const struct registry_request *req
   } else if (rc != CURLE_OK) {
     const char *where = url;
     bool dropped = dropped_after_handshake(c, curl, rc, reply->status);
-    cleanup_free char *why = failure_text(c, curl, rc, errbuf, &where);
+    cleanup_free char *why = failure_text(c, &t, rc, errbuf, &where);
     r = transport_error(c, req->method, where, rc, why ? why : "?", dropped, err);
   }
   libcurl.curl_easy_cleanup(curl);

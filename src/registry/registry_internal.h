@@ -7,6 +7,7 @@
 #include <jansson.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <sys/socket.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -146,6 +147,9 @@ char *registry_base64(const void *data, size_t len);
  * when they cannot be told (curl's words then stand). New string. */
 char *registry_tls_verify_error(const struct registry_client *c, void *curl,
                                 const char *url);
+/* The host of an absolute URL as Go's TLS client names it: no port, no
+ * brackets around an IPv6 address. New string. */
+char *registry_url_host(const char *url);
 /* Go's crypto/x509 HostnameError text for a certificate that does not
  * name host. san: OpenSSL's text of its subjectAltName ("DNS:a, IP
  * Address:192.0.2.1"), NULL when it has none; subject: OpenSSL's one-line
@@ -156,6 +160,18 @@ char *registry_x509_hostname_error(const char *host, const char *san,
  * expire as OpenSSL prints them: "Jan  2 03:04:05 2020 GMT"); NULL when
  * now is inside it or a date is unreadable. New string. */
 char *registry_x509_validity_error(time_t now, const char *start, const char *expire);
+
+/* ---- neterror.c ---- */
+
+/* dockerd's (Go's net) words for a failure to reach url that curl reported
+ * as rc on its easy handle: "dial tcp 127.0.0.1:5999: connect: connection
+ * refused", "dial tcp: lookup h on 10.0.0.2:53: no such host", "dial tcp
+ * 192.0.2.1:443: i/o timeout", "net/http: TLS handshake timeout". dialed:
+ * the first address tried for the connection (family AF_UNSPEC when none
+ * was). NULL when they cannot be told (curl's words then stand). New
+ * string. */
+char *registry_net_error(void *curl, int rc, const char *url,
+                         const struct sockaddr_storage *dialed);
 
 /* ---- tlscheck.c ---- */
 

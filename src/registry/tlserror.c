@@ -301,9 +301,7 @@ static int read_peer_chain(const struct registry_client *c, const char *url,
   return chain->n > 0 ? 0 : -1;
 }
 
-/* The host of an absolute URL as Go's TLS client names it: no port, no
- * brackets around an IPv6 address. New string. */
-static char *url_host(const char *url)
+char *registry_url_host(const char *url)
 {
   const char *p = strstr(url, "://");
   p = p ? p + 3 : url;
@@ -358,7 +356,7 @@ static char *x509_text(const struct registry_client *c, const char *url, long re
   if (read_peer_chain(c, url, &chain) < 0)
     return authority ? unknown_authority_text() : NULL;
   const struct peer_cert *leaf = &chain.certs[0];
-  cleanup_free char *host = url_host(url);
+  cleanup_free char *host = registry_url_host(url);
   char *text = registry_x509_validity_error(time(NULL), leaf->start, leaf->expire);
   if (text == NULL && host && (name || !san_names_host(leaf->san, host)))
     text = registry_x509_hostname_error(host, leaf->san, leaf->subject);

@@ -4,16 +4,21 @@ for corrupt and interrupted transfers."""
 
 import json
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from pathlib import Path
 
 import pytest
 
-from engine import DOCKER, SKIFFD
+from engine import DOCKER, REPO, SKIFFD
 from registry import (MEDIA_OCI_INDEX, REGISTRY, SKOPEO, FakeRegistry, Registry,
-                      busybox_layer, image_inspect, store_files, tar_layer)
+                      busybox_layer, free_port, image_inspect, store_files, tar_layer)
+
+SKIFF = str(REPO / "build" / "skiff")
+DOCKERD = shutil.which("dockerd")
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(SKIFFD) or DOCKER is None or REGISTRY is None,
@@ -347,3 +352,82 @@ def test_push_and_auth_bad_input(engine):
     code, body = api(engine, "POST", "/v1.47/auth", body=b"[1]",
                      headers={"Content-Type": "application/json"})
     assert code == 400 and "auth configuration" in body["message"], body
+
+
+# ---- a registry out of reach, in dockerd's (Go's net) words ----
+
+def unreachable_commands(host):
+    """pull and login of host (nothing listens there), as argv tails."""
+    return {"pull": ["pull", f"{host}/x:v1"],
+            "login": ["login", "-u", "u", "--password-stdin", host]}
+
+
+def refused(port):
+    """dockerd's refusal: a loopback registry is insecure, so after https it tries http,
+    whose failure is the one reported (distribution/pull.go keeps the last error)."""
+    return (f'Error response from daemon: Get "http://127.0.0.1:{port}/v2/": dial tcp '
+            f'127.0.0.1:{port}: connect: connection refused\n')
+
+
+@pytest.mark.parametrize("command", ["pull", "login"])
+@pytest.mark.parametrize("client", ["skiff", "docker"])
+def test_unreachable_registry_reads_as_dockerd_words(engine, tmp_path, client, command):
+    port = free_port()
+    env = dict(engine.env, DOCKER_CONFIG=str(tmp_path / "cfg"),
+               SKIFF_HOST=engine.env["DOCKER_HOST"])
+    argv = [SKIFF if client == "skiff" else DOCKER,
+            *unreachable_commands(f"127.0.0.1:{port}")[command]]
+    res = subprocess.run(argv, env=env, input="p\n", capture_output=True, text=True,
+                         timeout=60)
+    assert res.returncode == 1, res
+    assert res.stderr == refused(port), res.stderr
+
+
+@pytest.fixture(scope="module")
+def dockerd():
+    """A private dockerd (Debian's docker.io) on temporary paths, no networking of its own:
+    the judge of what a registry out of reach reads as. Its socket's path."""
+    if DOCKERD is None:
+        pytest.skip("dockerd is not installed: nothing to compare with")
+    top = Path(tempfile.mkdtemp(prefix="rpdk", dir="/tmp"))
+    sock = top / "docker.sock"
+    with open(top / "dockerd.log", "w") as log:
+        proc = subprocess.Popen(
+            [DOCKERD, "--data-root", f"{top}/docker", "--exec-root", f"{top}/exec", "-H",
+             f"unix://{sock}", "--pidfile", f"{top}/docker.pid", "--bridge", "none",
+             "--iptables=false"], stdout=log, stderr=subprocess.STDOUT,
+            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while subprocess.run([DOCKER, "-H", f"unix://{sock}", "version"],
+                             capture_output=True, timeout=30).returncode != 0:
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                "dockerd did not start: " + (top / "dockerd.log").read_text()[-2000:]
+            time.sleep(0.2)
+        yield sock
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        shutil.rmtree(top, ignore_errors=True)
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
+@pytest.mark.parametrize("command", ["pull", "login"])
+def test_unreachable_registry_words_match_dockerd(engine, dockerd, tmp_path, host,
+                                                  command):
+    """The docker CLI's line for a registry nothing listens on, from skiffd and from
+    dockerd, side by side (a name is reported by the address dialed first)."""
+    target = f"{host}:{free_port()}"
+    lines = {}
+    for name, sock in (("skiffd", engine.env["DOCKER_HOST"]),
+                       ("dockerd", f"unix://{dockerd}")):
+        env = dict(os.environ, DOCKER_HOST=sock, DOCKER_CONFIG=str(tmp_path / name))
+        res = subprocess.run([DOCKER, *unreachable_commands(target)[command]], env=env,
+                             input="p\n", capture_output=True, text=True, timeout=60)
+        lines[name] = (res.returncode, res.stderr)
+    assert lines["skiffd"] == lines["dockerd"]
+    assert "connect: connection refused" in lines["dockerd"][1]
