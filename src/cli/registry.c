@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -19,6 +20,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/jsonutil.h"
+#include "configfile.h"
 #include "credhelper.h"
 #include "opts.h"
 
@@ -48,6 +50,8 @@ static json_t *config_load(const char *path)
   return doc;
 }
 
+/* Write doc as docker writes it (configfile.h): a file that was there
+ * keeps its permissions, a new one is private. */
 static int config_save(const char *path, json_t *doc, skiff_error_t **err)
 {
   cleanup_free char *dir = strdup(path);
@@ -56,11 +60,17 @@ static int config_save(const char *path, json_t *doc, skiff_error_t **err)
     *slash = '\0';
   if (dir == NULL || fs_mkdir_p(dir, 0700, err) < 0)
     return skiff_error_wrap(err, "save %s", path);
-  cleanup_free char *text = json_dumps(doc, JSON_INDENT(2));
-  cleanup_free char *line = NULL;
-  if (text == NULL || asprintf(&line, "%s\n", text) < 0)
+  cleanup_free char *text = configfile_text(doc);
+  if (text == NULL)
     return skiff_error_set(err, ENOMEM, "save %s", path);
-  return fs_write_file_atomic(path, line, strlen(line), 0600, FS_WRITE_DURABLE, err);
+  struct stat st;
+  bool existed = stat(path, &st) == 0;
+  mode_t mode = existed ? st.st_mode & 07777 : 0600;
+  if (fs_write_file_atomic(path, text, strlen(text), mode, FS_WRITE_DURABLE, err) < 0)
+    return -1;
+  if (existed && chmod(path, mode) < 0) /* past the umask, as docker's chmod */
+    return skiff_error_errno(err, "save %s", path);
+  return 0;
 }
 
 /* The registry of a reference as config.json keys it: "host[:port]", or

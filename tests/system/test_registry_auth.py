@@ -113,6 +113,49 @@ def test_skiff_login_writes_config_and_logout_removes_it(engine, client_env, reg
         f"Removing login credentials for {registry.host}\n"
 
 
+# config.json holding some of everything docker's ConfigFile knows, in no order of docker's
+SEEDED_CONFIG = {
+    "proxies": {"default": {"noProxy": "localhost", "httpProxy": "http://127.0.0.1:3128"}},
+    "psFormat": "table {{.ID}}\t{{.Names}}",
+    "credHelpers": {"z.example": "none", "a.example": "none"},
+    "auths": {"old.example": {"auth": base64.b64encode(b"old:pw").decode(),
+                              "email": "old@example.com"},
+              "plain.example": {"username": "plain", "password": "pw"},
+              "token.example": {"auth": base64.b64encode(b"tok:").decode(),
+                                "identitytoken": "id-token"}},
+    "HttpHeaders": {"X-Meta": "<a&b>", "User-Agent": "dropped on save"},
+    "detachKeys": "ctrl-p,q",
+    "currentContext": "default",
+    "aliases": {"builder": "buildx"},
+}
+
+
+@pytest.mark.parametrize("seed", [None, SEEDED_CONFIG], ids=["fresh", "seeded"])
+def test_login_and_logout_write_config_json_as_docker_does(engine, client_env, registry,
+                                                           tmp_path, seed):
+    """docker writes config.json with Go's json.MarshalIndent(..., "", "\t"): tabs, its
+    struct's field order, sorted maps, HTML-safe escapes, no newline at the end. skiff's
+    login and logout leave the very bytes docker's do, starting from nothing or from a file
+    holding other settings."""
+    written = {}
+    for client in ("docker", "skiff"):
+        cfg = tmp_path / f"cfg-{client}"
+        cfg.mkdir(mode=0o700)
+        if seed:
+            (cfg / "config.json").write_text(json.dumps(seed))
+            (cfg / "config.json").chmod(0o640)
+        env = dict(client_env, DOCKER_CONFIG=str(cfg))
+        binary = DOCKER if client == "docker" else SKIFF
+        run([binary, "login", "-u", USER, "--password-stdin", registry.host], env,
+            input=PASSWORD + "\n")
+        after_login = (cfg / "config.json").read_bytes()
+        run([binary, "logout", registry.host], env)
+        written[client] = (after_login, (cfg / "config.json").read_bytes(),
+                           oct((cfg / "config.json").stat().st_mode & 0o777))
+    assert written["skiff"] == written["docker"]
+    assert written["docker"][0].startswith(b'{\n\t"auths": {\n\t\t"')
+
+
 def test_skiff_pull_uses_credentials_docker_wrote(engine, client_env, registry,
                                                   image_in_registry):
     run([DOCKER, "login", "-u", USER, "--password-stdin", registry.host], client_env,
