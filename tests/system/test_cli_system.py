@@ -4,6 +4,7 @@ reporting, against the daemon under test."""
 import json
 import os
 import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -63,6 +64,48 @@ def test_events_show_what_happened_between_since_and_until(cli):
     assert cli.ok(*args, "--format", fmt) == f"container create {name}\ncontainer destroy {name}\n"
     rows = [json.loads(line) for line in cli.ok(*args, "--format", "json").splitlines()]
     assert [r["Action"] for r in rows] == ["create", "destroy"]
+
+
+def test_events_until_a_moment_ahead_ends_the_stream_then(cli):
+    # dockerd ends the stream on a timer set to until, to the nanosecond.
+    until = f"{time.time() + 0.3:.9f}"
+    start = time.monotonic()
+    r = cli.skiff("events", "--until", until, timeout=30)
+    took = time.monotonic() - start
+    assert (r.rc, r.err) == (0, ""), r
+    assert 0.25 <= took < 0.9, took
+
+
+def test_events_since_and_until_take_fractions_of_a_second(cli):
+    name = cli.name()
+    start = time.time()
+    cli.ok("create", "--name", name, "--network", "none", IMAGE, "true")
+    time.sleep(0.2)
+    middle = time.time()
+    time.sleep(0.2)
+    cli.ok("rm", name)
+    end = time.time()
+    show = ["--filter", f"container={name}", "--format", "{{.Action}}"]
+    iso = lambda t: datetime.fromtimestamp(t, timezone.utc).isoformat()  # noqa: E731
+    windows = [(["--since", f"{start:.9f}", "--until", f"{middle:.9f}"], "create\n"),
+               (["--since", f"{middle:.6f}", "--until", f"{end + 0.001:.3f}"], "destroy\n"),
+               # RFC 3339 with a fraction: the CLIs send it as SECONDS.NANOS.
+               (["--since", iso(start), "--until", iso(end)], "create\ndestroy\n")]
+    for window, want in windows:
+        args = ["events", *window, *show]
+        assert cli.ok(*args, timeout=30) == want, window
+        assert cli.docker(*args, timeout=30).out == want, window
+
+
+@pytest.mark.parametrize("since,until", [("1700000002", "1700000001"),
+                                         ("1700000001.5", "1700000001.25"),
+                                         ("1e9", "1700000001"), ("1700000000.", "2"),
+                                         (".5", "2"), ("0x10", "2")])
+def test_events_refuse_what_docker_refuses(cli, since, until):
+    args = ["events", "--since", since, "--until", until]
+    mine, theirs = cli.skiff(*args, timeout=30), cli.docker(*args, timeout=30)
+    assert (mine.rc, mine.out) == (theirs.rc, theirs.out) == (1, "")
+    assert mine.err == theirs.err, args
 
 
 def test_host_flag_and_environment_select_the_daemon(cli):
