@@ -30,6 +30,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "image/image.h"
+#include "networks.h"
 #include "ocispec.h"
 #include "resources.h"
 #include "runtime/runtime.h"
@@ -87,6 +88,14 @@ static void publish(struct container_store *s, struct container *c, const char *
     json_object_update(attrs, extra);
   json_decref(extra);
   events_publish(s->d->events, "container", action, c->id, attrs);
+}
+
+/* dockerd's "network connect" or "disconnect" of c (networks.h). */
+static void publish_network(struct container_store *s, struct container *c,
+                            const char *action)
+{
+  networks_publish(s->d->networks, s->d->events, action, c->id,
+                   json_object_get(c->record, "HostConfig"));
 }
 
 struct container *containers_find_locked(struct container_store *s, const char *ref,
@@ -685,12 +694,16 @@ static int start_locked(struct container_store *s, struct container *c,
                         skiff_error_t **err)
 {
   cgroup_warm_kick(s->warm);
+  /* dockerd connects the container to its network before it creates the
+   * task, and disconnects it again when the start fails. */
+  publish_network(s, c, "connect");
   cleanup_free char *run_dir = NULL;
   unsigned attachers =
       (unsigned)json_integer_value(json_object_get(skiff_of(c), "Attachers"));
   int listen_fd = -1;
   if (prepare_start(s, c, &run_dir, attachers, err) < 0 ||
       (listen_fd = shim_listen(run_dir, err)) < 0) {
+    publish_network(s, c, "disconnect");
     record_start_failure(s, c, (*err)->msg);
     return -1;
   }
@@ -707,6 +720,7 @@ static int start_locked(struct container_store *s, struct container *c,
   c->reserved = 0;
   if (ret < 0) {
     set_state(c, "created");
+    publish_network(s, c, "disconnect");
     record_start_failure(s, c, (*err)->msg);
     pthread_cond_broadcast(&s->changed);
     return -1;
@@ -876,6 +890,8 @@ static long next_restart_delay(struct container *c)
 static void handle_exit(struct container_store *s, struct container *c)
 {
   record_exit(s, c);
+  /* dockerd releases the network (its Cleanup) before it tells "die". */
+  publish_network(s, c, "disconnect");
   char code[24];
   snprintf(code, sizeof code, "%lld",
            (long long)json_integer_value(json_object_get(state_of(c), "ExitCode")));

@@ -108,6 +108,69 @@ def test_events_refuse_what_docker_refuses(cli, since, until):
     assert mine.err == theirs.err, args
 
 
+def events_between(cli, since, until, *flags):
+    """(Type, Action, Actor.ID, Attributes) of each event between since and until."""
+    fmt = "{{json .Type}} {{json .Action}} {{json .Actor.ID}} {{json .Actor.Attributes}}"
+    out = cli.ok("events", "--since", since, "--until", until, "--format", fmt, *flags,
+                 timeout=30)
+    return [tuple(json.loads(part) for part in line.split(" ", 3))
+            for line in out.splitlines()]
+
+
+def run_for_events(cli, *args):
+    """Run a container; the events of that run (both types), and its id."""
+    name = cli.name()
+    since = f"{time.time():.9f}"
+    r = cli.skiff("run", "--name", name, *args)
+    until = f"{time.time():.9f}"
+    got = events_between(cli, since, until)
+    cid = next((e[2] for e in got if e[0] == "container" and e[3].get("name") == name), None)
+    return r, got, cid
+
+
+@pytest.mark.parametrize("mode,network,driver", [
+    (["--network", "none"], "none", "null"), (["--network", "host"], "host", "host"),
+    (["--network", "bridge"], "bridge", "bridge"), ([], "bridge", "bridge")],
+    ids=["none", "host", "bridge", "default"])
+def test_events_tell_the_network_a_container_joins_and_leaves(cli, mode, network, driver):
+    listed = cli.docker("network", "ls", "--format", "{{.Name}}")
+    if listed.rc == 0 and network not in listed.out.split():
+        # dockerd --bridge none (test_cli_support's) runs these with no network at all.
+        pytest.skip(f"the daemon has no {network} network")
+    r, got, cid = run_for_events(cli, "--rm", *mode, IMAGE, "true")
+    assert r.rc == 0, r
+    mine = [(e[1], e[3]) for e in got if e[0] == "network" and e[3].get("container") == cid]
+    attrs = {"container": cid, "name": network, "type": driver}
+    assert mine == [("connect", attrs), ("disconnect", attrs)], got
+    ids = {e[2] for e in got if e[0] == "network" and e[3].get("container") == cid}
+    assert len(ids) == 1 and len(ids.pop()) == 64
+    # Connected before the start, disconnected beside the die (dockerd 20.10 tells
+    # it after the die; moby 25 and later, after the cleanup that comes first).
+    order = [e[1] for e in got if e[2] == cid or e[3].get("container") == cid]
+    assert order.index("connect") < order.index("start") < order.index("disconnect")
+    assert abs(order.index("disconnect") - order.index("die")) == 1, order
+    assert order[-1] == "destroy", order
+
+
+def test_events_tell_a_failed_start_connected_and_disconnected(cli):
+    r, got, cid = run_for_events(cli, "--network", "none", IMAGE, "/nonexistent")
+    assert r.rc == 127, r
+    order = [e[1] for e in got if e[2] == cid or e[3].get("container") == cid]
+    assert order == ["create", "attach", "connect", "disconnect"], got
+
+
+def test_events_filter_network_selects_by_the_networks_name(cli):
+    r, got, cid = run_for_events(cli, "--rm", "--network", "none", IMAGE, "true")
+    assert r.rc == 0, r
+    since, until = f"{time.time() - 30:.9f}", f"{time.time():.9f}"
+    for flags in (["--filter", "network=none"], ["--filter", "type=network"]):
+        picked = events_between(cli, since, until, *flags)
+        assert [e[1] for e in picked if e[3].get("container") == cid] == \
+            ["connect", "disconnect"], flags
+        args = ["events", "--since", since, "--until", until, *flags]
+        assert cli.ok(*args, timeout=30) == cli.docker(*args, timeout=30).out
+
+
 def test_host_flag_and_environment_select_the_daemon(cli):
     env = {k: v for k, v in cli.env.items() if k not in ("SKIFF_HOST", "DOCKER_HOST")}
     host = f"unix://{cli.sock}"
