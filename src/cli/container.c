@@ -644,7 +644,7 @@ static int logs_query(const struct logs_flags *f, char **q, skiff_error_t **err)
   for (int i = 0; i < 2; i++) {
     if (times[i][1] == NULL)
       continue;
-    cleanup_free char *ts = timestamp_from_api(times[i][1], (int64_t)time(NULL), err);
+    cleanup_free char *ts = timestamp_from_api(times[i][1], timestamp_now_ns(), err);
     if (ts == NULL)
       return skiff_error_wrap(err, "invalid value for \"%s\"", times[i][0]);
     client_query_add(q, times[i][0], ts);

@@ -79,7 +79,7 @@ static char *events_path(const char *since, const char *until,
   for (int i = 0; i < 2; i++) {
     if (times[i][1] == NULL)
       continue;
-    cleanup_free char *ts = timestamp_from_api(times[i][1], (int64_t)time(NULL), err);
+    cleanup_free char *ts = timestamp_from_api(times[i][1], timestamp_now_ns(), err);
     if (ts == NULL)
       return NULL;
     client_query_add(&q, times[i][0], ts);

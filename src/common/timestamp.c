@@ -2,6 +2,7 @@
 #include "timestamp.h"
 
 #include <ctype.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -109,12 +110,48 @@ static int parse_date(const char *v, int64_t *sec, long *nsec)
   return 0;
 }
 
-char *timestamp_from_api(const char *value, int64_t now_unix, skiff_error_t **err)
+int64_t timestamp_now_ns(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Go's strconv.ParseInt(text[:len], 10, 64): a sign, then decimal digits
+ * that fit 64 bits. */
+static bool is_go_int(const char *text, size_t len)
+{
+  size_t i = len > 0 && (text[0] == '+' || text[0] == '-');
+  if (i == len || strspn(text + i, "0123456789") < len - i)
+    return false;
+  cleanup_free char *copy = strndup(text, len);
+  errno = 0;
+  return copy && (strtoll(copy, NULL, 10), errno == 0);
+}
+
+/* docker's parseTimestamp: "SECONDS" or "SECONDS.NANOS", each part an
+ * integer as Go parses it ("1e9", ".5" and "5." are refused). */
+static bool is_unix_timestamp(const char *value)
+{
+  const char *dot = strchr(value, '.');
+  if (dot == NULL)
+    return is_go_int(value, strlen(value));
+  return is_go_int(value, (size_t)(dot - value)) && is_go_int(dot + 1, strlen(dot + 1));
+}
+
+/* floor(a / b) for b > 0: Go's Time.Unix() rounds down, before 1970 too. */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+  return a / b - (a % b != 0 && a < 0);
+}
+
+char *timestamp_from_api(const char *value, int64_t now_ns, skiff_error_t **err)
 {
   int64_t ns;
   char *out = NULL;
   if (strcmp(value, "0") != 0 && timestamp_parse_duration(value, &ns) == 0) {
-    if (asprintf(&out, "%lld", (long long)(now_unix - ns / 1000000000LL)) < 0)
+    /* docker sends whole seconds here: now.Add(-d).Unix(). */
+    if (asprintf(&out, "%lld", (long long)floor_div(now_ns - ns, 1000000000)) < 0)
       return NULL;
     return out;
   }
@@ -125,10 +162,8 @@ char *timestamp_from_api(const char *value, int64_t now_unix, skiff_error_t **er
       return NULL;
     return out;
   }
-  /* Already a unix time stamp, "SECONDS[.NANOS]". */
-  char *end = NULL;
-  strtod(value, &end);
-  if (strchr(value, '-') || end == value || *end != '\0') {
+  /* Already a unix time stamp, "SECONDS[.NANOS]", passed on as it is. */
+  if (strchr(value, '-') || !is_unix_timestamp(value)) {
     skiff_error_invalid(err, "failed to parse value as time or duration: \"%s\"",
                         value);
     return NULL;
@@ -136,10 +171,9 @@ char *timestamp_from_api(const char *value, int64_t now_unix, skiff_error_t **er
   return strdup(value);
 }
 
-int timestamp_parse(const char *value, int64_t now_unix, int64_t *ns,
-                    skiff_error_t **err)
+int timestamp_parse(const char *value, int64_t now_ns, int64_t *ns, skiff_error_t **err)
 {
-  cleanup_free char *text = timestamp_from_api(value, now_unix, err);
+  cleanup_free char *text = timestamp_from_api(value, now_ns, err);
   if (text == NULL)
     return -1;
   char *dot = strchr(text, '.');

@@ -469,7 +469,7 @@ static int prune_left_out(struct daemon *d, json_t *filters, json_t *left_out,
   if (json_array_size(until) > 1)
     return skiff_error_invalid(err, "more than one until filter specified");
   if (json_array_size(until) &&
-      timestamp_parse(json_string_value(json_array_get(until, 0)), (int64_t)time(NULL),
+      timestamp_parse(json_string_value(json_array_get(until, 0)), timestamp_now_ns(),
                       &until_ns, err) < 0)
     return -1;
   cleanup_json json_t *images = image_store_list(d->images, true, NULL, err);

@@ -356,7 +356,8 @@ static void handle_info(struct daemon *d, struct http_request *req,
 /* ---------------------------------------------------------------- /events */
 
 /* docker's timestamps: "seconds[.nanoseconds]" (the CLI turns durations
- * and dates into this form before sending). Absent → 0. */
+ * and dates into this form before sending). Returns 1 with *ns set, 0 when
+ * absent ("" or dockerd's -1, its "no time"), -1 when malformed. */
 static int parse_timestamp(const char *text, int64_t *ns)
 {
   *ns = 0;
@@ -379,8 +380,10 @@ static int parse_timestamp(const char *text, int64_t *ns)
   } else if (*end != '\0') {
     return -1;
   }
+  if (sec == -1 && frac == 0)
+    return 0;
   *ns = sec * 1000000000LL + frac;
-  return 0;
+  return 1;
 }
 
 static int emit_event(json_t *event, void *arg)
@@ -396,18 +399,24 @@ static int client_still_there(void *arg)
 static void handle_events(struct daemon *d, struct http_request *req,
                           struct http_response *resp)
 {
+  const char *since_text = http_request_query(req, "since");
+  const char *until_text = http_request_query(req, "until");
   int64_t since = 0, until = 0;
-  if (parse_timestamp(http_request_query(req, "since"), &since) < 0 ||
-      parse_timestamp(http_request_query(req, "until"), &until) < 0) {
+  int has_since = parse_timestamp(since_text, &since);
+  int has_until = parse_timestamp(until_text, &until);
+  if (has_since < 0 || has_until < 0) {
     http_respond_error(resp, 400, "invalid timestamp: since=%s until=%s",
-                       http_request_query(req, "since") ?: "",
-                       http_request_query(req, "until") ?: "");
+                       since_text ?: "", until_text ?: "");
+    return;
+  }
+  if (has_since && has_until && until < since) {
+    http_respond_error(resp, 400, "`since` time (%s) cannot be after `until` time (%s)",
+                       since_text, until_text);
     return;
   }
   /* As dockerd: the history only when since or until was given; otherwise
    * what happens from now on. */
-  if (http_request_query(req, "since") == NULL &&
-      http_request_query(req, "until") == NULL) {
+  if (!has_since && !has_until) {
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     since = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;

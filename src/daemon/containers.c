@@ -30,6 +30,7 @@
 #include "daemon.h"
 #include "events.h"
 #include "image/image.h"
+#include "networks.h"
 #include "ocispec.h"
 #include "resources.h"
 #include "runtime/runtime.h"
@@ -59,13 +60,16 @@ const char *container_status(const struct container *c)
   return json_string_value(json_object_get(state_of(c), "Status"));
 }
 
-static void set_state(struct container *c, const char *status)
+void container_set_state(struct container *c, const char *status)
 {
   json_t *st = state_of(c);
   json_object_set_new(st, "Status", json_string(status));
-  json_object_set_new(
-      st, "Running",
-      json_boolean(strcmp(status, "running") == 0 || strcmp(status, "paused") == 0));
+  /* dockerd's SetRestarting keeps Running true through the back-off, for
+   * its checks around rm, stop and the like (and ps lists it). */
+  json_object_set_new(st, "Running",
+                      json_boolean(strcmp(status, "running") == 0 ||
+                                   strcmp(status, "paused") == 0 ||
+                                   strcmp(status, "restarting") == 0));
   json_object_set_new(st, "Paused", json_boolean(strcmp(status, "paused") == 0));
   json_object_set_new(st, "Restarting",
                       json_boolean(strcmp(status, "restarting") == 0));
@@ -87,6 +91,14 @@ static void publish(struct container_store *s, struct container *c, const char *
     json_object_update(attrs, extra);
   json_decref(extra);
   events_publish(s->d->events, "container", action, c->id, attrs);
+}
+
+/* dockerd's "network connect" or "disconnect" of c (networks.h). */
+static void publish_network(struct container_store *s, struct container *c,
+                            const char *action)
+{
+  networks_publish(s->d->networks, s->d->events, action, c->id,
+                   json_object_get(c->record, "HostConfig"));
 }
 
 struct container *containers_find_locked(struct container_store *s, const char *ref,
@@ -142,7 +154,7 @@ void containers_count(struct container_store *s, int *total, int *running, int *
   *running = *paused = *stopped = 0;
   for (size_t i = 0; i < s->n; i++) {
     const char *st = container_status(s->items[i]);
-    if (strcmp(st, "running") == 0 || strcmp(st, "restarting") == 0)
+    if (strcmp(st, "running") == 0) /* dockerd counts a restarting one stopped */
       (*running)++;
     else if (strcmp(st, "paused") == 0)
       (*paused)++;
@@ -156,7 +168,8 @@ bool containers_is_running(struct container_store *s, const char *id)
 {
   pthread_mutex_lock(&s->lock);
   struct container *c = containers_find_locked(s, id, NULL);
-  bool running = c && json_is_true(json_object_get(state_of(c), "Running"));
+  const char *st = c ? container_status(c) : "";
+  bool running = strcmp(st, "running") == 0 || strcmp(st, "paused") == 0;
   pthread_mutex_unlock(&s->lock);
   return running;
 }
@@ -639,8 +652,8 @@ static void record_start_failure(struct container_store *s, struct container *c,
   json_t *st = state_of(c);
   json_object_set_new(st, "Error", json_string(msg));
   json_object_set_new(st, "ExitCode", json_integer(start_failure_code(msg)));
-  set_state(c, strcmp(container_status(c), "restarting") == 0 ? "exited"
-                                                              : container_status(c));
+  if (strcmp(container_status(c), "restarting") == 0)
+    container_set_state(c, "exited");
   unmount_rootfs_locked(s, c);
   /* Nothing of a start that failed stays in the exec root (the bundle,
    * the attach socket), as nothing does of dockerd's failed task. */
@@ -656,7 +669,7 @@ static void record_running(struct container_store *s, struct container *c, pid_t
   char now[48];
   now_text(now, sizeof now);
   json_t *st = state_of(c);
-  set_state(c, "running");
+  container_set_state(c, "running");
   json_object_set_new(st, "Pid", json_integer(init));
   json_object_set_new(st, "StartedAt", json_string(now));
   json_object_set_new(st, "Error", json_string(""));
@@ -685,16 +698,21 @@ static int start_locked(struct container_store *s, struct container *c,
                         skiff_error_t **err)
 {
   cgroup_warm_kick(s->warm);
+  /* dockerd connects the container to its network before it creates the
+   * task, and disconnects it again when the start fails. */
+  publish_network(s, c, "connect");
   cleanup_free char *run_dir = NULL;
   unsigned attachers =
       (unsigned)json_integer_value(json_object_get(skiff_of(c), "Attachers"));
   int listen_fd = -1;
   if (prepare_start(s, c, &run_dir, attachers, err) < 0 ||
       (listen_fd = shim_listen(run_dir, err)) < 0) {
+    publish_network(s, c, "disconnect");
     record_start_failure(s, c, (*err)->msg);
     return -1;
   }
-  set_state(c, "running"); /* "starting": attachers may connect (and queue) now */
+  /* "starting": attachers may connect (and queue) now */
+  container_set_state(c, "running");
   c->shim_ready = true;
   pthread_cond_broadcast(&s->changed);
   pthread_mutex_unlock(&s->lock);
@@ -706,7 +724,8 @@ static int start_locked(struct container_store *s, struct container *c,
   json_object_set_new(skiff_of(c), "Attachers", json_integer(0));
   c->reserved = 0;
   if (ret < 0) {
-    set_state(c, "created");
+    container_set_state(c, "created");
+    publish_network(s, c, "disconnect");
     record_start_failure(s, c, (*err)->msg);
     pthread_cond_broadcast(&s->changed);
     return -1;
@@ -725,13 +744,13 @@ static int start_locked(struct container_store *s, struct container *c,
 static int start_or_remove_locked(struct container_store *s, struct container *c,
                                   bool *was_running, skiff_error_t **err)
 {
-  const char *st = container_status(c);
-  *was_running = strcmp(st, "running") == 0 || strcmp(st, "paused") == 0;
-  if (*was_running)
+  *was_running = json_is_true(json_object_get(state_of(c), "Running"));
+  if (*was_running) /* restarting too: its policy starts it */
     return 0;
   if (c->removing)
     return skiff_error_status(err, EBUSY,
                               "container is marked for removal and cannot be started");
+  container_policy_reset(c);
   int ret = start_locked(s, c, err);
   if (ret < 0 && container_auto_remove(c))
     remove_locked(s, c, true, NULL);
@@ -770,31 +789,12 @@ static void record_exit(struct container_store *s, struct container *c)
   json_object_set_new(st, "OOMKilled",
                       json_boolean(json_is_true(json_object_get(info, "OOMKilled"))));
   json_object_set_new(st, "Pid", json_integer(0));
-  set_state(c, "exited");
+  container_set_state(c, "exited");
   c->exits++;
   c->shim_ready = false;
   json_object_set_new(skiff_of(c), "ShimPid", json_integer(0));
   unmount_rootfs_locked(s, c);
   container_save_state(s, c);
-}
-
-/* Docker's restart decision (the delay is computed by the caller). */
-static bool should_restart(struct container *c)
-{
-  json_t *policy =
-      json_object_get(json_object_get(c->record, "HostConfig"), "RestartPolicy");
-  const char *name = json_string_value(json_object_get(policy, "Name"));
-  if (name == NULL || *name == '\0' || strcmp(name, "no") == 0 || c->removing ||
-      json_is_true(json_object_get(skiff_of(c), "ManuallyStopped")))
-    return false;
-  if (strcmp(name, "always") == 0 || strcmp(name, "unless-stopped") == 0)
-    return true;
-  if (strcmp(name, "on-failure") != 0)
-    return false;
-  json_int_t code = json_integer_value(json_object_get(state_of(c), "ExitCode"));
-  json_int_t max = json_integer_value(json_object_get(policy, "MaximumRetryCount"));
-  json_int_t count = json_integer_value(json_object_get(c->record, "RestartCount"));
-  return code != 0 && (max == 0 || count < max);
 }
 
 static void sleep_ms(long ms)
@@ -856,51 +856,19 @@ static void *monitor_main(void *arg)
 
 /* With the lock held: record the exit, then restart or auto-remove. Leaves
  * the container running again when the policy restarted it. */
-/* Docker's back-off: 100 ms, doubling per restart up to a minute, back to
- * 100 ms after a run of at least 10 s. */
-static long next_restart_delay(struct container *c)
-{
-  json_t *st = state_of(c);
-  int64_t started =
-      jsonlog_parse_time(json_string_value(json_object_get(st, "StartedAt")));
-  int64_t finished =
-      jsonlog_parse_time(json_string_value(json_object_get(st, "FinishedAt")));
-  json_int_t delay = json_integer_value(json_object_get(skiff_of(c), "RestartDelay"));
-  if (delay <= 0 || finished - started >= 10LL * 1000000000)
-    delay = 100;
-  json_object_set_new(skiff_of(c), "RestartDelay",
-                      json_integer(delay * 2 > 60000 ? 60000 : delay * 2));
-  return (long)delay;
-}
-
 static void handle_exit(struct container_store *s, struct container *c)
 {
   record_exit(s, c);
+  /* dockerd releases the network (its Cleanup) before it tells "die". */
+  publish_network(s, c, "disconnect");
   char code[24];
   snprintf(code, sizeof code, "%lld",
            (long long)json_integer_value(json_object_get(state_of(c), "ExitCode")));
   publish(s, c, "die", json_pack("{s:s}", "exitCode", code));
   pthread_cond_broadcast(&s->changed);
-  while (should_restart(c)) {
-    set_state(c, "restarting");
-    json_object_set_new(
-        c->record, "RestartCount",
-        json_integer(json_integer_value(json_object_get(c->record, "RestartCount")) +
-                     1));
-    long delay = next_restart_delay(c);
-    container_save_state(s, c);
-    /* rm -f may remove (and free) the container while we sleep unlocked:
-     * find it again by id before touching it. */
-    cleanup_free char *id = strdup(c->id);
-    pthread_mutex_unlock(&s->lock);
-    sleep_ms(delay);
-    pthread_mutex_lock(&s->lock);
-    if (id == NULL || containers_find_locked(s, id, NULL) != c)
+  while (container_policy_restarts(c)) {
+    if (!container_policy_wait(s, c))
       return;
-    if (c->removing || s->closing) {
-      set_state(c, "exited");
-      return;
-    }
     skiff_error_t *err = NULL;
     int started = start_locked(s, c, &err); /* a new monitor takes over */
     skiff_error_free(&err);
@@ -1003,6 +971,13 @@ int containers_stop(struct container_store *s, const char *id, const char *signa
   int sig = stop_signal(c, signal, err);
   if (sig < 0)
     goto out;
+  if (strcmp(container_status(c), "restarting") == 0) {
+    /* No process to signal: dockerd only ends the back-off, and tells "stop". */
+    container_policy_cancel(s, c);
+    publish(s, c, "stop", NULL);
+    ret = 0;
+    goto out;
+  }
   c = stop_locked(s, c, sig, timeout);
   if (c && auto_remove_due(c))
     remove_locked(s, c, true, NULL);
@@ -1025,7 +1000,10 @@ int containers_restart(struct container_store *s, const char *id, int timeout,
     goto out;
   char full_id[65];
   snprintf(full_id, sizeof full_id, "%s", c->id);
-  if (json_is_true(json_object_get(state_of(c), "Running"))) {
+  if (strcmp(container_status(c), "restarting") == 0) {
+    container_policy_cancel(s, c); /* and start it now, as dockerd */
+    publish(s, c, "stop", NULL);
+  } else if (json_is_true(json_object_get(state_of(c), "Running"))) {
     int sig = stop_signal(c, NULL, err);
     if (sig < 0)
       goto out;
@@ -1061,10 +1039,27 @@ int containers_kill(struct container_store *s, const char *id, const char *signa
     skiff_error_status(err, EBUSY, "Container %s is not running", c->id);
     goto out;
   }
+  if (strcmp(container_status(c), "restarting") == 0) {
+    /* dockerd sends no signal (there is no process) and tells nothing: it
+     * ends the back-off, whatever the signal. */
+    container_policy_cancel(s, c);
+    ret = 0;
+    goto out;
+  }
   ret = signal_locked(s, c, sig, err);
 out:
   pthread_mutex_unlock(&s->lock);
   return ret;
+}
+
+/* dockerd's refusal to pause a container in state st that does not run. */
+static const char *pause_refusal(const char *st)
+{
+  if (strcmp(st, "paused") == 0)
+    return "Container %s is already paused";
+  if (strcmp(st, "restarting") == 0)
+    return "Container %s is restarting, wait until the container is running";
+  return "Container %s is not running";
 }
 
 int containers_pause(struct container_store *s, const char *id, bool pause,
@@ -1077,10 +1072,7 @@ int containers_pause(struct container_store *s, const char *id, bool pause,
     goto out;
   const char *st = container_status(c);
   if (pause && strcmp(st, "running") != 0) {
-    skiff_error_status(err, EBUSY,
-                       strcmp(st, "paused") == 0 ? "Container %s is already paused"
-                                                 : "Container %s is not running",
-                       c->id);
+    skiff_error_status(err, EBUSY, pause_refusal(st), c->id);
     goto out;
   }
   if (!pause && strcmp(st, "paused") != 0) {
@@ -1090,7 +1082,7 @@ int containers_pause(struct container_store *s, const char *id, bool pause,
   ret = pause ? runtime_pause(s->runtime_root, c->id, err)
               : runtime_resume(s->runtime_root, c->id, err);
   if (ret == 0) {
-    set_state(c, pause ? "paused" : "running");
+    container_set_state(c, pause ? "paused" : "running");
     container_save_state(s, c);
     publish(s, c, pause ? "pause" : "unpause", NULL);
   }
@@ -1126,9 +1118,10 @@ int containers_wait(struct container_store *s, const char *id, const char *condi
       break;
     }
     *status = (int)json_integer_value(json_object_get(state_of(c), "ExitCode"));
-    const char *st = container_status(c);
-    bool stopped = strcmp(st, "running") != 0 && strcmp(st, "paused") != 0 &&
-                   strcmp(st, "restarting") != 0;
+    /* Like dockerd's waitStop, which an exit fires even when the policy
+     * restarts the container (SetRestarting). */
+    bool stopped =
+        !json_is_true(json_object_get(state_of(c), "Running")) || c->exits != exits;
     if ((strcmp(cond, "not-running") == 0 && stopped) ||
         (strcmp(cond, "next-exit") == 0 && c->exits != exits))
       break;
@@ -1159,7 +1152,7 @@ static int remove_locked(struct container_store *s, struct container *c, bool vo
   image_snapshot_unmount(rootfs, NULL);
   runtime_delete(s->runtime_root, c->id, true, NULL);
   if (fs_remove_tree(dir, err) < 0) {
-    set_state(c, "dead");
+    container_set_state(c, "dead");
     container_save_state(s, c);
     return skiff_error_wrap(err, "unable to remove filesystem for %s", c->id);
   }
@@ -1189,8 +1182,14 @@ int containers_remove(struct container_store *s, const char *id, bool force,
                        c->id);
     goto out;
   }
-  if (json_is_true(json_object_get(state_of(c), "Running")) ||
-      strcmp(container_status(c), "restarting") == 0) {
+  if (json_is_true(json_object_get(state_of(c), "Running"))) {
+    if (!force && strcmp(container_status(c), "restarting") == 0) {
+      skiff_error_status(err, EBUSY,
+                         "You cannot remove a restarting container %s. Stop the "
+                         "container before attempting removal or force remove",
+                         c->id);
+      goto out;
+    }
     if (!force) {
       skiff_error_status(err, EBUSY,
                          "cannot remove container \"%s\": container is running: "

@@ -83,6 +83,8 @@ json_t *containers_df(struct container_store *store);
 /* For logs: the json-file path, whether it has a tty, and whether it runs. */
 int containers_log_info(struct container_store *store, const char *id, char **log_path,
                         bool *tty, skiff_error_t **err);
+/* Whether the container's process runs (running or paused; not in a
+ * restart's back-off): logs -f ends when it exits, as dockerd's does. */
 bool containers_is_running(struct container_store *store, const char *id);
 
 /* For attach: wait until the container's shim accepts attach connections

@@ -27,10 +27,12 @@
 #include "daemon.h"
 #include "image/image.h"
 
+/* Whether a process runs with the rootfs mounted (not so in a restart's
+ * back-off, though Running stays true then). */
 static bool is_live(const struct container *c)
 {
-  json_t *state = json_object_get(c->record, "State");
-  return json_is_true(json_object_get(state, "Running"));
+  const char *st = container_status(c);
+  return strcmp(st, "running") == 0 || strcmp(st, "paused") == 0;
 }
 
 /* /proc/PID/root when it is the container's rootfs mount, else -1. */

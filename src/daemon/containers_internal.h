@@ -42,6 +42,23 @@ struct container_store {
 struct container *containers_find_locked(struct container_store *s, const char *ref,
                                          skiff_error_t **err);
 const char *container_status(const struct container *c);
+/* Set State.Status and the booleans that follow from it (Running is true
+ * while restarting, as dockerd has it). With the lock held. */
+void container_set_state(struct container *c, const char *status);
+
+/* Restart policies (containers_policy.c), all with the lock held.
+ * Whether the policy of c, which has just exited, restarts it: */
+bool container_policy_restarts(struct container *c);
+/* Put c in its back-off ("restarting", RestartCount + 1) and wait it out
+ * (the lock dropped meanwhile). True when c is to be started now; false
+ * when a stop, kill, restart or rm -f ended the back-off (c may be freed
+ * then) or the daemon is closing. */
+bool container_policy_wait(struct container_store *s, struct container *c);
+/* End the back-off of the restarting c, as dockerd's stop and kill cancel
+ * its restart manager: c is left exited, manually stopped. */
+void container_policy_cancel(struct container_store *s, struct container *c);
+/* A manual start's fresh restart manager: retries and back-off anew. */
+void container_policy_reset(struct container *c);
 
 /* Where a container's files are (containers_record.c); new strings, NULL
  * when out of memory. The data-root directory (record, rw layer, log): */

@@ -240,7 +240,7 @@ static int check_prune_filters(json_t *filters, struct bounds *b, skiff_error_t 
   if (json_array_size(values) > 1)
     return skiff_error_invalid(err, "more than one until filter specified");
   const char *until = json_string_value(json_array_get(values, 0));
-  if (until && timestamp_parse(until, (int64_t)time(NULL), &b->until, err) < 0)
+  if (until && timestamp_parse(until, timestamp_now_ns(), &b->until, err) < 0)
     return -1;
   return 0;
 }

@@ -9,6 +9,7 @@ struct image_store;
 struct container_store;
 struct event_bus;
 struct exec_store;
+struct networks;
 
 /* daemon.json (docker's key names) merged with the command line. */
 struct daemon_config {
@@ -28,6 +29,7 @@ struct daemon {
   struct container_store *containers; /* containers.c */
   struct event_bus *events;           /* events.c */
   struct exec_store *execs;           /* execs.c */
+  struct networks *networks;          /* networks.c: bridge, host, none */
   const char *shim_path;              /* skiff-shim beside skiffd */
   int shim_fd; /* a sealed in-memory copy of it, which every shim runs from */
 };

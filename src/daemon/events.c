@@ -312,17 +312,35 @@ static int emit_batch(struct follower *f, json_t **batch, size_t n)
   return ret;
 }
 
+/* The monotonic time at which a follower next wakes: in a second (to ask
+ * idle), or when until passes if that comes first. dockerd ends the stream
+ * on a timer set to until, to the nanosecond; rounding up to the next tick
+ * would keep `events --until <now+0.2>` open for a whole second. */
+static struct timespec next_wake(const struct follower *f)
+{
+  int64_t wait_ns = 1000000000;
+  if (f->until_ns) {
+    int64_t left = f->until_ns - now_ns() + 1; /* + 1: wake once past it */
+    if (left < wait_ns)
+      wait_ns = left > 0 ? left : 0;
+  }
+  struct timespec at;
+  clock_gettime(CLOCK_MONOTONIC, &at);
+  int64_t ns = at.tv_nsec + wait_ns;
+  at.tv_sec += ns / 1000000000;
+  at.tv_nsec = ns % 1000000000;
+  return at;
+}
+
 /* Wait (lock held) until there is something past f->seq, the bus closes,
- * the deadline passes or a second passes (then idle is asked). Returns < 0
- * to end the stream. */
+ * until passes or a second passes (then idle is asked). Returns < 0 to
+ * end the stream. */
 static int wait_for_more(struct event_bus *bus, struct follower *f)
 {
   while (f->seq >= bus->next_seq && !bus->closed) {
     if (f->until_ns && now_ns() > f->until_ns)
       return -1;
-    struct timespec deadline;
-    clock_gettime(CLOCK_MONOTONIC, &deadline);
-    deadline.tv_sec += 1;
+    struct timespec deadline = next_wake(f);
     if (pthread_cond_timedwait(&bus->published, &bus->lock, &deadline) == ETIMEDOUT &&
         f->idle) {
       pthread_mutex_unlock(&bus->lock);

@@ -27,6 +27,7 @@
 #include "http_server.h"
 #include "image/image.h"
 #include "listeners.h"
+#include "networks.h"
 #include "runtime/runtime.h"
 
 /* How long shutdown waits for connections and handlers to end before it
@@ -197,6 +198,9 @@ static int open_stores(struct skiffd *s, skiff_error_t **err)
   s->d.shim_fd = runtime_sealed_copy(s->shim_path, "skiff-shim", err);
   if (s->d.shim_fd < 0)
     return -1;
+  s->d.networks = networks_open(s->d.config.data_root, err);
+  if (s->d.networks == NULL)
+    return skiff_error_wrap(err, "open the networks in %s", s->d.config.data_root);
   s->d.images = image_store_open(s->d.config.data_root, err);
   if (s->d.images == NULL)
     return skiff_error_wrap(err, "open the image store in %s", s->d.config.data_root);
@@ -339,6 +343,7 @@ static void shutdown_daemon(struct skiffd *s)
     if (s->d.images)
       image_store_close(s->d.images);
     events_free(s->d.events);
+    networks_free(s->d.networks);
   }
   if (s->wrote_pidfile)
     unlink(s->d.config.pidfile);

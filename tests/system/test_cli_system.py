@@ -4,6 +4,7 @@ reporting, against the daemon under test."""
 import json
 import os
 import time
+from datetime import datetime, timezone
 
 import pytest
 
@@ -63,6 +64,111 @@ def test_events_show_what_happened_between_since_and_until(cli):
     assert cli.ok(*args, "--format", fmt) == f"container create {name}\ncontainer destroy {name}\n"
     rows = [json.loads(line) for line in cli.ok(*args, "--format", "json").splitlines()]
     assert [r["Action"] for r in rows] == ["create", "destroy"]
+
+
+def test_events_until_a_moment_ahead_ends_the_stream_then(cli):
+    # dockerd ends the stream on a timer set to until, to the nanosecond.
+    until = f"{time.time() + 0.3:.9f}"
+    start = time.monotonic()
+    r = cli.skiff("events", "--until", until, timeout=30)
+    took = time.monotonic() - start
+    assert (r.rc, r.err) == (0, ""), r
+    assert 0.25 <= took < 0.9, took
+
+
+def test_events_since_and_until_take_fractions_of_a_second(cli):
+    name = cli.name()
+    start = time.time()
+    cli.ok("create", "--name", name, "--network", "none", IMAGE, "true")
+    time.sleep(0.2)
+    middle = time.time()
+    time.sleep(0.2)
+    cli.ok("rm", name)
+    end = time.time()
+    show = ["--filter", f"container={name}", "--format", "{{.Action}}"]
+    iso = lambda t: datetime.fromtimestamp(t, timezone.utc).isoformat()  # noqa: E731
+    windows = [(["--since", f"{start:.9f}", "--until", f"{middle:.9f}"], "create\n"),
+               (["--since", f"{middle:.6f}", "--until", f"{end + 0.001:.3f}"], "destroy\n"),
+               # RFC 3339 with a fraction: the CLIs send it as SECONDS.NANOS.
+               (["--since", iso(start), "--until", iso(end)], "create\ndestroy\n")]
+    for window, want in windows:
+        args = ["events", *window, *show]
+        assert cli.ok(*args, timeout=30) == want, window
+        assert cli.docker(*args, timeout=30).out == want, window
+
+
+@pytest.mark.parametrize("since,until", [("1700000002", "1700000001"),
+                                         ("1700000001.5", "1700000001.25"),
+                                         ("1e9", "1700000001"), ("1700000000.", "2"),
+                                         (".5", "2"), ("0x10", "2")])
+def test_events_refuse_what_docker_refuses(cli, since, until):
+    args = ["events", "--since", since, "--until", until]
+    mine, theirs = cli.skiff(*args, timeout=30), cli.docker(*args, timeout=30)
+    assert (mine.rc, mine.out) == (theirs.rc, theirs.out) == (1, "")
+    assert mine.err == theirs.err, args
+
+
+def events_between(cli, since, until, *flags):
+    """(Type, Action, Actor.ID, Attributes) of each event between since and until."""
+    fmt = "{{json .Type}} {{json .Action}} {{json .Actor.ID}} {{json .Actor.Attributes}}"
+    out = cli.ok("events", "--since", since, "--until", until, "--format", fmt, *flags,
+                 timeout=30)
+    return [tuple(json.loads(part) for part in line.split(" ", 3))
+            for line in out.splitlines()]
+
+
+def run_for_events(cli, *args):
+    """Run a container; the events of that run (both types), and its id."""
+    name = cli.name()
+    since = f"{time.time():.9f}"
+    r = cli.skiff("run", "--name", name, *args)
+    until = f"{time.time():.9f}"
+    got = events_between(cli, since, until)
+    cid = next((e[2] for e in got if e[0] == "container" and e[3].get("name") == name), None)
+    return r, got, cid
+
+
+@pytest.mark.parametrize("mode,network,driver", [
+    (["--network", "none"], "none", "null"), (["--network", "host"], "host", "host"),
+    (["--network", "bridge"], "bridge", "bridge"), ([], "bridge", "bridge")],
+    ids=["none", "host", "bridge", "default"])
+def test_events_tell_the_network_a_container_joins_and_leaves(cli, mode, network, driver):
+    listed = cli.docker("network", "ls", "--format", "{{.Name}}")
+    if listed.rc == 0 and network not in listed.out.split():
+        # dockerd --bridge none (test_cli_support's) runs these with no network at all.
+        pytest.skip(f"the daemon has no {network} network")
+    r, got, cid = run_for_events(cli, "--rm", *mode, IMAGE, "true")
+    assert r.rc == 0, r
+    mine = [(e[1], e[3]) for e in got if e[0] == "network" and e[3].get("container") == cid]
+    attrs = {"container": cid, "name": network, "type": driver}
+    assert mine == [("connect", attrs), ("disconnect", attrs)], got
+    ids = {e[2] for e in got if e[0] == "network" and e[3].get("container") == cid}
+    assert len(ids) == 1 and len(ids.pop()) == 64
+    # Connected before the start, disconnected beside the die (dockerd 20.10 tells
+    # it after the die; moby 25 and later, after the cleanup that comes first).
+    order = [e[1] for e in got if e[2] == cid or e[3].get("container") == cid]
+    assert order.index("connect") < order.index("start") < order.index("disconnect")
+    assert abs(order.index("disconnect") - order.index("die")) == 1, order
+    assert order[-1] == "destroy", order
+
+
+def test_events_tell_a_failed_start_connected_and_disconnected(cli):
+    r, got, cid = run_for_events(cli, "--network", "none", IMAGE, "/nonexistent")
+    assert r.rc == 127, r
+    order = [e[1] for e in got if e[2] == cid or e[3].get("container") == cid]
+    assert order == ["create", "attach", "connect", "disconnect"], got
+
+
+def test_events_filter_network_selects_by_the_networks_name(cli):
+    r, got, cid = run_for_events(cli, "--rm", "--network", "none", IMAGE, "true")
+    assert r.rc == 0, r
+    since, until = f"{time.time() - 30:.9f}", f"{time.time():.9f}"
+    for flags in (["--filter", "network=none"], ["--filter", "type=network"]):
+        picked = events_between(cli, since, until, *flags)
+        assert [e[1] for e in picked if e[3].get("container") == cid] == \
+            ["connect", "disconnect"], flags
+        args = ["events", "--since", since, "--until", until, *flags]
+        assert cli.ok(*args, timeout=30) == cli.docker(*args, timeout=30).out
 
 
 def test_host_flag_and_environment_select_the_daemon(cli):

@@ -96,6 +96,24 @@ def test_restart_policy_on_failure_retries(engine):
     engine.docker("rm", cid)
 
 
+def test_network_ids_stay_the_same_after_a_daemon_restart(engine):
+    def network_ids():
+        since = f"{time.time():.9f}"
+        for network in ("none", "host", "bridge"):
+            engine.docker("run", "--rm", "--network", network, "busybox", "true")
+        out = engine.docker("events", "--since", since, "--until", f"{time.time():.9f}",
+                            "--filter", "type=network", "--format",
+                            "{{.Actor.Attributes.name}} {{.Actor.ID}}").stdout
+        return dict(line.split() for line in out.splitlines())
+
+    before = network_ids()
+    assert sorted(before) == ["bridge", "host", "none"]
+    assert len(set(before.values())) == 3
+    engine.kill()
+    engine.start()
+    assert network_ids() == before
+
+
 def test_init_reaps_orphaned_zombies(engine):
     script = "sh -c 'sleep 0.2 &' ; sleep 1; ps -o stat,comm | grep -c '^Z' || true"
     out = engine.docker("run", "--rm", "--init", "busybox", "sh", "-c", script).stdout

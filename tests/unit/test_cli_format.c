@@ -156,8 +156,12 @@ static void test_durations_and_timestamps(void **state)
   assert_int_equal(timestamp_parse_duration("5x", &ns), -1);
 
   skiff_error_t *err = NULL;
-  char *t = timestamp_from_api("10m", 1000000, &err);
+  char *t = timestamp_from_api("10m", 1000000 * 1000000000LL, &err);
   assert_string_equal(t, "999400");
+  free(t);
+  /* Whole seconds, rounded down from now - d as docker's now.Add(-d).Unix(). */
+  t = timestamp_from_api("1.5s", 1000000000300000000LL, &err);
+  assert_string_equal(t, "999999998");
   free(t);
   t = timestamp_from_api("2013-01-02T13:23:37Z", 0, &err);
   assert_string_equal(t, "1357133017.000000000");
@@ -171,6 +175,26 @@ static void test_durations_and_timestamps(void **state)
   assert_null(timestamp_from_api("yesterday", 0, &err));
   assert_non_null(strstr(err->msg, "failed to parse value as time or duration"));
   skiff_error_free(&err);
+  /* Unix times pass as docker's CLI passes them: integers as Go parses them. */
+  static const char *const sent_as_is[] = {"1700000000.5", "+5", "0",
+                                           "1700000000.1234567891234"};
+  for (size_t i = 0; i < sizeof sent_as_is / sizeof *sent_as_is; i++) {
+    t = timestamp_from_api(sent_as_is[i], 0, &err);
+    assert_string_equal(t, sent_as_is[i]);
+    free(t);
+  }
+  static const char *const refused[] = {"1e9",
+                                        ".5",
+                                        "1700000000.",
+                                        "0x10",
+                                        "1700000000.5.5",
+                                        " 5",
+                                        "99999999999999999999"};
+  for (size_t i = 0; i < sizeof refused / sizeof *refused; i++) {
+    assert_null(timestamp_from_api(refused[i], 0, &err));
+    assert_non_null(strstr(err->msg, "failed to parse value as time or duration"));
+    skiff_error_free(&err);
+  }
 }
 
 static void test_time_formats(void **state)
