@@ -78,6 +78,8 @@ int cmd_start(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_stop(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_restart(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_kill(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+int cmd_pause(struct cli *cli, int argc, char **argv, skiff_error_t **err);
+int cmd_unpause(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_wait(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_rm(struct cli *cli, int argc, char **argv, skiff_error_t **err);
 int cmd_rename(struct cli *cli, int argc, char **argv, skiff_error_t **err);

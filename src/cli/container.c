@@ -438,6 +438,40 @@ int cmd_kill(struct cli *cli, int argc, char **argv, skiff_error_t **err)
   return r;
 }
 
+/* pause and unpause: no options, a POST per container. */
+static int plain_verb(struct cli *cli, const char *verb, const char *summary, int argc,
+                      char **argv, skiff_error_t **err)
+{
+  char aliases[64];
+  snprintf(aliases, sizeof aliases, "skiff container %s, skiff %s", verb, verb);
+  struct command_spec spec = {.usage = "CONTAINER [CONTAINER...]",
+                              .summary = summary,
+                              .aliases = aliases,
+                              .min_args = 1,
+                              .max_args = -1};
+  struct opt opts[] = {{NULL, 0, 0, NULL, NULL, NULL, NULL}};
+  cleanup_free char **args = NULL;
+  int nargs = 0;
+  int r = cli_parse(cli, &spec, opts, argc, argv, &args, &nargs, err);
+  if (r != OPTS_OK)
+    return r == OPTS_HELP ? 0 : r;
+  struct verb_arg v = {.verb = verb};
+  return cli_for_each(cli, args, nargs, do_verb, &v);
+}
+
+int cmd_pause(struct cli *cli, int argc, char **argv, skiff_error_t **err)
+{
+  return plain_verb(cli, "pause", "Pause all processes within one or more containers",
+                    argc, argv, err);
+}
+
+int cmd_unpause(struct cli *cli, int argc, char **argv, skiff_error_t **err)
+{
+  return plain_verb(cli, "unpause",
+                    "Unpause all processes within one or more containers", argc, argv,
+                    err);
+}
+
 static int start_attached(struct cli *cli, const char *name, bool interactive,
                           const char *detach_keys, skiff_error_t **err)
 {

@@ -1046,7 +1046,19 @@ int containers_kill(struct container_store *s, const char *id, const char *signa
     ret = 0;
     goto out;
   }
+  char kept_id[65]; /* c may be freed while we wait */
+  snprintf(kept_id, sizeof kept_id, "%s", c->id);
+  unsigned exits = c->exits;
+  bool paused = strcmp(container_status(c), "paused") == 0;
   ret = signal_locked(s, c, sig, err);
+  /* As dockerd's Kill: a paused container is thawed to take the SIGKILL,
+   * and the answer comes once it has exited (10 s at most), so a kill then
+   * rm does not find it running. */
+  if (ret == 0 && sig == SIGKILL) {
+    if (paused)
+      runtime_resume(s->runtime_root, c->id, NULL);
+    wait_exit_locked(s, kept_id, exits, 10);
+  }
 out:
   pthread_mutex_unlock(&s->lock);
   return ret;

@@ -201,6 +201,31 @@ def test_lifecycle_commands(twins):
     twins.same("rm", "{n}x")
 
 
+def test_pause_and_unpause(twins):
+    twins.same("create", "--name", "{n}", "--network", "none", IMAGE, "sleep", "60")
+    twins.same("pause", "{n}")  # not running
+    twins.same("start", "{n}")
+    twins.same("pause", "{n}", "nosuch-container")
+    twins.same("inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "{n}")
+    twins.same("pause", "{n}")  # already paused
+    twins.same("container", "unpause", "{n}")
+    twins.same("inspect", "-f", "{{.State.Status}} {{.State.Paused}}", "{n}")
+    twins.same("unpause", "{n}")  # not paused
+    twins.same("container", "pause", "{n}")
+    twins.same("kill", "{n}")  # a SIGKILL ends a paused container too, at once
+    assert twins.same("inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}",
+                      "{n}") == (0, "exited 137\n", "")
+    twins.same("rm", "{n}")
+    twins.same("pause")
+
+
+def test_kill_answers_once_the_container_has_exited(twins):
+    for _ in range(3):  # a kill answered before the exit made this rm fail at times
+        twins.same("run", "-d", "--name", "{n}", "--network", "none", IMAGE, "sleep", "60")
+        twins.same("kill", "{n}")
+        twins.same("rm", "{n}")
+
+
 def test_logs_flags(twins):
     # stderr first and alone: the two streams reach the log in no fixed order
     twins.same("run", "--name", "{n}", "--network", "none", IMAGE, "sh", "-c",

@@ -18,7 +18,8 @@ COMMANDS = [
     "container start", "container stop", "container restart", "container kill",
     "container wait", "container rm", "container rename", "container logs",
     "container inspect", "image ls", "image tag", "image rm", "image import", "image save",
-    "image load", "image inspect",
+    "image load", "image inspect", "pause", "unpause", "container pause",
+    "container unpause",
 ]
 
 FLAG = re.compile(r"^  (?:-(\w), )?\s*--([\w-]+)(?: ([\w-]+))?\s{2,}(.*)$")
