@@ -48,17 +48,11 @@ static void report(struct pusher *p, const char *id, const char *status,
     p->progress->fn(p->progress->arg, id, status, current, total);
 }
 
-static char *blob_url(struct registry_client *c, const char *digest)
-{
-  char *url = NULL;
-  return asprintf(&url, "/v2/%s/blobs/%s", c->path, digest) < 0 ? NULL : url;
-}
-
 /* The blob's size when the repository has it, 0 when not, -1 on error. */
 static long long blob_size(struct registry_client *c, const char *digest,
                            skiff_error_t **err)
 {
-  cleanup_free char *url = blob_url(c, digest);
+  cleanup_free char *url = registry_url(c, "blobs/%s", digest);
   struct registry_request req = {.method = "HEAD", .url = url};
   struct registry_reply reply = {0};
   if (url == NULL || registry_do(c, &req, &reply, err) < 0)
@@ -76,11 +70,9 @@ static long long blob_size(struct registry_client *c, const char *digest,
 static int start_upload(struct registry_client *c, const char *digest, const char *from,
                         char **location, skiff_error_t **err)
 {
-  cleanup_free char *url = NULL;
-  int n = from ? asprintf(&url, "/v2/%s/blobs/uploads/?mount=%s&from=%s", c->path,
-                          digest, from)
-               : asprintf(&url, "/v2/%s/blobs/uploads/", c->path);
-  if (n < 0)
+  cleanup_free char *url = registry_url(c, "blobs/uploads/");
+  if (url == NULL || (from && (registry_url_add(&url, "mount", digest) < 0 ||
+                               registry_url_add(&url, "from", from) < 0)))
     return skiff_error_set(err, ENOMEM, "push");
   struct registry_request req = {.method = "POST", .url = url};
   struct registry_reply reply = {0};
@@ -99,28 +91,21 @@ static int start_upload(struct registry_client *c, const char *digest, const cha
   return r;
 }
 
-static char *with_digest(const char *location, const char *digest)
-{
-  char *url = NULL;
-  return asprintf(&url, "%s%sdigest=%s", location, strchr(location, '?') ? "&" : "?",
-                  digest) < 0
-             ? NULL
-             : url;
-}
-
 /* PUT that ends an upload (with the last bytes, or none). */
 static int finish_upload(struct registry_client *c, const char *location,
                          const char *digest, const void *data, size_t len,
                          skiff_error_t **err)
 {
-  cleanup_free char *url = with_digest(location, digest);
+  cleanup_free char *url = strdup(location);
+  if (url == NULL || registry_url_add(&url, "digest", digest) < 0)
+    return skiff_error_set(err, ENOMEM, "push");
   struct registry_request req = {.method = "PUT",
                                  .url = url,
                                  .content_type = "application/octet-stream",
                                  .body = data,
                                  .body_len = len};
   struct registry_reply reply = {0};
-  if (url == NULL || registry_do(c, &req, &reply, err) < 0)
+  if (registry_do(c, &req, &reply, err) < 0)
     return -1;
   int r = reply.status == 201 || reply.status == 204
               ? 0
@@ -290,22 +275,6 @@ static const char *same_host_path(struct pusher *p, const char *repository)
   return NULL;
 }
 
-/* A token must also allow pulling from the repository a blob is mounted
- * from: forget the current one, so that the next 401 asks for both. */
-static void want_scope(struct registry_client *c, const char *from)
-{
-  pthread_mutex_lock(&c->lock);
-  if (c->extra_scope == NULL || strcmp(c->extra_scope, from) != 0) {
-    free(c->extra_scope);
-    c->extra_scope = strdup(from);
-    if (c->authorization && strncmp(c->authorization, "Bearer ", 7) == 0) {
-      free(c->authorization);
-      c->authorization = NULL;
-    }
-  }
-  pthread_mutex_unlock(&c->lock);
-}
-
 /* Whether the target has digest, or can mount it from repository. */
 static int reuse_blob(struct pusher *p, const char *id, const char *digest,
                       const char *repository, long long *size, skiff_error_t **err)
@@ -320,7 +289,7 @@ static int reuse_blob(struct pusher *p, const char *id, const char *digest,
   const char *from = same_host_path(p, repository);
   if (from == NULL || strcmp(from, p->client->path) == 0)
     return 0;
-  want_scope(p->client, from);
+  registry_client_want_scope(p->client, from);
   cleanup_free char *location = NULL;
   int r = start_upload(p->client, digest, from, &location, err);
   if (r <= 0) {
@@ -452,8 +421,8 @@ static char *new_manifest(const struct image_push_source *src,
 static int put_manifest(struct pusher *p, const char *tag, const char *bytes,
                         size_t len, const char *media_type, skiff_error_t **err)
 {
-  cleanup_free char *url = NULL;
-  if (asprintf(&url, "/v2/%s/manifests/%s", p->client->path, tag) < 0)
+  cleanup_free char *url = registry_url(p->client, "manifests/%s", tag);
+  if (url == NULL)
     return skiff_error_set(err, ENOMEM, "push");
   struct registry_request req = {.method = "PUT",
                                  .url = url,
