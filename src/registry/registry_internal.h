@@ -152,6 +152,39 @@ int registry_get(struct registry_client *c, const struct registry_get_opts *opts
 int registry_reply_error(const struct registry_reply *r, skiff_error_t **err,
                          const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* ---- upload.c ---- */
+
+/* What an upload tells and heeds, each optional: progress(arg, current,
+ * total) as its bytes go out (from the uploading thread), and *cancel,
+ * which another thread sets to stop it (it then fails with ECANCELED). */
+struct registry_upload_ctl {
+  void (*progress)(void *arg, long long current, long long total);
+  void *arg;
+  const bool *cancel;
+};
+
+/* The size of blob digest when c's repository has it (1 when the registry
+ * does not say), 0 when it has not, -1 on error. */
+long long registry_blob_size(struct registry_client *c, const char *digest,
+                             const struct registry_upload_ctl *ctl,
+                             skiff_error_t **err);
+/* Mount digest from repository from (on the same registry): 1 when
+ * mounted, 0 when the registry would rather have it uploaded, -1 on error. */
+int registry_blob_mount(struct registry_client *c, const char *digest, const char *from,
+                        const struct registry_upload_ctl *ctl, skiff_error_t **err);
+/* Upload len bytes of data, of digest digest, in one PUT. */
+int registry_upload_bytes(struct registry_client *c, const void *data, size_t len,
+                          const char *digest, skiff_error_t **err);
+/* Upload the size bytes of fd (from offset 0), of digest digest, in chunks. */
+int registry_upload_file(struct registry_client *c, int fd, long long size,
+                         const char *digest, const struct registry_upload_ctl *ctl,
+                         skiff_error_t **err);
+/* Upload the gzip of the tar_size bytes of the tar at fd, in chunks; the
+ * blob's digest and size come back. Progress counts the tar's bytes. */
+int registry_upload_gzip(struct registry_client *c, int fd, long long tar_size,
+                         const struct registry_upload_ctl *ctl, char digest[72],
+                         long long *size, skiff_error_t **err);
+
 /* ---- auth.c ---- */
 
 /* Answer a challenge (WWW-Authenticate) for c: a Basic header from the
