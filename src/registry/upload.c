@@ -52,7 +52,8 @@ long long registry_blob_size(struct registry_client *c, const char *digest,
   cleanup_free char *url = registry_url(c, "blobs/%s", digest);
   if (url == NULL)
     return skiff_error_set(err, ENOMEM, "push");
-  struct registry_request req = {.method = "HEAD", .url = url, .cancel = cancel_of(ctl)};
+  struct registry_request req = {
+      .method = "HEAD", .url = url, .cancel = cancel_of(ctl)};
   struct registry_reply reply = {0};
   if (registry_do(c, &req, &reply, err) < 0)
     return -1;
@@ -74,7 +75,8 @@ static int start_upload(struct registry_client *c, const char *digest, const cha
   if (url == NULL || (from && (registry_url_add(&url, "mount", digest) < 0 ||
                                registry_url_add(&url, "from", from) < 0)))
     return skiff_error_set(err, ENOMEM, "push");
-  struct registry_request req = {.method = "POST", .url = url, .cancel = cancel_of(ctl)};
+  struct registry_request req = {
+      .method = "POST", .url = url, .cancel = cancel_of(ctl)};
   struct registry_reply reply = {0};
   if (registry_do(c, &req, &reply, err) < 0)
     return -1;
