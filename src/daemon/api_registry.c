@@ -6,6 +6,7 @@
  * before it (no such manifest, access denied) is an ordinary error answer
  * with its status, one after it is an {"error", "errorDetail"} message. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,12 +23,17 @@
 #define DEFAULT_CERTS_DIR "/etc/skiff/certs.d"
 
 /* daemon.json's registry keys; "registry-certs-dir" is skiff's own (docker
- * reads only /etc/docker/certs.d). */
+ * reads only /etc/docker/certs.d). config.c has refused a negative or
+ * non-integer "max-concurrent-uploads". */
 static void registry_config_of(struct daemon *d, struct registry_config *cfg)
 {
   json_t *file = d->config.file;
   cfg->insecure = json_object_get(file, "insecure-registries");
   cfg->mirrors = json_object_get(file, "registry-mirrors");
+  json_t *uploads = json_object_get(file, "max-concurrent-uploads");
+  cfg->max_uploads = json_is_integer(uploads) && json_integer_value(uploads) <= INT_MAX
+                         ? (int)json_integer_value(uploads)
+                         : REGISTRY_DEFAULT_UPLOADS;
   const char *certs = json_string_value(json_object_get(file, "registry-certs-dir"));
   cfg->certs_dir = (char *)(certs && *certs ? certs : DEFAULT_CERTS_DIR);
 }

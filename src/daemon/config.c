@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -248,6 +249,22 @@ static int merge_tls(struct flags *f, json_t *file, struct config_tls *tls,
   return 0;
 }
 
+/* "max-concurrent-uploads" is read where a push starts (api_registry.c);
+ * refuse a bad one at start-up, as dockerd does (0 is allowed: no limit). */
+static int check_uploads(json_t *file, const char *path, skiff_error_t **err)
+{
+  int64_t n = 0;
+  if (jsonutil_opt_int64(file, "max-concurrent-uploads", &n, "", err) < 0)
+    return skiff_error_wrap(err, "unable to configure the skiff daemon with file %s",
+                            path);
+  if (n < 0 || n > INT_MAX)
+    return skiff_error_invalid(err,
+                               "unable to configure the skiff daemon with file %s: "
+                               "invalid max concurrent uploads: %lld",
+                               path, (long long)n);
+  return 0;
+}
+
 /* The file's settings under the flags'. */
 static int merge(struct flags *f, json_t *file, const char *path,
                  struct daemon_config *cfg, struct config_options *opts,
@@ -263,7 +280,7 @@ static int merge(struct flags *f, json_t *file, const char *path,
       merge_bool(f->debug, file, "debug", &cfg->debug, &conflicts, path, err) < 0 ||
       merge_hosts(f, file, cfg, &conflicts, path, err) < 0 ||
       merge_tls(f, file, &opts->tls, &conflicts, path, err) < 0 ||
-      merge_log(file, cfg, path, err) < 0)
+      merge_log(file, cfg, path, err) < 0 || check_uploads(file, path, err) < 0)
     return -1;
   if (conflicts)
     return skiff_error_invalid(

@@ -15,7 +15,6 @@
 #include "common/base64.h"
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
-#include "libcurl.h"
 #include "registry_internal.h"
 
 /* ---- base64 ---- */
@@ -161,35 +160,36 @@ static int basic_header(struct registry_client *c, char **out, skiff_error_t **e
   return 0;
 }
 
-static int add_query(char **url, const char *key, const char *value)
+/* Add a scope=repository:<repo>:pull for each repository to mount from. */
+static int add_extra_scopes(struct registry_client *c, char **url)
 {
-  char *escaped = libcurl.curl_easy_escape(NULL, value, 0);
-  char *grown = NULL;
-  int n = escaped ? asprintf(&grown, "%s%s%s=%s", *url, strchr(*url, '?') ? "&" : "?",
-                             key, escaped)
-                  : -1;
-  libcurl.curl_free(escaped);
-  if (n < 0)
-    return -1;
-  free(*url);
-  *url = grown;
+  pthread_mutex_lock(&c->lock);
+  cleanup_json json_t *repos = json_copy(c->extra_scopes);
+  pthread_mutex_unlock(&c->lock);
+  size_t i;
+  json_t *repo;
+  json_array_foreach(repos, i, repo)
+  {
+    cleanup_free char *scope = NULL;
+    if (asprintf(&scope, "repository:%s:pull", json_string_value(repo)) < 0 ||
+        registry_url_add(url, "scope", scope) < 0)
+      return -1;
+  }
   return 0;
 }
 
-/* The scopes a token must cover for c; challenge_scope is the one the
- * registry named (kept when it is another resource). */
+/* The token server's URL, asking for the scopes a token must cover for c. */
 static int token_url(struct registry_client *c, const char *realm, const char *service,
                      char **url)
 {
-  cleanup_free char *scope = NULL, *extra = NULL;
-  if (asprintf(&scope, "repository:%s:%s", c->path, c->actions) < 0 ||
-      (c->extra_scope && asprintf(&extra, "repository:%s:pull", c->extra_scope) < 0))
+  cleanup_free char *scope = NULL;
+  if (asprintf(&scope, "repository:%s:%s", c->path, c->actions) < 0)
     return -1;
   if ((*url = strdup(realm)) == NULL)
     return -1;
-  if ((service && add_query(url, "service", service) < 0) ||
-      (*c->path && add_query(url, "scope", scope) < 0) ||
-      (extra && add_query(url, "scope", extra) < 0))
+  if ((service && registry_url_add(url, "service", service) < 0) ||
+      (*c->path && registry_url_add(url, "scope", scope) < 0) ||
+      add_extra_scopes(c, url) < 0)
     return -1;
   return 0;
 }
@@ -210,11 +210,11 @@ static int fetch_with_identity(struct registry_client *c, const char *realm,
 {
   cleanup_free char *scope = NULL, *form = strdup("");
   if (form == NULL || asprintf(&scope, "repository:%s:%s", c->path, c->actions) < 0 ||
-      add_query(&form, "grant_type", "refresh_token") < 0 ||
-      add_query(&form, "refresh_token", c->auth.identity_token) < 0 ||
-      add_query(&form, "service", service ? service : "") < 0 ||
-      (*c->path && add_query(&form, "scope", scope) < 0) ||
-      add_query(&form, "client_id", "skiff") < 0)
+      registry_url_add(&form, "grant_type", "refresh_token") < 0 ||
+      registry_url_add(&form, "refresh_token", c->auth.identity_token) < 0 ||
+      registry_url_add(&form, "service", service ? service : "") < 0 ||
+      (*c->path && registry_url_add(&form, "scope", scope) < 0) ||
+      registry_url_add(&form, "client_id", "skiff") < 0)
     return skiff_error_set(err, ENOMEM, "auth");
   struct registry_request req = {.method = "POST",
                                  .url = realm,
@@ -277,6 +277,7 @@ int registry_authenticate(struct registry_client *c, const char *challenge,
   pthread_mutex_lock(&c->lock);
   free(c->authorization);
   c->authorization = steal_pointer(&value);
+  c->auth_gen++;
   pthread_mutex_unlock(&c->lock);
   return 0;
 }

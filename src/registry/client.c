@@ -198,6 +198,7 @@ struct registry_client *registry_client_new(const struct registry_config *cfg,
     return NULL;
   }
   pthread_mutex_init(&c->lock, NULL);
+  pthread_mutex_init(&c->auth_lock, NULL);
   c->cfg = cfg;
   c->tls_verify = true;
   c->host = strdup(host);
@@ -241,14 +242,38 @@ void registry_client_free(struct registry_client *c)
   free(c->endpoint);
   free(c->path);
   free(c->actions);
-  free(c->extra_scope);
+  json_decref(c->extra_scopes);
   free(c->ca_blob);
   free(c->cert_file);
   free(c->key_file);
   registry_auth_clear(&c->auth);
   free(c->authorization);
   pthread_mutex_destroy(&c->lock);
+  pthread_mutex_destroy(&c->auth_lock);
   free(c);
+}
+
+void registry_client_want_scope(struct registry_client *c, const char *repository)
+{
+  pthread_mutex_lock(&c->lock);
+  size_t i;
+  json_t *v;
+  json_array_foreach(c->extra_scopes, i, v)
+  {
+    if (strcmp(json_string_value(v), repository) == 0) {
+      pthread_mutex_unlock(&c->lock);
+      return;
+    }
+  }
+  if (c->extra_scopes == NULL)
+    c->extra_scopes = json_array();
+  json_array_append_new(c->extra_scopes, json_string(repository));
+  if (c->authorization && strncmp(c->authorization, "Bearer ", 7) == 0) {
+    free(c->authorization);
+    c->authorization = NULL;
+    c->auth_gen++;
+  }
+  pthread_mutex_unlock(&c->lock);
 }
 
 void registry_reply_clear(struct registry_reply *r)
@@ -268,7 +293,7 @@ struct transfer {
   const struct registry_request *req;
   struct registry_reply *reply;
   CURL *curl;
-  bool sink_failed;
+  bool sink_failed, cancelled;
   /* the first address dialed for the latest connection, for Go's words */
   struct sockaddr_storage dialed;
   char dialed_after[INET6_ADDRSTRLEN]; /* curl's primary IP when it was */
@@ -385,6 +410,21 @@ static size_t on_read(char *buf, size_t size, size_t nmemb, void *arg)
   return n;
 }
 
+/* curl calls this as bytes move, and about once a second while none do:
+ * so a cancelled transfer stops even when stalled. */
+static int on_xferinfo(void *arg, curl_off_t dltotal, curl_off_t dlnow,
+                       curl_off_t ultotal, curl_off_t ulnow)
+{
+  struct transfer *t = arg;
+  if (t->req->cancel && __atomic_load_n(t->req->cancel, __ATOMIC_ACQUIRE)) {
+    t->cancelled = true;
+    return 1;
+  }
+  if (t->req->on_sent && ulnow > 0)
+    t->req->on_sent((long long)ulnow, t->req->sent_arg);
+  return 0;
+}
+
 static void set_tls(struct registry_client *c, CURL *curl)
 {
   if (!c->tls_verify) {
@@ -403,8 +443,11 @@ static void set_tls(struct registry_client *c, CURL *curl)
   }
 }
 
+/* The headers of req; *auth_gen: the generation of the client's
+ * Authorization it carries. */
 static struct curl_slist *request_headers(struct registry_client *c,
-                                          const struct registry_request *req)
+                                          const struct registry_request *req,
+                                          unsigned long *auth_gen)
 {
   struct curl_slist *h = NULL;
   cleanup_free char *auth = NULL, *accept = NULL, *type = NULL;
@@ -412,6 +455,7 @@ static struct curl_slist *request_headers(struct registry_client *c,
   const char *value = req->authorization ? req->authorization : c->authorization;
   if (value && *value && asprintf(&auth, "Authorization: %s", value) < 0)
     auth = NULL;
+  *auth_gen = c->auth_gen;
   pthread_mutex_unlock(&c->lock);
   if (auth)
     h = libcurl.curl_slist_append(h, auth);
@@ -521,9 +565,10 @@ static char *failure_text(const struct registry_client *c, const struct transfer
   return go ? go : strdup(*errbuf ? errbuf : libcurl.curl_easy_strerror(rc));
 }
 
-/* One attempt, no authentication handling. */
+/* One attempt, no authentication handling; *auth_gen as request_headers. */
 static int perform(struct registry_client *c, const struct registry_request *req,
-                   struct registry_reply *reply, skiff_error_t **err)
+                   struct registry_reply *reply, unsigned long *auth_gen,
+                   skiff_error_t **err)
 {
   cleanup_free char *url = request_url(c, req->url);
   CURL *curl = libcurl.curl_easy_init();
@@ -536,7 +581,7 @@ static int perform(struct registry_client *c, const struct registry_request *req
   reply->content_length = -1;
   struct transfer t = {.req = req, .reply = reply, .curl = curl};
   struct stream_body sb = {.req = req};
-  struct curl_slist *headers = request_headers(c, req);
+  struct curl_slist *headers = request_headers(c, req, auth_gen);
   char errbuf[CURL_ERROR_SIZE] = "";
   libcurl.curl_easy_setopt(curl, CURLOPT_URL, url);
   libcurl.curl_easy_setopt(curl, CURLOPT_SHARE, curl_share);
@@ -561,6 +606,11 @@ static int perform(struct registry_client *c, const struct registry_request *req
   if (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0)
     libcurl.curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 1L);
   libcurl.curl_easy_setopt(curl, CURLOPT_BUFFERSIZE, 512L * 1024);
+  if (req->on_sent || req->cancel) {
+    libcurl.curl_easy_setopt(curl, CURLOPT_XFERINFOFUNCTION, on_xferinfo);
+    libcurl.curl_easy_setopt(curl, CURLOPT_XFERINFODATA, &t);
+    libcurl.curl_easy_setopt(curl, CURLOPT_NOPROGRESS, 0L);
+  }
   set_tls(c, curl);
   set_method(curl, req, &sb);
   registry_tls_hint_reset();
@@ -568,7 +618,9 @@ static int perform(struct registry_client *c, const struct registry_request *req
   libcurl.curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &reply->status);
   libcurl.curl_slist_free_all(headers);
   int r = 0;
-  if (rc != CURLE_OK && (t.sink_failed || sb.failed)) {
+  if (rc != CURLE_OK && t.cancelled) {
+    r = skiff_error_set(err, ECANCELED, "%s %s: cancelled", req->method, url);
+  } else if (rc != CURLE_OK && (t.sink_failed || sb.failed)) {
     r = skiff_error_set(err, EIO, "%s %s: aborted", req->method, url);
   } else if (rc != CURLE_OK) {
     const char *where = url;
@@ -580,18 +632,105 @@ static int perform(struct registry_client *c, const struct registry_request *req
   return r;
 }
 
+/* Answer the challenge of a 401 to a request sent with the Authorization
+ * of generation sent_gen. Threads that share c meet a 401 together when
+ * its token expires or a scope is added: the first answers it, and the
+ * others, finding the Authorization changed since they sent theirs, retry
+ * with the new one instead of asking the token server again. */
+static int reauthenticate(struct registry_client *c, const char *challenge,
+                          unsigned long sent_gen, skiff_error_t **err)
+{
+  cleanup_free char *copy = strdup(challenge);
+  if (copy == NULL)
+    return skiff_error_set(err, ENOMEM, "registry %s", c->host);
+  pthread_mutex_lock(&c->auth_lock);
+  pthread_mutex_lock(&c->lock);
+  bool renewed = c->auth_gen != sent_gen;
+  pthread_mutex_unlock(&c->lock);
+  int r = renewed ? 0 : registry_authenticate(c, copy, err);
+  pthread_mutex_unlock(&c->auth_lock);
+  return r;
+}
+
 int registry_do(struct registry_client *c, const struct registry_request *req,
                 struct registry_reply *reply, skiff_error_t **err)
 {
-  if (perform(c, req, reply, err) < 0)
+  unsigned long sent_gen = 0;
+  if (perform(c, req, reply, &sent_gen, err) < 0)
     return -1;
   if (reply->status != 401 || reply->challenge == NULL || req->read_fn ||
       req->authorization)
     return 0;
-  cleanup_free char *challenge = strdup(reply->challenge);
-  if (challenge == NULL || registry_authenticate(c, challenge, err) < 0)
+  if (reauthenticate(c, reply->challenge, sent_gen, err) < 0)
     return -1;
-  return perform(c, req, reply, err);
+  return perform(c, req, reply, &sent_gen, err);
+}
+
+/* ---- URLs ---- */
+
+/* RFC 3986's unreserved characters (ASCII, whatever the locale). */
+static bool unreserved(unsigned char ch)
+{
+  return (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+         (ch >= '0' && ch <= '9') || ch == '-' || ch == '.' || ch == '_' || ch == '~';
+}
+
+/* text with every byte but the unreserved ones and those of keep as %XX,
+ * appended to out at *len (out has room for 3 bytes per byte of text). */
+static void escape_into(char *out, size_t *len, const char *text, const char *keep)
+{
+  static const char hex[] = "0123456789ABCDEF";
+  for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+    if (unreserved(*p) || strchr(keep, *p)) {
+      out[(*len)++] = (char)*p;
+    } else {
+      out[(*len)++] = '%';
+      out[(*len)++] = hex[*p >> 4];
+      out[(*len)++] = hex[*p & 15];
+    }
+  }
+  out[*len] = '\0';
+}
+
+int registry_url_add(char **url, const char *key, const char *value)
+{
+  size_t len = strlen(*url);
+  char *grown = malloc(len + 2 + 3 * (strlen(key) + strlen(value)) + 1);
+  if (grown == NULL)
+    return -1;
+  memcpy(grown, *url, len);
+  grown[len++] = strchr(*url, '?') ? '&' : '?';
+  escape_into(grown, &len, key, "");
+  grown[len++] = '=';
+  escape_into(grown, &len, value, "");
+  free(*url);
+  *url = grown;
+  return 0;
+}
+
+static char *url_v(const struct registry_client *c, const char *fmt, va_list ap)
+{
+  cleanup_free char *what = NULL;
+  if (vasprintf(&what, fmt, ap) < 0)
+    return NULL;
+  char *url = malloc(4 + 3 * (strlen(c->path) + 1 + strlen(what)) + 1);
+  if (url == NULL)
+    return NULL;
+  size_t len = 4;
+  memcpy(url, "/v2/", len);
+  escape_into(url, &len, c->path, "/:@");
+  url[len++] = '/';
+  escape_into(url, &len, what, "/:@");
+  return url;
+}
+
+char *registry_url(const struct registry_client *c, const char *fmt, ...)
+{
+  va_list ap;
+  va_start(ap, fmt);
+  char *url = url_v(c, fmt, ap);
+  va_end(ap);
+  return url;
 }
 
 int registry_get(struct registry_client *c, const struct registry_get_opts *opts,
@@ -600,11 +739,9 @@ int registry_get(struct registry_client *c, const struct registry_get_opts *opts
 {
   va_list ap;
   va_start(ap, fmt);
-  cleanup_free char *what = NULL;
-  int n = vasprintf(&what, fmt, ap);
+  cleanup_free char *url = url_v(c, fmt, ap);
   va_end(ap);
-  cleanup_free char *url = NULL;
-  if (n < 0 || asprintf(&url, "/v2/%s/%s", c->path, what) < 0)
+  if (url == NULL)
     return skiff_error_set(err, ENOMEM, "registry %s", c->host);
   struct registry_request req = {.method = "GET", .url = url};
   if (opts) {

@@ -1,8 +1,10 @@
-/* Push: for each layer, a blob the registry already has (HEAD), one it can
- * mount from another repository it holds (cross-repository mount), or a
- * gzip of the layer's tar uploaded in chunks (PATCH with Content-Range,
- * then PUT ?digest=); the config in one monolithic PUT; the manifest last,
- * under the tag.
+/* Push: the layers first, several at once (max-concurrent-uploads, five by
+ * default as with dockerd); for each, a blob the registry already has
+ * (HEAD), one it can mount from another repository it holds (cross-
+ * repository mount), or an upload (upload.c). Then the config, and the
+ * manifest last, under the tag. When a layer fails, the uploads still
+ * running are cancelled, those not started never start, and the push fails
+ * with that layer's error: the registry gets no manifest.
  *
  * An image pulled from a registry keeps its digests: the manifest it was
  * pulled with is pushed again byte for byte when the target registry has
@@ -12,8 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <zlib.h>
+#include <time.h>
 
 #include "common/cleanup.h"
 #include "common/digest.h"
@@ -21,18 +22,19 @@
 #include "image/image.h"
 #include "registry_internal.h"
 
-#define CHUNK_SIZE (16 * 1024 * 1024)
-#define READ_BUF (256 * 1024)
 #define MEDIA_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
 #define MEDIA_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
 #define MEDIA_OCI_LAYER_TAR "application/vnd.oci.image.layer.v1.tar"
 #define MEDIA_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
+#define PROGRESS_STEP_NS (100 * 1000 * 1000LL)
 
 struct pusher {
   struct image_store *store;
   struct registry_client *client;
   const struct registry_ref *ref;
   const struct registry_progress *progress;
+  pthread_mutex_t progress_lock;
+  int max_uploads; /* 0: no limit */
 };
 
 struct pushed_layer {
@@ -44,223 +46,43 @@ struct pushed_layer {
 static void report(struct pusher *p, const char *id, const char *status,
                    long long current, long long total)
 {
-  if (p->progress && p->progress->fn)
-    p->progress->fn(p->progress->arg, id, status, current, total);
+  if (p->progress == NULL || p->progress->fn == NULL)
+    return;
+  pthread_mutex_lock(&p->progress_lock);
+  p->progress->fn(p->progress->arg, id, status, current, total);
+  pthread_mutex_unlock(&p->progress_lock);
 }
 
-static char *blob_url(struct registry_client *c, const char *digest)
+static long long now_ns(void)
 {
-  char *url = NULL;
-  return asprintf(&url, "/v2/%s/blobs/%s", c->path, digest) < 0 ? NULL : url;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-/* The blob's size when the repository has it, 0 when not, -1 on error. */
-static long long blob_size(struct registry_client *c, const char *digest,
-                           skiff_error_t **err)
-{
-  cleanup_free char *url = blob_url(c, digest);
-  struct registry_request req = {.method = "HEAD", .url = url};
-  struct registry_reply reply = {0};
-  if (url == NULL || registry_do(c, &req, &reply, err) < 0)
-    return -1;
-  long long size =
-      reply.status == 200   ? (reply.content_length > 0 ? reply.content_length : 1)
-      : reply.status == 404 ? 0
-                            : registry_reply_error(&reply, err, "blob %s", digest);
-  registry_reply_clear(&reply);
-  return size;
-}
-
-/* POST an upload; with from, ask to mount digest from that repository.
- * Returns 1 when mounted, 0 with *location for an upload, -1 on error. */
-static int start_upload(struct registry_client *c, const char *digest, const char *from,
-                        char **location, skiff_error_t **err)
-{
-  cleanup_free char *url = NULL;
-  int n = from ? asprintf(&url, "/v2/%s/blobs/uploads/?mount=%s&from=%s", c->path,
-                          digest, from)
-               : asprintf(&url, "/v2/%s/blobs/uploads/", c->path);
-  if (n < 0)
-    return skiff_error_set(err, ENOMEM, "push");
-  struct registry_request req = {.method = "POST", .url = url};
-  struct registry_reply reply = {0};
-  if (registry_do(c, &req, &reply, err) < 0)
-    return -1;
-  int r;
-  if (reply.status == 201 && from) {
-    r = 1;
-  } else if (reply.status == 202 && reply.location) {
-    *location = steal_pointer(&reply.location);
-    r = 0;
-  } else {
-    r = registry_reply_error(&reply, err, "start an upload to %s", c->path);
-  }
-  registry_reply_clear(&reply);
-  return r;
-}
-
-static char *with_digest(const char *location, const char *digest)
-{
-  char *url = NULL;
-  return asprintf(&url, "%s%sdigest=%s", location, strchr(location, '?') ? "&" : "?",
-                  digest) < 0
-             ? NULL
-             : url;
-}
-
-/* PUT that ends an upload (with the last bytes, or none). */
-static int finish_upload(struct registry_client *c, const char *location,
-                         const char *digest, const void *data, size_t len,
-                         skiff_error_t **err)
-{
-  cleanup_free char *url = with_digest(location, digest);
-  struct registry_request req = {.method = "PUT",
-                                 .url = url,
-                                 .content_type = "application/octet-stream",
-                                 .body = data,
-                                 .body_len = len};
-  struct registry_reply reply = {0};
-  if (url == NULL || registry_do(c, &req, &reply, err) < 0)
-    return -1;
-  int r = reply.status == 201 || reply.status == 204
-              ? 0
-              : registry_reply_error(&reply, err, "upload blob %s", digest);
-  registry_reply_clear(&reply);
-  return r;
-}
-
-static int upload_monolithic(struct registry_client *c, const void *data, size_t len,
-                             const char *digest, skiff_error_t **err)
-{
-  cleanup_free char *location = NULL;
-  if (start_upload(c, digest, NULL, &location, err) < 0)
-    return -1;
-  return finish_upload(c, location, digest, data, len, err);
-}
-
-/* ---- gzip on the way out ---- */
-
-struct gz {
-  z_stream z;
-  int fd;
-  unsigned char *in;
-  bool in_eof, done;
-  struct sha256_ctx sha;
+/* One layer to push, as a worker takes it. */
+struct layer_push {
+  struct pusher *p;
+  const struct image_push_layer *layer;
+  json_t *want; /* the pulled manifest's blob for it, or NULL */
+  struct pushed_layer *out;
+  struct registry_upload_ctl ctl;
+  char id[13]; /* docker's short form of the diff ID */
+  long long last_report_ns, last_current;
+  skiff_error_t *err;
 };
 
-/* Fill buf with up to cap compressed bytes; 0 at the end, -1 on error. */
-static ssize_t gz_fill(struct gz *g, unsigned char *buf, size_t cap)
+/* "Pushing" as bytes go, at most every PROGRESS_STEP_NS: docker's bars. */
+static void on_upload_progress(void *arg, long long current, long long total)
 {
-  g->z.next_out = buf;
-  g->z.avail_out = (uInt)cap;
-  while (g->z.avail_out > 0 && !g->done) {
-    if (g->z.avail_in == 0 && !g->in_eof) {
-      ssize_t n = read(g->fd, g->in, READ_BUF);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        return -1;
-      g->in_eof = n == 0;
-      g->z.next_in = g->in;
-      g->z.avail_in = (uInt)n;
-    }
-    int r = deflate(&g->z, g->in_eof ? Z_FINISH : Z_NO_FLUSH);
-    if (r == Z_STREAM_END)
-      g->done = true;
-    else if (r != Z_OK && r != Z_BUF_ERROR)
-      return -1;
-  }
-  size_t n = cap - g->z.avail_out;
-  sha256_update(&g->sha, n, buf);
-  return (ssize_t)n;
-}
-
-static int patch_chunk(struct registry_client *c, char **location, const void *data,
-                       size_t len, long long offset, skiff_error_t **err)
-{
-  char range[64];
-  snprintf(range, sizeof range, "Content-Range: %lld-%lld", offset,
-           offset + (long long)len - 1);
-  const char *headers[] = {range, NULL};
-  struct registry_request req = {.method = "PATCH",
-                                 .url = *location,
-                                 .content_type = "application/octet-stream",
-                                 .headers = headers,
-                                 .body = data,
-                                 .body_len = len};
-  struct registry_reply reply = {0};
-  if (registry_do(c, &req, &reply, err) < 0)
-    return -1;
-  int r = 0;
-  if (reply.status != 202 || reply.location == NULL)
-    r = registry_reply_error(&reply, err, "upload a chunk to %s", c->path);
-  else
-    free(*location), *location = steal_pointer(&reply.location);
-  registry_reply_clear(&reply);
-  return r;
-}
-
-/* Upload the gzip of the tar at fd in CHUNK_SIZE pieces; digest and size
- * of what was sent come back. */
-static int upload_layer(struct pusher *p, const char *id, int fd, long long tar_size,
-                        struct pushed_layer *out, skiff_error_t **err)
-{
-  cleanup_free char *location = NULL;
-  if (start_upload(p->client, NULL, NULL, &location, err) < 0)
-    return -1;
-  struct gz g = {.fd = fd, .in = malloc(READ_BUF)};
-  cleanup_free unsigned char *chunk = malloc(CHUNK_SIZE);
-  int r = 0;
-  sha256_init(&g.sha);
-  if (g.in == NULL || chunk == NULL ||
-      deflateInit2(&g.z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8,
-                   Z_DEFAULT_STRATEGY) != Z_OK) {
-    free(g.in);
-    return skiff_error_set(err, ENOMEM, "push");
-  }
-  lseek(fd, 0, SEEK_SET);
-  long long sent = 0;
-  ssize_t n;
-  while (r == 0 && (n = gz_fill(&g, chunk, CHUNK_SIZE)) > 0) {
-    r = patch_chunk(p->client, &location, chunk, (size_t)n, sent, err);
-    sent += n;
-    report(p, id, "Pushing", (long long)g.z.total_in, tar_size);
-  }
-  if (r == 0 && n < 0)
-    r = skiff_error_errno(err, "push: read layer %s", id);
-  sha256_finish_text(&g.sha, out->digest);
-  deflateEnd(&g.z);
-  free(g.in);
-  if (r == 0)
-    r = finish_upload(p->client, location, out->digest, NULL, 0, err);
-  out->size = sent;
-  out->media_type = strdup(MEDIA_DOCKER_LAYER);
-  return r;
-}
-
-/* Upload a pulled layer's blob exactly as it is stored, in chunks. */
-static int upload_blob_file(struct pusher *p, const char *id,
-                            const struct image_push_layer *layer, skiff_error_t **err)
-{
-  cleanup_free char *location = NULL;
-  if (start_upload(p->client, NULL, NULL, &location, err) < 0)
-    return -1;
-  cleanup_free unsigned char *chunk = malloc(CHUNK_SIZE);
-  if (chunk == NULL)
-    return skiff_error_set(err, ENOMEM, "push");
-  long long sent = 0;
-  while (sent < layer->size) {
-    size_t want =
-        layer->size - sent < CHUNK_SIZE ? (size_t)(layer->size - sent) : CHUNK_SIZE;
-    ssize_t n = pread(layer->fd, chunk, want, sent);
-    if (n <= 0)
-      return skiff_error_errno(err, "push: read blob %s", layer->compressed);
-    if (patch_chunk(p->client, &location, chunk, (size_t)n, sent, err) < 0)
-      return -1;
-    sent += n;
-    report(p, id, "Pushing", sent, layer->size);
-  }
-  return finish_upload(p->client, location, layer->compressed, NULL, 0, err);
+  struct layer_push *j = arg;
+  long long t = now_ns();
+  if (current == j->last_current ||
+      (t - j->last_report_ns < PROGRESS_STEP_NS && current < total))
+    return;
+  j->last_report_ns = t;
+  j->last_current = current;
+  report(j->p, j->id, "Pushing", current, total);
 }
 
 /* The media type known for a blob digest among a layer's sources. */
@@ -278,8 +100,6 @@ static const char *source_media(json_t *sources, const char *digest)
   return MEDIA_DOCKER_LAYER;
 }
 
-/* ---- reusing blobs the registry has ---- */
-
 /* "host/path" of a normalized repository name on the target's host, or
  * NULL when it lives on another registry. */
 static const char *same_host_path(struct pusher *p, const char *repository)
@@ -290,60 +110,38 @@ static const char *same_host_path(struct pusher *p, const char *repository)
   return NULL;
 }
 
-/* A token must also allow pulling from the repository a blob is mounted
- * from: forget the current one, so that the next 401 asks for both. */
-static void want_scope(struct registry_client *c, const char *from)
-{
-  pthread_mutex_lock(&c->lock);
-  if (c->extra_scope == NULL || strcmp(c->extra_scope, from) != 0) {
-    free(c->extra_scope);
-    c->extra_scope = strdup(from);
-    if (c->authorization && strncmp(c->authorization, "Bearer ", 7) == 0) {
-      free(c->authorization);
-      c->authorization = NULL;
-    }
-  }
-  pthread_mutex_unlock(&c->lock);
-}
+/* ---- reusing blobs the registry has ---- */
 
 /* Whether the target has digest, or can mount it from repository. */
-static int reuse_blob(struct pusher *p, const char *id, const char *digest,
-                      const char *repository, long long *size, skiff_error_t **err)
+static int reuse_blob(struct layer_push *j, const char *digest, const char *repository,
+                      long long *size, skiff_error_t **err)
 {
-  long long have = blob_size(p->client, digest, err);
+  struct pusher *p = j->p;
+  long long have = registry_blob_size(p->client, digest, &j->ctl, err);
   if (have != 0) {
     if (have > 0)
-      report(p, id, "Layer already exists", -1, -1);
+      report(p, j->id, "Layer already exists", -1, -1);
     *size = have;
     return have > 0;
   }
   const char *from = same_host_path(p, repository);
   if (from == NULL || strcmp(from, p->client->path) == 0)
     return 0;
-  want_scope(p->client, from);
-  cleanup_free char *location = NULL;
-  int r = start_upload(p->client, digest, from, &location, err);
-  if (r <= 0) {
-    /* The abandoned upload session expires on its own. */
+  registry_client_want_scope(p->client, from);
+  int r = registry_blob_mount(p->client, digest, from, &j->ctl, err);
+  if (r <= 0)
     return r;
-  }
   cleanup_free char *msg = NULL;
   if (asprintf(&msg, "Mounted from %s", from) >= 0)
-    report(p, id, msg, -1, -1);
-  *size = blob_size(p->client, digest, err);
+    report(p, j->id, msg, -1, -1);
+  *size = registry_blob_size(p->client, digest, &j->ctl, err);
   return *size > 0 ? 1 : -1;
 }
 
-/* Push one layer: first the blob the candidate manifest names (want, may be
- * NULL), then any other blob known to hold it, else a fresh upload. */
-static int push_layer(struct pusher *p, const struct image_push_layer *layer,
-                      json_t *want, struct pushed_layer *out, skiff_error_t **err)
+/* Whether one of the blobs known to hold the layer (sources) is there or
+ * could be mounted: 1 with j->out filled, 0 when none, -1 on error. */
+static int reuse_any(struct layer_push *j, json_t *sources, skiff_error_t **err)
 {
-  char id[13];
-  snprintf(id, sizeof id, "%s", layer->diff_id + 7);
-  cleanup_json json_t *sources = image_dist_sources(p->store, layer->diff_id);
-  if (want)
-    json_array_insert_new(sources, 0, json_deep_copy(want));
   size_t i;
   json_t *src;
   json_array_foreach(sources, i, src)
@@ -352,29 +150,178 @@ static int push_layer(struct pusher *p, const struct image_push_layer *layer,
     const char *repo = json_string_value(json_object_get(src, "SourceRepository"));
     const char *media = json_string_value(json_object_get(src, "MediaType"));
     long long size = 0;
-    int r = digest ? reuse_blob(p, id, digest, repo, &size, err) : 0;
+    int r = digest ? reuse_blob(j, digest, repo, &size, err) : 0;
     if (r < 0)
       return -1;
     if (r == 1) {
-      snprintf(out->digest, sizeof out->digest, "%s", digest);
-      out->media_type = strdup(media ? media : MEDIA_DOCKER_LAYER);
-      out->size = size;
-      return 0;
+      snprintf(j->out->digest, sizeof j->out->digest, "%s", digest);
+      j->out->media_type = strdup(media ? media : MEDIA_DOCKER_LAYER);
+      j->out->size = size;
+      return j->out->media_type ? 1 : skiff_error_set(err, ENOMEM, "push");
     }
   }
-  report(p, id, "Preparing", -1, -1);
+  return 0;
+}
+
+/* Upload the layer: a pulled layer as the very blob it came as, any other
+ * as the gzip of its tar. */
+static int upload_layer(struct layer_push *j, json_t *sources, skiff_error_t **err)
+{
+  const struct image_push_layer *layer = j->layer;
+  struct pushed_layer *out = j->out;
   if (layer->compressed) {
-    if (upload_blob_file(p, id, layer, err) < 0)
-      return skiff_error_wrap(err, "push layer %s", layer->diff_id);
+    if (registry_upload_file(j->p->client, layer->fd, layer->size, layer->compressed,
+                             &j->ctl, err) < 0)
+      return -1;
     snprintf(out->digest, sizeof out->digest, "%s", layer->compressed);
     out->media_type = strdup(source_media(sources, layer->compressed));
     out->size = layer->size;
-  } else if (upload_layer(p, id, layer->fd, layer->size, out, err) < 0) {
-    return skiff_error_wrap(err, "push layer %s", layer->diff_id);
+  } else {
+    if (registry_upload_gzip(j->p->client, layer->fd, layer->size, &j->ctl, out->digest,
+                             &out->size, err) < 0)
+      return -1;
+    out->media_type = strdup(MEDIA_DOCKER_LAYER);
   }
-  report(p, id, "Pushed", -1, -1);
-  return image_dist_add_source(p->store, layer->diff_id, out->digest, p->ref->name,
-                               out->media_type, err);
+  return out->media_type ? 0 : skiff_error_set(err, ENOMEM, "push");
+}
+
+/* Push one layer: first the blob the pulled manifest names, then any other
+ * blob known to hold it, else a fresh upload. */
+static int push_layer(struct layer_push *j, skiff_error_t **err)
+{
+  struct pusher *p = j->p;
+  cleanup_json json_t *sources = image_dist_sources(p->store, j->layer->diff_id);
+  if (j->want)
+    json_array_insert(sources, 0, j->want);
+  int r = reuse_any(j, sources, err);
+  if (r == 0)
+    r = upload_layer(j, sources, err);
+  if (r < 0)
+    return skiff_error_wrap(err, "push layer %s", j->layer->diff_id);
+  if (r == 1)
+    return 0;
+  report(p, j->id, "Pushed", -1, -1);
+  return image_dist_add_source(p->store, j->layer->diff_id, j->out->digest,
+                               p->ref->name, j->out->media_type, err);
+}
+
+/* ---- several layers at once ---- */
+
+struct layer_queue {
+  struct layer_push *jobs;
+  size_t n, next;
+  pthread_mutex_t lock;
+  bool failed;         /* every upload's cancel flag */
+  size_t first_failed; /* the job whose error the push reports */
+};
+
+static void *layer_worker(void *arg)
+{
+  struct layer_queue *q = arg;
+  for (;;) {
+    pthread_mutex_lock(&q->lock);
+    size_t i = q->failed ? q->n : q->next++;
+    pthread_mutex_unlock(&q->lock);
+    if (i >= q->n)
+      return NULL;
+    struct layer_push *j = &q->jobs[i];
+    if (push_layer(j, &j->err) < 0) {
+      pthread_mutex_lock(&q->lock);
+      if (!q->failed)
+        q->first_failed = i;
+      __atomic_store_n(&q->failed, true, __ATOMIC_RELEASE);
+      pthread_mutex_unlock(&q->lock);
+    }
+  }
+}
+
+/* Run the queue on up to max workers (0: one per job). The error is the
+ * first layer's to fail: the others were cancelled because of it. */
+static int run_queue(struct layer_queue *q, int max, skiff_error_t **err)
+{
+  size_t workers = max > 0 && (size_t)max < q->n ? (size_t)max : q->n;
+  cleanup_free pthread_t *threads = calloc(workers + 1, sizeof *threads);
+  size_t started = 0;
+  while (threads && started < workers &&
+         pthread_create(&threads[started], NULL, layer_worker, q) == 0)
+    started++;
+  if (started == 0)
+    layer_worker(q);
+  for (size_t i = 0; i < started; i++)
+    pthread_join(threads[i], NULL);
+  if (!q->failed)
+    return 0;
+  *err = steal_pointer(&q->jobs[q->first_failed].err);
+  return -1;
+}
+
+/* The blob the pulled manifest names for layer i, as a source, or NULL. */
+static json_t *wanted_blob(json_t *candidate, size_t i)
+{
+  json_t *desc = json_array_get(json_object_get(candidate, "layers"), i);
+  return desc ? json_pack("{s:O, s:s, s:O}", "Digest", json_object_get(desc, "digest"),
+                          "SourceRepository", "", "MediaType",
+                          json_object_get(desc, "mediaType"))
+              : NULL;
+}
+
+/* The index of an earlier layer with the same diff ID, or i: a layer that
+ * appears twice is pushed once, as docker does. */
+static size_t first_with_diff_id(const struct image_push_source *src, size_t i)
+{
+  for (size_t k = 0; k < i; k++)
+    if (strcmp(src->layers[k].diff_id, src->layers[i].diff_id) == 0)
+      return k;
+  return i;
+}
+
+/* Queue every distinct layer, announced as docker does: all "Preparing",
+ * then "Waiting" for those beyond the workers. */
+static void queue_layers(struct pusher *p, const struct image_push_source *src,
+                         json_t *candidate, struct pushed_layer *out,
+                         struct layer_queue *q)
+{
+  for (size_t i = 0; i < src->n_layers; i++) {
+    if (first_with_diff_id(src, i) != i)
+      continue;
+    struct layer_push *j = &q->jobs[q->n++];
+    *j = (struct layer_push){
+        .p = p,
+        .layer = &src->layers[i],
+        .want = wanted_blob(candidate, i),
+        .out = &out[i],
+        .ctl = {.progress = on_upload_progress, .arg = j, .cancel = &q->failed}};
+    snprintf(j->id, sizeof j->id, "%s", src->layers[i].diff_id + 7);
+    report(p, j->id, "Preparing", -1, -1);
+  }
+  for (size_t i = (size_t)p->max_uploads; p->max_uploads > 0 && i < q->n; i++)
+    report(p, q->jobs[i].id, "Waiting", -1, -1);
+}
+
+static int push_layers(struct pusher *p, const struct image_push_source *src,
+                       json_t *candidate, struct pushed_layer *out, skiff_error_t **err)
+{
+  cleanup_free struct layer_push *jobs = calloc(src->n_layers + 1, sizeof *jobs);
+  if (jobs == NULL)
+    return skiff_error_set(err, ENOMEM, "push");
+  struct layer_queue q = {.jobs = jobs};
+  pthread_mutex_init(&q.lock, NULL);
+  queue_layers(p, src, candidate, out, &q);
+  int r = run_queue(&q, p->max_uploads, err);
+  for (size_t i = 0; i < q.n; i++) {
+    json_decref(jobs[i].want);
+    skiff_error_free(&jobs[i].err);
+  }
+  pthread_mutex_destroy(&q.lock);
+  for (size_t i = 0; r == 0 && i < src->n_layers; i++) {
+    size_t k = first_with_diff_id(src, i);
+    if (k != i) {
+      out[i] = out[k];
+      if ((out[i].media_type = strdup(out[k].media_type)) == NULL)
+        r = skiff_error_set(err, ENOMEM, "push");
+    }
+  }
+  return r;
 }
 
 /* ---- manifests ---- */
@@ -452,8 +399,8 @@ static char *new_manifest(const struct image_push_source *src,
 static int put_manifest(struct pusher *p, const char *tag, const char *bytes,
                         size_t len, const char *media_type, skiff_error_t **err)
 {
-  cleanup_free char *url = NULL;
-  if (asprintf(&url, "/v2/%s/manifests/%s", p->client->path, tag) < 0)
+  cleanup_free char *url = registry_url(p->client, "manifests/%s", tag);
+  if (url == NULL)
     return skiff_error_set(err, ENOMEM, "push");
   struct registry_request req = {.method = "PUT",
                                  .url = url,
@@ -476,29 +423,12 @@ static int put_manifest(struct pusher *p, const char *tag, const char *bytes,
 static int push_config(struct pusher *p, const struct image_push_source *src,
                        skiff_error_t **err)
 {
-  long long have = blob_size(p->client, src->id, err);
+  long long have = registry_blob_size(p->client, src->id, NULL, err);
   if (have < 0)
     return -1;
-  return have > 0
-             ? 0
-             : upload_monolithic(p->client, src->config, src->config_len, src->id, err);
-}
-
-static int push_layers(struct pusher *p, const struct image_push_source *src,
-                       json_t *candidate, struct pushed_layer *out, skiff_error_t **err)
-{
-  json_t *want_layers = json_object_get(candidate, "layers");
-  for (size_t i = 0; i < src->n_layers; i++) {
-    json_t *desc = json_array_get(want_layers, i);
-    cleanup_json json_t *want =
-        desc ? json_pack("{s:O, s:s, s:O}", "Digest", json_object_get(desc, "digest"),
-                         "SourceRepository", "", "MediaType",
-                         json_object_get(desc, "mediaType"))
-             : NULL;
-    if (push_layer(p, &src->layers[i], want, &out[i], err) < 0)
-      return -1;
-  }
-  return 0;
+  return have > 0 ? 0
+                  : registry_upload_bytes(p->client, src->config, src->config_len,
+                                          src->id, err);
 }
 
 static bool same_layers(json_t *candidate, const struct pushed_layer *layers, size_t n)
@@ -609,7 +539,11 @@ int registry_push(struct image_store *store, const struct registry_config *cfg,
   struct registry_ref ref;
   if (registry_ref_parse(text, &ref, err) < 0)
     return -1;
-  struct pusher p = {.store = store, .ref = &ref, .progress = progress};
+  struct pusher p = {.store = store,
+                     .ref = &ref,
+                     .progress = progress,
+                     .max_uploads = cfg ? cfg->max_uploads : REGISTRY_DEFAULT_UPLOADS};
+  pthread_mutex_init(&p.progress_lock, NULL);
   cleanup_json json_t *tags = NULL;
   int r = 0;
   if (ref.digest)
@@ -634,6 +568,7 @@ int registry_push(struct image_store *store, const struct registry_config *cfg,
       r = push_tag(&p, json_string_value(tag), err);
   }
   registry_client_free(p.client);
+  pthread_mutex_destroy(&p.progress_lock);
   registry_ref_clear(&ref);
   return r;
 }

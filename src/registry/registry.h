@@ -12,11 +12,17 @@
 
 struct image_store;
 
+/* dockerd's default for max-concurrent-uploads. */
+#define REGISTRY_DEFAULT_UPLOADS 5
+
 /* What daemon.json says about registries (docker's keys). */
 struct registry_config {
   json_t *insecure; /* "insecure-registries": "host[:port]" or CIDR strings */
   json_t *mirrors;  /* "registry-mirrors": URLs tried first for docker.io */
   char *certs_dir;  /* per-registry TLS files: <certs_dir>/<host[:port]>/ */
+  /* "max-concurrent-uploads": the layers a push uploads at once (0: no
+   * limit, as with dockerd's transfer manager) */
+  int max_uploads;
 };
 
 /* docker's AuthConfig, as the X-Registry-Auth header carries it. */
@@ -55,7 +61,8 @@ int registry_pull(struct image_store *store, const struct registry_config *cfg,
                   const struct registry_progress *progress, skiff_error_t **err);
 
 /* Push the image named ref (and, when ref has no tag, every tag of its
- * repository) to its registry. */
+ * repository) to its registry, cfg->max_uploads layers at once. On error
+ * (naming the layer that failed) the tag being pushed gets no manifest. */
 int registry_push(struct image_store *store, const struct registry_config *cfg,
                   const char *ref, const struct registry_auth *auth,
                   const struct registry_progress *progress, skiff_error_t **err);

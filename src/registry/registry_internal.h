@@ -42,18 +42,20 @@ char *registry_ref_familiar_name(const struct registry_ref *r);
 
 struct registry_client {
   const struct registry_config *cfg;
-  char *host;        /* as in the reference */
-  char *endpoint;    /* scheme://authority, no trailing slash */
-  char *path;        /* repository inside the registry */
-  char *actions;     /* "pull" or "pull,push" */
-  char *extra_scope; /* another repository to read (cross-repository mount) */
+  char *host;           /* as in the reference */
+  char *endpoint;       /* scheme://authority, no trailing slash */
+  char *path;           /* repository inside the registry */
+  char *actions;        /* "pull" or "pull,push" */
+  json_t *extra_scopes; /* other repositories to read (cross-repository mounts) */
   bool tls_verify;
   char *ca_blob; /* PEM of the certs.d CAs (*.crt), or NULL */
   size_t ca_len;
   char *cert_file, *key_file; /* client certificate, or NULL */
   struct registry_auth auth;
-  pthread_mutex_t lock; /* guards authorization */
-  char *authorization;  /* the Authorization header value, or NULL */
+  pthread_mutex_t lock;      /* guards authorization, auth_gen, extra_scopes */
+  char *authorization;       /* the Authorization header value, or NULL */
+  unsigned long auth_gen;    /* bumped whenever authorization changes */
+  pthread_mutex_t auth_lock; /* one thread at a time answers a challenge */
 };
 
 struct registry_request {
@@ -76,6 +78,11 @@ struct registry_request {
    * abort), else into the reply (at most MANIFEST_MAX bytes). */
   int (*on_data)(const void *data, size_t len, void *arg);
   void *arg;
+  /* Told the bytes of the body sent so far, as they go out (optional). */
+  void (*on_sent)(long long sent, void *sent_arg);
+  void *sent_arg;
+  /* Another thread sets *cancel to stop the transfer (ECANCELED). */
+  const bool *cancel;
 };
 
 struct registry_reply {
@@ -97,15 +104,33 @@ struct registry_client *registry_client_new(const struct registry_config *cfg,
                                             skiff_error_t **err);
 void registry_client_free(struct registry_client *c);
 
+/* Tokens must from now on also allow pulling from repository (another
+ * one on the same registry, to mount a blob from): the current Bearer token
+ * is dropped, so that the next 401 asks for every scope at once. */
+void registry_client_want_scope(struct registry_client *c, const char *repository);
+
 /* Find the endpoint's scheme (GET /v2/) and authenticate when asked. */
 int registry_client_ping(struct registry_client *c, skiff_error_t **err);
 
 /* One request; a 401 is answered once by authenticating (Basic or a Bearer
- * token for the challenge) and retrying. Transport errors fail; HTTP
- * statuses are the caller's to judge (reply->status). */
+ * token for the challenge) and retrying. Any number of threads may share c:
+ * of those that meet a 401 together (an expired token), one fetches the new
+ * token and the others retry with it. Transport errors fail; HTTP statuses
+ * are the caller's to judge (reply->status). */
 int registry_do(struct registry_client *c, const struct registry_request *req,
                 struct registry_reply *reply, skiff_error_t **err);
 void registry_reply_clear(struct registry_reply *r);
+
+/* "/v2/<c's repository>/<the path fmt makes>" ("blobs/<digest>",
+ * "blobs/uploads/", "manifests/<tag>"), with the characters of the path
+ * other than the unreserved ones, "/", ":" and "@" escaped. New string,
+ * NULL when out of memory. */
+char *registry_url(const struct registry_client *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Add key=value (value escaped) to the query of *url, which may have one
+ * already (a Location the registry sent). -1 when out of memory, *url then
+ * unchanged. */
+int registry_url_add(char **url, const char *key, const char *value);
 
 /* How to GET from a repository: accept and on_data/arg as in struct
  * registry_request; each may be left out. */
@@ -127,6 +152,39 @@ int registry_get(struct registry_client *c, const struct registry_get_opts *opts
  * 401/403, else EIO. Returns -1. */
 int registry_reply_error(const struct registry_reply *r, skiff_error_t **err,
                          const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* ---- upload.c ---- */
+
+/* What an upload tells and heeds, each optional: progress(arg, current,
+ * total) as its bytes go out (from the uploading thread), and *cancel,
+ * which another thread sets to stop it (it then fails with ECANCELED). */
+struct registry_upload_ctl {
+  void (*progress)(void *arg, long long current, long long total);
+  void *arg;
+  const bool *cancel;
+};
+
+/* The size of blob digest when c's repository has it (1 when the registry
+ * does not say), 0 when it has not, -1 on error. */
+long long registry_blob_size(struct registry_client *c, const char *digest,
+                             const struct registry_upload_ctl *ctl,
+                             skiff_error_t **err);
+/* Mount digest from repository from (on the same registry): 1 when
+ * mounted, 0 when the registry would rather have it uploaded, -1 on error. */
+int registry_blob_mount(struct registry_client *c, const char *digest, const char *from,
+                        const struct registry_upload_ctl *ctl, skiff_error_t **err);
+/* Upload len bytes of data, of digest digest, in one PUT. */
+int registry_upload_bytes(struct registry_client *c, const void *data, size_t len,
+                          const char *digest, skiff_error_t **err);
+/* Upload the size bytes of fd (from offset 0), of digest digest, in chunks. */
+int registry_upload_file(struct registry_client *c, int fd, long long size,
+                         const char *digest, const struct registry_upload_ctl *ctl,
+                         skiff_error_t **err);
+/* Upload the gzip of the tar_size bytes of the tar at fd, in chunks; the
+ * blob's digest and size come back. Progress counts the tar's bytes. */
+int registry_upload_gzip(struct registry_client *c, int fd, long long tar_size,
+                         const struct registry_upload_ctl *ctl, char digest[72],
+                         long long *size, skiff_error_t **err);
 
 /* ---- auth.c ---- */
 

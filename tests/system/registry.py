@@ -5,6 +5,7 @@ does (serve a blob whose bytes do not match its digest, serve a blob slowly)."""
 
 import gzip
 import hashlib
+import http.client
 import http.server
 import io
 import json
@@ -293,6 +294,26 @@ def tar_layer(files, compress="gzip"):
     return raw, MEDIA_OCI_LAYER, raw
 
 
+def docker_archive(path, raws, tag):
+    """A docker-archive (as `docker save` writes it) at path of an image made of the
+    uncompressed layer tars raws, tagged tag."""
+    diff_ids = [sha256(raw) for raw in raws]
+    config = json.dumps({"architecture": "amd64", "os": "linux", "config": {"Cmd": ["sh"]},
+                         "rootfs": {"type": "layers", "diff_ids": diff_ids},
+                         "history": [{"created": "2024-01-01T00:00:00Z"} for _ in raws]}
+                        ).encode()
+    config_name = sha256(config)[7:] + ".json"
+    names = [f"{d[7:]}/layer.tar" for d in diff_ids]
+    manifest = json.dumps([{"Config": config_name, "RepoTags": [tag],
+                            "Layers": names}]).encode()
+    with tarfile.open(path, "w") as t:
+        for name, data in [(config_name, config), *zip(names, raws),
+                           ("manifest.json", manifest)]:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), 1700000000, 0o644
+            t.addfile(info, io.BytesIO(data))
+
+
 def busybox_layer(rootfs):
     """The busybox rootfs as a gzip layer."""
     raw = subprocess.run(["tar", "-C", str(rootfs), "-cf", "-", "."], capture_output=True,
@@ -507,3 +528,102 @@ class TokenServer:
     def stop(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+class UploadProxy:
+    """A loopback HTTP proxy in front of a plain-HTTP registry, for what a push does in
+    time: it records every request as (method, path, start, end), can hold each PATCH
+    (a blob chunk) for `hold` seconds before passing it on, and can cut the upload that
+    the nth PATCH (counted from 1) belongs to: read half the body of each of its PATCHes
+    (a client may retry one on a new connection), then close without an answer.
+    Clients name the proxy's host; the Host header is passed on as it is, so that the
+    registry's Location headers point back to the proxy."""
+
+    def __init__(self, upstream_port, hold=0.0, cut_patch=None):
+        self.upstream_port = upstream_port
+        self.hold, self.cut_patch = hold, cut_patch
+        self.events = []  # (method, path, start, end), in order of ending
+        self.cut_at = None  # monotonic time of the cut
+        self.lock = threading.Lock()
+        self.patches = 0
+        self.cut_sessions = set()  # upload sessions whose every PATCH is cut
+        self.port = free_port()
+        self.host = f"127.0.0.1:{self.port}"
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def relay(self):
+                start = time.monotonic()
+                length = int(self.headers.get("Content-Length") or 0)
+                session = self.path.split("?")[0]
+                patch = self.command == "PATCH"
+                if patch:
+                    with outer.lock:
+                        outer.patches += 1
+                        if outer.patches == outer.cut_patch:
+                            outer.cut_sessions.add(session)
+                if patch and session in outer.cut_sessions:
+                    self.rfile.read(length // 2)
+                    outer.cut_at = time.monotonic()
+                    self.close_connection = True
+                    self.connection.shutdown(socket.SHUT_RDWR)
+                    return
+                body = self.rfile.read(length) if length else None
+                if patch:
+                    time.sleep(outer.hold)
+                conn = http.client.HTTPConnection("127.0.0.1", outer.upstream_port,
+                                                  timeout=60)
+                headers = {k: v for k, v in self.headers.items()
+                           if k.lower() not in ("connection", "transfer-encoding")}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("connection", "transfer-encoding",
+                                         "content-length"):
+                        self.send_header(k, v)
+                # a HEAD's Content-Length is the blob's size
+                size = resp.getheader("Content-Length") if self.command == "HEAD" else None
+                self.send_header("Content-Length", size or str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+                with outer.lock:
+                    outer.events.append((self.command, self.path.split("?")[0], start,
+                                         time.monotonic()))
+
+            do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = relay
+
+        class Server(http.server.ThreadingHTTPServer):
+            daemon_threads = True
+
+            def handle_error(self, request, client_address):
+                pass  # a client that gave up on a held request: nothing to tell
+
+        self.server = Server(("127.0.0.1", self.port), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def start(self):
+        self.thread.start()
+        return self
+
+    def stop(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def most_at_once(self, method):
+        """The most requests of method that were in the proxy at the same time."""
+        spans = [(s, e) for m, _, s, e in self.events if m == method]
+        edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
+        most = now = 0
+        for _, step in edges:
+            now += step
+            most = max(most, now)
+        return most

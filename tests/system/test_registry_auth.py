@@ -11,7 +11,8 @@ import shutil
 import pytest
 
 from engine import DOCKER, REPO, SKIFFD, new_engine
-from registry import REGISTRY, Registry, TokenServer, busybox_layer, run_cli as run
+from registry import (REGISTRY, Registry, TokenServer, busybox_layer, docker_archive,
+                      run_cli as run, tar_layer)
 from tmuxterm import TMUX, Term
 
 SKIFF = str(REPO / "build" / "skiff")
@@ -332,5 +333,35 @@ def test_bearer_token_flow(tmp_path, rootfs_cache):
     finally:
         src.cleanup()
         dest.cleanup()
+        reg.stop()
+        tokens.stop()
+
+
+def test_parallel_uploads_share_one_token(tmp_path):
+    """Layers are pushed several at once on one client: when a mount drops the token
+    (it must cover the source repository too), all of them meet a 401 together, and one
+    new token serves them all."""
+    tokens = TokenServer(tmp_path / "tokens", USER, PASSWORD)
+    reg = Registry(tmp_path / "reg", token=tokens).start()
+    src = engine_with(tmp_path / "src", {})
+    try:
+        raws = [tar_layer({f"l{i}": os.urandom(4096)}, compress=None)[2] for i in range(5)]
+        docker_archive(tmp_path / "five.tar", raws, "five:v1")
+        src.docker("load", "-i", tmp_path / "five.tar")
+        env = dict(src.env, DOCKER_CONFIG=str(tmp_path / "cfg"))
+        run([DOCKER, "login", "-u", USER, "--password-stdin", reg.host], env,
+            input=PASSWORD + "\n")
+        first, copy = f"{reg.host}/bearer/five:v1", f"{reg.host}/bearer/fivecopy:v1"
+        run([DOCKER, "tag", "five:v1", first], env)
+        run([DOCKER, "tag", "five:v1", copy], env)
+        before = len(tokens.scopes)
+        res = run([DOCKER, "push", first], env)
+        assert res.stdout.count("Pushed") == 5 and len(tokens.scopes) == before + 1
+        res = run([DOCKER, "push", copy], env)
+        assert res.stdout.count("Mounted from bearer/five") == 5, res.stdout
+        both = (True, ["repository:bearer/fivecopy:pull,push", "repository:bearer/five:pull"])
+        assert tokens.scopes.count(both) == 1, tokens.scopes
+    finally:
+        src.cleanup()
         reg.stop()
         tokens.stop()

@@ -7,13 +7,15 @@ import os
 import shutil
 import subprocess
 import tempfile
+import time
+import urllib.error
 from pathlib import Path
 
 import pytest
 
 from engine import DOCKER, SKIFFD
-from registry import (PODMAN, REGISTRY, SKOPEO, Registry, busybox_layer, image_inspect,
-                      tar_layer)
+from registry import (PODMAN, REGISTRY, SKOPEO, Registry, UploadProxy, busybox_layer,
+                      docker_archive, image_inspect, tar_layer)
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(SKIFFD) or DOCKER is None or REGISTRY is None,
@@ -196,3 +198,112 @@ def test_docker_py_pulls_and_pushes(registry, bb_layer_pushed, fresh):
         assert aux and aux[0]["Tag"] == "v1" and aux[0]["Digest"] == digest
     finally:
         client.close()
+
+
+# ---- several layers at once ----
+
+def load_layers(engine, top, n, tag="layered:v1"):
+    """Load into engine an image of n layers of random bytes (gzip cannot shrink them, so
+    each upload takes a while); returns its tag."""
+    raws = [tar_layer({f"layer{i}/data": os.urandom(512 * 1024)}, compress=None)[2]
+            for i in range(n)]
+    docker_archive(top / "layered.tar", raws, tag)
+    engine.docker("load", "-i", top / "layered.tar")
+    return tag
+
+
+@pytest.fixture
+def behind_proxy(tmp_path):
+    """make(**kw): a registry on fresh storage and an UploadProxy(**kw) in front of it."""
+    made = []
+
+    def make(**kw):
+        reg = Registry(tmp_path / f"behind{len(made)}").start()
+        made.append(reg)
+        proxy = UploadProxy(reg.port, **kw).start()
+        made.append(proxy)
+        return reg, proxy
+
+    yield make
+    for thing in reversed(made):
+        thing.stop()
+
+
+@pytest.fixture
+def engine_with_config(tmp_path):
+    """make(config): an empty skiffd started with that daemon.json."""
+    from engine import new_engine
+    engines = []
+
+    def make(config):
+        e = new_engine()
+        engines.append(e)
+        (e.top / "daemon.json").write_text(json.dumps(config))
+        e.args = ["--config-file", str(e.top / "daemon.json")]
+        e.start()
+        return e
+
+    yield make
+    for e in engines:
+        e.cleanup()
+
+
+def manifest_absent(reg, repo, tag):
+    try:
+        reg.request("GET", f"/v2/{repo}/manifests/{tag}")
+    except urllib.error.HTTPError as e:
+        return e.code == 404
+    return False
+
+
+def test_push_uploads_layers_at_once(fresh, behind_proxy):
+    """Each chunk is held 0.5 s on its way: one layer after another, the proxy never has
+    two at once."""
+    reg, proxy = behind_proxy(hold=0.5)
+    src = load_layers(fresh, fresh.top, 4)
+    ref = f"{proxy.host}/overlap/img:v1"
+    fresh.docker("tag", src, ref)
+    res = fresh.docker("push", ref)
+    assert proxy.most_at_once("PATCH") >= 3, proxy.events
+    assert res.stdout.count("Pushed") == 4 and "Waiting" not in res.stdout
+    _, manifest = reg.get_manifest("overlap/img", "v1")
+    assert len(json.loads(manifest)["layers"]) == 4
+
+
+def test_max_concurrent_uploads_from_daemon_json(engine_with_config, behind_proxy):
+    engine = engine_with_config({"max-concurrent-uploads": 2})
+    reg, proxy = behind_proxy(hold=0.3)
+    ref = f"{proxy.host}/limited/img:v1"
+    engine.docker("tag", load_layers(engine, engine.top, 4), ref)
+    res = engine.docker("push", ref)
+    assert proxy.most_at_once("PATCH") == 2, proxy.events
+    # docker's messages for the layers that wait for a turn
+    assert res.stdout.count("Waiting") == 2, res.stdout
+    assert reg.get_manifest("limited/img", "v1")[1]
+
+
+def test_negative_max_concurrent_uploads_is_refused(engine_with_config):
+    with pytest.raises(RuntimeError) as e:
+        engine_with_config({"max-concurrent-uploads": -1})
+    assert "invalid max concurrent uploads: -1" in str(e.value)
+
+
+def test_failed_layer_stops_the_others_and_writes_no_manifest(fresh, behind_proxy):
+    """The first chunk is cut halfway; the other chunks are held 5 s. The push must fail
+    at once naming the layer, cancel the uploads in flight, start no more, and leave the
+    registry without a manifest."""
+    reg, proxy = behind_proxy(hold=5.0, cut_patch=1)
+    src = load_layers(fresh, fresh.top, 7)  # two more than dockerd's five at once
+    ref = f"{proxy.host}/cut/img:v1"
+    fresh.docker("tag", src, ref)
+    t0 = time.monotonic()
+    res = fresh.docker("push", ref, check=False)
+    elapsed = time.monotonic() - t0
+    assert res.returncode == 1, res.stdout
+    assert "push layer sha256:" in res.stderr and "Patch" in res.stderr, res.stderr
+    assert elapsed < 4.5, f"the held uploads were waited for ({elapsed:.1f} s)"
+    assert proxy.cut_at is not None
+    assert not [e for e in proxy.events if e[0] == "POST" and e[2] > proxy.cut_at], \
+        "an upload started after the failure"
+    assert not [e for e in proxy.events if "/manifests/" in e[1] and e[0] == "PUT"]
+    assert manifest_absent(reg, "cut/img", "v1")

@@ -1,6 +1,6 @@
 /* The registry client's parsers, table-driven: references split for the
  * registry, --platform values, platform selection in an index, manifest
- * checks and the X-Registry-Auth header. */
+ * checks, the X-Registry-Auth header and the URLs of a repository. */
 #include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -225,6 +225,28 @@ static void test_x509_validity_error(void **state)
   assert_null(registry_x509_validity_error(now, NULL, NULL));
 }
 
+static void test_urls(void **state)
+{
+  (void)state;
+  struct registry_client c = {.path = "library/busybox"};
+  char *url = registry_url(&c, "blobs/%s", "sha256:" D64);
+  assert_string_equal(url, "/v2/library/busybox/blobs/sha256:" D64);
+  free(url);
+  url = registry_url(&c, "manifests/%s", "a b?#%");
+  assert_string_equal(url, "/v2/library/busybox/manifests/a%20b%3F%23%25");
+  assert_int_equal(registry_url_add(&url, "mount", "sha256:" D64), 0);
+  assert_int_equal(registry_url_add(&url, "from", "other/repo"), 0);
+  assert_string_equal(url, "/v2/library/busybox/manifests/a%20b%3F%23%25"
+                           "?mount=sha256%3A" D64 "&from=other%2Frepo");
+  free(url);
+  /* a Location that has a query of its own gets "&" */
+  url = strdup("http://h:5000/v2/a/blobs/uploads/u?_state=x%3D");
+  assert_int_equal(registry_url_add(&url, "digest", "sha256:" D64), 0);
+  assert_string_equal(url, "http://h:5000/v2/a/blobs/uploads/u?_state=x%3D"
+                           "&digest=sha256%3A" D64);
+  free(url);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -235,6 +257,7 @@ int main(void)
       cmocka_unit_test(test_auth_decode),
       cmocka_unit_test(test_x509_hostname_error),
       cmocka_unit_test(test_x509_validity_error),
+      cmocka_unit_test(test_urls),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
