@@ -59,7 +59,7 @@ int cgroup_enter(struct cgroup *cg, pid_t pid, skiff_error_t **err);
  * takes the kernel's migration lock (see the daemon's cgroup_warm). */
 int cgroup_open_own_procs(skiff_error_t **err);
 
-/* Joining a container's cgroup cheaply, for exec. Writing another
+/* Joining a container's cgroup cheaply, for create and exec. Writing another
  * process's pid into cgroup.procs takes the kernel's threadgroup rwsem for
  * writing, which waits for an RCU grace period (about 10 ms here) unless one
  * passed just before. A single-threaded process that moves itself on v1
