@@ -19,7 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cgroup_warm.h"
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/jsonlog.h"
@@ -472,7 +471,6 @@ static void default_log_config(struct container_store *s, json_t *host)
 char *containers_create(struct container_store *s, const char *name, json_t *body,
                         json_t **warnings, skiff_error_t **err)
 {
-  cgroup_warm_kick(s->warm); /* for the start that usually follows */
   if (check_create_body(body, err) < 0)
     return NULL;
   cleanup_json json_t *config = json_deep_copy(body);
@@ -697,7 +695,6 @@ static void start_monitor(struct container_store *s, struct container *c)
 static int start_locked(struct container_store *s, struct container *c,
                         skiff_error_t **err)
 {
-  cgroup_warm_kick(s->warm);
   /* dockerd connects the container to its network before it creates the
    * task, and disconnects it again when the start fails. */
   publish_network(s, c, "connect");
@@ -1420,7 +1417,6 @@ struct container_store *containers_open(struct daemon *d, skiff_error_t **err)
     return NULL;
   }
   load_all(s);
-  s->warm = cgroup_warm_start();
   return s;
 }
 
@@ -1432,7 +1428,6 @@ void containers_close(struct container_store *s)
   s->closing = true;
   pthread_cond_broadcast(&s->changed);
   pthread_mutex_unlock(&s->lock);
-  cgroup_warm_stop(steal_pointer(&s->warm));
   /* Monitors are detached and may still wait on shims: the records stay
    * allocated until the process exits; the shims keep the containers. */
 }

@@ -35,7 +35,6 @@ struct container_store {
   char *init_path; /* skiff-init, beside skiff-shim */
   bool closing;
   json_t *last_exit; /* id → exit code of removed containers, for wait "removed" */
-  struct cgroup_warm *warm; /* kicked by create and start (cgroup_warm.h) */
 };
 
 /* With the lock held. */

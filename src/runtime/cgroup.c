@@ -1267,28 +1267,6 @@ static int join_all(const struct cgroup *cg, pid_t pid, skiff_error_t **err)
   return 0;
 }
 
-int cgroup_open_own_procs(skiff_error_t **err)
-{
-  const struct cg_host *host = cg_host_get(err);
-  if (host == NULL)
-    return -1;
-  if (host->n_hier == 0)
-    return skiff_error_set(err, ENOENT, "no cgroup hierarchy is mounted");
-  const struct cg_hierarchy *h = &host->hier[host->n_hier - 1];
-  cleanup_free char *own = fs_read_file("/proc/self/cgroup", NULL, err);
-  if (own == NULL)
-    return -1;
-  size_t len = 0;
-  const char *path = origin_of(own, h, &len);
-  if (path == NULL)
-    return skiff_error_set(err, ENOENT, "own cgroup on %s", h->mount);
-  cleanup_free char *procs = NULL;
-  if (asprintf(&procs, "%s%.*s/cgroup.procs", h->mount, (int)len, path) < 0)
-    return skiff_error_set(err, ENOMEM, "own cgroup on %s", h->mount);
-  int fd = open(procs, O_WRONLY | O_CLOEXEC);
-  return fd >= 0 ? fd : skiff_error_errno(err, "open %s", procs);
-}
-
 struct cgroup *cgroup_create(const char *path, const struct cgroup_resources *res,
                              pid_t pid, skiff_error_t **err)
 {

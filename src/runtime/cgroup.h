@@ -50,16 +50,11 @@ struct cgroup *cgroup_open(const char *path, skiff_error_t **err);
 
 void cgroup_free(struct cgroup *cg);
 
-/* Move pid into the cgroup (exec joins the container's cgroup this way). */
+/* Move pid into the cgroup (create and exec, where the process cannot join
+ * it itself: see cgroup_join). */
 int cgroup_enter(struct cgroup *cg, pid_t pid, skiff_error_t **err);
 
-/* An fd (O_WRONLY) of the cgroup.procs of the calling process's own cgroup
- * on one hierarchy (the unified one when mounted). Writing "0" to it moves
- * the process where it already is: a migration that changes nothing but
- * takes the kernel's migration lock (see the daemon's cgroup_warm). */
-int cgroup_open_own_procs(skiff_error_t **err);
-
-/* Joining a container's cgroup cheaply, for exec. Writing another
+/* Joining a container's cgroup cheaply, for create and exec. Writing another
  * process's pid into cgroup.procs takes the kernel's threadgroup rwsem for
  * writing, which waits for an RCU grace period (about 10 ms here) unless one
  * passed just before. A single-threaded process that moves itself on v1

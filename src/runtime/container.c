@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <sched.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,6 +46,8 @@ struct creation {
   pid_t pid;
   int pty_master;
   bool relay_pty;
+  struct cgroup_join join; /* for the init to join cg by itself (clone_init) */
+  bool self_joins;         /* it does (else set_up_child moves it) */
 };
 
 void container_now_rfc3339(char *buf, size_t len)
@@ -151,8 +155,9 @@ static int child_setup(struct creation *c, char **exe, char **state_json,
   const struct spec_process *p = spec->process;
   if (child_join_namespaces(spec, err) < 0)
     return -1;
-  /* The runtime made the cgroup after cloning us; open our own handle for
-   * mounting it inside the container. */
+  /* Open our own handle, as seen from the namespaces we joined, for
+   * mounting the cgroup inside the container. */
+  cgroup_free(steal_pointer(&c->cg));
   if ((c->cg = cgroup_open(c->cgroup_path, err)) == NULL)
     return -1;
   const struct spec_namespace *cgns = spec_namespace_find(spec, CLONE_NEWCGROUP);
@@ -239,11 +244,16 @@ static __attribute__((noreturn)) void child_wait_and_exec(struct creation *c,
 
 static __attribute__((noreturn)) void child_main(struct creation *c)
 {
-  skiff_error_t *err = NULL;
+  skiff_error_t *err = NULL, *join_err = NULL;
+  /* First of all, into the container's cgroup (see clone_init); a failure
+   * is told once the runtime listens, after SYNC_GO. */
+  int joined = c->self_joins ? cgroup_join_self(&c->join, &join_err) : 0;
   int keep[] = {c->child_sock, c->start_listener, -1};
   process_close_fds(3 + c->opts->preserve_fds, keep);
   if (sync_expect(c->child_sock, SYNC_GO, &err) < 0)
     _exit(1);
+  if (joined < 0)
+    sync_fail(c->child_sock, join_err);
   char *exe = NULL, *state_json = NULL;
   if (child_setup(c, &exe, &state_json, &err) < 0)
     sync_fail(c->child_sock, err);
@@ -373,6 +383,32 @@ static int prepare_parent_namespaces(const struct spec *spec, skiff_error_t **er
   return ns_write_time_offsets(spec->time_offsets, err);
 }
 
+/* Clone the init. Moving a process into a cgroup by its pid takes the
+ * kernel's cgroup migration lock, which after an idle gap waits for an RCU
+ * grace period (5-25 ms here); so the init is created straight into the v2
+ * cgroup (clone3 CLONE_INTO_CGROUP) and moves itself into the v1 ones,
+ * neither of which takes it (cgroup.h, cgroup_join). Where clone3 cannot do
+ * that (an old kernel, a cgroup namespace that hides the cgroup), a plain
+ * clone and set_up_child moves the init. */
+static pid_t clone_init(struct creation *c, int flags)
+{
+  c->self_joins = true;
+  if (c->join.v2_dir >= 0) {
+    struct clone_args args = {.flags = (uint64_t)flags | CLONE_INTO_CGROUP,
+                              .exit_signal = SIGCHLD,
+                              .cgroup = (uint64_t)c->join.v2_dir};
+    pid_t pid = (pid_t)syscall(SYS_clone3, &args, sizeof args);
+    if (pid >= 0)
+      return pid;
+    log_debug("container %s: clone3 into its cgroup: %m; moving the init instead",
+              c->opts->id);
+    c->self_joins = false;
+  }
+  /* A raw clone without a new stack behaves like fork(), with namespaces. */
+  return (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL,
+                        NULL);
+}
+
 static int spawn_child(struct creation *c, skiff_error_t **err)
 {
   int pair[2];
@@ -383,9 +419,7 @@ static int spawn_child(struct creation *c, skiff_error_t **err)
   if (prepare_parent_namespaces(c->spec, err) < 0)
     return -1;
   int flags = ns_new_flags(c->spec) & ~(CLONE_NEWTIME | CLONE_NEWCGROUP);
-  /* A raw clone without a new stack behaves like fork(), with namespaces. */
-  pid_t pid =
-      (pid_t)syscall(SYS_clone, (unsigned long)flags | SIGCHLD, NULL, NULL, NULL, NULL);
+  pid_t pid = clone_init(c, flags);
   if (pid < 0)
     return skiff_error_errno(err, "clone the container process");
   if (pid == 0) {
@@ -397,6 +431,7 @@ static int spawn_child(struct creation *c, skiff_error_t **err)
             (unsigned)flags);
   close(steal_fd(&c->child_sock));
   close(steal_fd(&c->start_listener));
+  cgroup_join_close(&c->join);
   return 0;
 }
 
@@ -405,8 +440,7 @@ static int set_up_child(struct creation *c, skiff_error_t **err)
   const struct spec_namespace *user = spec_namespace_find(c->spec, CLONE_NEWUSER);
   if (user && user->path == NULL && ns_write_id_maps(c->pid, c->spec, err) < 0)
     return -1;
-  c->cg = cgroup_create(c->cgroup_path, c->spec->resources, c->pid, err);
-  if (c->cg == NULL)
+  if (!c->self_joins && cgroup_enter(c->cg, c->pid, err) < 0)
     return -1;
   if (sync_send(c->sock, SYNC_GO, NULL, 0, -1, err) < 0)
     return -1;
@@ -455,6 +489,7 @@ static void undo_creation(struct creation *c)
 
 static void release_creation(struct creation *c)
 {
+  cgroup_join_close(&c->join);
   cgroup_free(c->cg);
   spec_free(c->spec);
   free(c->dir);
@@ -498,7 +533,12 @@ static int create_steps(struct creation *c, skiff_error_t **err)
   if (asprintf(&sock_path, "%s/start.sock", c->dir) < 0)
     return skiff_error_set(err, ENOMEM, "start socket");
   c->start_listener = unixsock_listen(sock_path, 1, err);
-  if (c->start_listener < 0 || spawn_child(c, err) < 0 || set_up_child(c, err) < 0)
+  if (c->start_listener < 0)
+    return -1;
+  /* The cgroup, with its limits, before the init it is to hold. */
+  c->cg = cgroup_create(c->cgroup_path, c->spec->resources, 0, err);
+  if (c->cg == NULL || cgroup_join_open(c->cg, &c->join, err) < 0 ||
+      spawn_child(c, err) < 0 || set_up_child(c, err) < 0)
     return -1;
   return record_container(c, err);
 }
@@ -511,7 +551,8 @@ int container_create(const struct runtime_options *opts, bool relay_pty, pid_t *
                        .child_sock = -1,
                        .start_listener = -1,
                        .pty_master = -1,
-                       .relay_pty = relay_pty};
+                       .relay_pty = relay_pty,
+                       .join = {.v2_dir = -1}};
   if (state_check_id(opts->id, err) < 0)
     return -1;
   int ret = create_steps(&c, err);

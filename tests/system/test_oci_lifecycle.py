@@ -3,6 +3,7 @@
 import os
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,17 @@ def test_create_leaves_container_in_created_state(runtime, bundle):
     assert st["status"] == "created"
     assert st["id"] == cid
     assert st["pid"] > 0 and pid_alive(st["pid"])
+
+
+def test_created_init_stands_in_its_cgroup_on_every_hierarchy(runtime, bundle):
+    # skiff-oci creates the init straight into its v2 cgroup and the init moves itself into
+    # the v1 ones (src/runtime/container.c, clone_init): none may be left out.
+    cid = runtime.create(bundle)
+    pid = runtime.state(cid)["pid"]
+    lines = Path(f"/proc/{pid}/cgroup").read_text().splitlines()
+    ours = set(Path("/proc/self/cgroup").read_text().splitlines())
+    assert lines and all(line.split(":", 2)[2].endswith("/" + cid) for line in lines), lines
+    assert not ours & set(lines), lines
 
 
 def test_created_container_does_not_run_user_process_before_start(runtime, bundle):

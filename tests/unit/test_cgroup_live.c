@@ -460,31 +460,6 @@ static void open_gate(int gate)
   close(gate);
 }
 
-/* A child moved into a cgroup opens that cgroup's cgroup.procs as its own
- * and can write "0" to it (a move to where it stands): it stays there. */
-static void test_own_procs_is_where_the_process_stands(void **state)
-{
-  int gate;
-  pid_t pid = fork_gated(&gate);
-  if (pid == 0) {
-    int fd = cgroup_open_own_procs(NULL);
-    char link[64], target[4096];
-    snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
-    ssize_t n = fd >= 0 ? readlink(link, target, sizeof target - 1) : -1;
-    if (n < 0)
-      _exit(3);
-    target[n] = '\0';
-    char *want = NULL;
-    if (asprintf(&want, "%s/own/cgroup.procs", parent) < 0 || !strstr(target, want))
-      _exit(4);
-    _exit(pwrite(fd, "0", 1, 0) == 1 ? 0 : 5);
-  }
-  cleanup_cg struct cgroup *cg = create("own", NULL, pid);
-  open_gate(gate);
-  assert_int_equal(wait_status(pid), 0);
-  destroy(cg);
-}
-
 static void test_stats_count_oom_kills_and_pid_limit_hits(void **state)
 {
   pid_t pid = fork();
@@ -778,7 +753,6 @@ int main(void)
       LIVE(test_list_pids_and_kill_all_reach_grandchildren),
       LIVE(test_kill_all_with_a_catchable_signal_freezes_and_thaws),
       LIVE(test_update_enter_and_open),
-      LIVE(test_own_procs_is_where_the_process_stands),
       LIVE(test_stats_count_oom_kills_and_pid_limit_hits),
       LIVE(test_unified_values_on_v1_map_or_are_refused),
       LIVE(test_hugetlb_goes_to_the_unified_tree_on_hybrid),
