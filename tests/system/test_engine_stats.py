@@ -348,7 +348,9 @@ def test_stats_cpu_percent_of_a_busy_container_under_a_quota(engine, container, 
     time.sleep(1)
     rows = table(cli(engine, which, "stats", "--no-stream", cid).stdout)
     percent = float(rows[1][2].rstrip("%"))
-    assert 20.0 <= percent <= 60.0, rows
+    # One sample of about a second: on a loaded machine (or the emulated v2 guest) it
+    # strays from 50 %; without the quota it would read about 100 %.
+    assert 20.0 <= percent <= 75.0, rows
 
 
 @pytest.mark.parametrize("which", CLIS)
@@ -448,8 +450,12 @@ def test_update_changes_the_cgroup_and_inspect(engine, container, which):
 @pytest.mark.parametrize("which", CLIS)
 def test_update_restart_policy(engine, container, which):
     # Set while it runs, the policy decides what happens at its exit.
-    cid = container("busybox", "sh", "-c", "sleep 1; exit 3")
+    # The first run waits for /tmp/go, so the update finds it running however slow the
+    # machine; the restarts exit at once.
+    cid = container("busybox", "sh", "-c", "test -e /tmp/again || { touch /tmp/again; "
+                    "while [ ! -e /tmp/go ]; do sleep 0.1; done; }; exit 3")
     cli(engine, which, "update", "--restart", "on-failure:2", cid)
+    engine.docker("exec", cid, "touch", "/tmp/go")
     assert host_limits(engine, cid)["RestartPolicy"] == {"Name": "on-failure",
                                                         "MaximumRetryCount": 2}
     wait_for(lambda: (lambda s: s["RestartCount"] == 2 and s["State"]["Status"] == "exited")(
