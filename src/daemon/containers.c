@@ -26,6 +26,7 @@
 #include "common/log.h"
 #include "common/proc.h"
 #include "containers_internal.h"
+#include "trash.h"
 #include "daemon.h"
 #include "events.h"
 #include "image/image.h"
@@ -1149,6 +1150,16 @@ int containers_wait(struct container_store *s, const char *id, const char *condi
 
 /* ---- remove, rename, attach, logs ------------------------------------ */
 
+/* Take a removed container's directory away: into the trash when nothing
+ * is mounted in it any more (one rename), else deleted here. */
+static int discard_dir(struct trash *t, const char *dir, bool unmounted,
+                       skiff_error_t **err)
+{
+  if (t && unmounted && trash_put(t, dir, NULL) == 0)
+    return 0;
+  return fs_remove_tree(dir, err);
+}
+
 /* With the lock held: c is freed on success. */
 static int remove_locked(struct container_store *s, struct container *c, bool volumes,
                          skiff_error_t **err)
@@ -1158,14 +1169,14 @@ static int remove_locked(struct container_store *s, struct container *c, bool vo
   cleanup_free char *run_dir = container_run_dir(s, c);
   cleanup_free char *rootfs = container_rootfs(s, c);
   c->removing = true;
-  image_snapshot_unmount(rootfs, NULL);
+  bool unmounted = image_snapshot_unmount(rootfs, NULL) == 0;
   runtime_delete(s->runtime_root, c->id, true, NULL);
-  if (fs_remove_tree(dir, err) < 0) {
+  if (discard_dir(s->trash, dir, unmounted, err) < 0) {
     container_set_state(c, "dead");
     container_save_state(s, c);
     return skiff_error_wrap(err, "unable to remove filesystem for %s", c->id);
   }
-  fs_remove_tree(run_dir, NULL);
+  discard_dir(s->run_trash, run_dir, unmounted, NULL);
   publish(s, c, "destroy", NULL);
   /* A waiter for "removed" may wake only now, after exit and removal in one
    * step (AutoRemove): leave it the exit code. Bounded: oldest dropped. */
@@ -1395,6 +1406,16 @@ static int load_all(struct container_store *s)
   return 0;
 }
 
+static struct trash *open_trash(const char *root, skiff_error_t **err)
+{
+  cleanup_free char *dir = NULL;
+  if (asprintf(&dir, "%s/trash", root) < 0) {
+    skiff_error_set(err, ENOMEM, "trash in %s", root);
+    return NULL;
+  }
+  return trash_open(dir, err);
+}
+
 struct container_store *containers_open(struct daemon *d, skiff_error_t **err)
 {
   struct container_store *s = calloc(1, sizeof *s);
@@ -1412,7 +1433,9 @@ struct container_store *containers_open(struct daemon *d, skiff_error_t **err)
                          ? strrchr(d->shim_path, '/') - d->shim_path
                          : 1),
                strrchr(d->shim_path, '/') ? d->shim_path : ".") < 0 ||
-      fs_mkdir_p(s->root, 0710, err) < 0 || fs_mkdir_p(s->run_root, 0700, err) < 0) {
+      fs_mkdir_p(s->root, 0710, err) < 0 || fs_mkdir_p(s->run_root, 0700, err) < 0 ||
+      (s->trash = open_trash(d->config.data_root, err)) == NULL ||
+      (s->run_trash = open_trash(d->config.exec_root, err)) == NULL) {
     containers_close(s);
     return NULL;
   }
@@ -1427,7 +1450,11 @@ void containers_close(struct container_store *s)
   pthread_mutex_lock(&s->lock);
   s->closing = true;
   pthread_cond_broadcast(&s->changed);
+  struct trash *trash = steal_pointer(&s->trash),
+               *run_trash = steal_pointer(&s->run_trash);
   pthread_mutex_unlock(&s->lock);
+  trash_close(trash); /* after what is in it is deleted */
+  trash_close(run_trash);
   /* Monitors are detached and may still wait on shims: the records stay
    * allocated until the process exits; the shims keep the containers. */
 }

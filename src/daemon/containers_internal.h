@@ -23,6 +23,8 @@ struct container {
   bool manual_restart; /* in a restart's stop: its exit does not auto-remove */
 };
 
+struct trash;
+
 struct container_store {
   struct daemon *d;
   pthread_mutex_t lock;
@@ -33,6 +35,9 @@ struct container_store {
   char *run_root; /* <exec-root>/containers */
   char *runtime_root;
   char *init_path; /* skiff-init, beside skiff-shim */
+  /* where removals put container directories, in the data-root and the
+   * exec-root; NULL once closing (removals then delete in place) */
+  struct trash *trash, *run_trash;
   bool closing;
   json_t *last_exit; /* id → exit code of removed containers, for wait "removed" */
 };

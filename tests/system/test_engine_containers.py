@@ -331,3 +331,27 @@ def test_wait_ends_when_its_client_goes_away(engine):
     waiter.wait()
     wait_for(lambda: threads() <= idle, timeout=5, what="the wait's thread to end")
     engine.docker("rm", "-f", cid)
+
+
+def test_removed_containers_leave_nothing_once_the_trash_is_emptied(engine):
+    # rm and --rm move a container's directories into <root>/trash in one rename; a
+    # thread of skiffd deletes them there.
+    cid = engine.docker("create", "busybox", "true").stdout.strip()
+    engine.docker("rm", cid)
+    assert not (engine.data / "containers" / cid).exists()
+    before = [sorted(os.listdir(r / "containers")) for r in (engine.data, engine.exec_root)]
+    engine.docker("run", "--rm", "busybox", "true")
+    assert [sorted(os.listdir(r / "containers")) for r in (engine.data, engine.exec_root)] \
+        == before
+    for root in (engine.data, engine.exec_root):
+        wait_for(lambda: os.listdir(root / "trash") == [], what=f"{root}/trash emptied")
+
+
+def test_what_a_crash_left_in_the_trash_is_deleted_at_start(engine):
+    engine.kill(signal.SIGKILL)
+    for root in (engine.data, engine.exec_root):
+        (root / "trash" / "1-left" / "sub").mkdir(parents=True)
+        (root / "trash" / "1-left" / "sub" / "file").write_text("x")
+    engine.start()
+    for root in (engine.data, engine.exec_root):
+        wait_for(lambda: os.listdir(root / "trash") == [], what=f"{root}/trash emptied")
