@@ -52,17 +52,27 @@ def _stop_dockerd(proc, root):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+    # dockerd leaves its exec-root's netns/default bind-mounted when it stops
+    for target in sorted(_mounts_under(root), reverse=True):
+        subprocess.run(["umount", "-l", target], capture_output=True)
     shutil.rmtree(root, ignore_errors=True)
 
 
-def _start_dockerd():
-    if os.geteuid() != 0:
-        pytest.skip("the CLI system tests start dockerd, which needs root")
+def _mounts_under(root):
+    with open("/proc/self/mountinfo") as f:
+        points = [line.split()[4] for line in f]
+    return [p for p in points if p.startswith(root.rstrip("/") + "/")]
+
+
+def start_private_dockerd(prefix):
+    """Debian's dockerd on temporary paths under /tmp/<prefix>*, with no networking of its
+    own (no bridge, no iptables). Returns its socket's path and a function that stops it
+    and removes its paths."""
     dockerd = shutil.which("dockerd")
     if dockerd is None:
-        pytest.skip("dockerd is not installed (apt-get install docker.io) and SKIFF_DAEMON_SOCKET is unset")
+        pytest.skip("dockerd is not installed (apt-get install docker.io)")
     # A short path: the socket must fit in sun_path.
-    root = tempfile.mkdtemp(prefix="skcli", dir="/tmp")
+    root = tempfile.mkdtemp(prefix=prefix, dir="/tmp")
     sock = f"{root}/docker.sock"
     log = f"{root}/dockerd.log"
     with open(log, "w") as out:
@@ -71,8 +81,19 @@ def _start_dockerd():
              "-H", f"unix://{sock}", "--pidfile", f"{root}/docker.pid",
              "--bridge", "none", "--iptables=false"],
             stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
-    atexit.register(_stop_dockerd, proc, root)
-    _wait_socket(sock, proc, log)
+    try:
+        _wait_socket(sock, proc, log)
+    except BaseException:
+        _stop_dockerd(proc, root)
+        raise
+    return sock, lambda: _stop_dockerd(proc, root)
+
+
+def _start_dockerd():
+    if os.geteuid() != 0:
+        pytest.skip("the CLI system tests start dockerd, which needs root")
+    sock, stop = start_private_dockerd("skcli")
+    atexit.register(stop)
     return sock
 
 

@@ -4,10 +4,8 @@ for corrupt and interrupted transfers."""
 
 import json
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
@@ -16,9 +14,9 @@ import pytest
 from engine import DOCKER, REPO, SKIFFD
 from registry import (MEDIA_OCI_INDEX, REGISTRY, SKOPEO, FakeRegistry, Registry,
                       busybox_layer, free_port, image_inspect, store_files, tar_layer)
+from test_cli_support import start_private_dockerd
 
 SKIFF = str(REPO / "build" / "skiff")
-DOCKERD = shutil.which("dockerd")
 
 pytestmark = pytest.mark.skipif(
     not os.path.exists(SKIFFD) or DOCKER is None or REGISTRY is None,
@@ -385,34 +383,13 @@ def test_unreachable_registry_reads_as_dockerd_words(engine, tmp_path, client, c
 
 @pytest.fixture(scope="module")
 def dockerd():
-    """A private dockerd (Debian's docker.io) on temporary paths, no networking of its own:
-    the judge of what a registry out of reach reads as. Its socket's path."""
-    if DOCKERD is None:
-        pytest.skip("dockerd is not installed: nothing to compare with")
-    top = Path(tempfile.mkdtemp(prefix="rpdk", dir="/tmp"))
-    sock = top / "docker.sock"
-    with open(top / "dockerd.log", "w") as log:
-        proc = subprocess.Popen(
-            [DOCKERD, "--data-root", f"{top}/docker", "--exec-root", f"{top}/exec", "-H",
-             f"unix://{sock}", "--pidfile", f"{top}/docker.pid", "--bridge", "none",
-             "--iptables=false"], stdout=log, stderr=subprocess.STDOUT,
-            start_new_session=True)
+    """A private dockerd (Debian's docker.io): the judge of what a registry out of reach
+    reads as. Its socket's path."""
+    sock, stop = start_private_dockerd("rpdk")
     try:
-        deadline = time.monotonic() + 60
-        while subprocess.run([DOCKER, "-H", f"unix://{sock}", "version"],
-                             capture_output=True, timeout=30).returncode != 0:
-            assert proc.poll() is None and time.monotonic() < deadline, \
-                "dockerd did not start: " + (top / "dockerd.log").read_text()[-2000:]
-            time.sleep(0.2)
         yield sock
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        shutil.rmtree(top, ignore_errors=True)
+        stop()
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost"])
