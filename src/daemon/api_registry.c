@@ -22,18 +22,27 @@
 
 #define DEFAULT_CERTS_DIR "/etc/skiff/certs.d"
 
+/* A "max-concurrent-*" key of daemon.json, or fallback. config.c has
+ * refused a negative or non-integer one at start-up. */
+static int transfer_limit(json_t *file, const char *key, int fallback)
+{
+  json_t *v = json_object_get(file, key);
+  return json_is_integer(v) && json_integer_value(v) <= INT_MAX
+             ? (int)json_integer_value(v)
+             : fallback;
+}
+
 /* daemon.json's registry keys; "registry-certs-dir" is skiff's own (docker
- * reads only /etc/docker/certs.d). config.c has refused a negative or
- * non-integer "max-concurrent-uploads". */
+ * reads only /etc/docker/certs.d). */
 static void registry_config_of(struct daemon *d, struct registry_config *cfg)
 {
   json_t *file = d->config.file;
   cfg->insecure = json_object_get(file, "insecure-registries");
   cfg->mirrors = json_object_get(file, "registry-mirrors");
-  json_t *uploads = json_object_get(file, "max-concurrent-uploads");
-  cfg->max_uploads = json_is_integer(uploads) && json_integer_value(uploads) <= INT_MAX
-                         ? (int)json_integer_value(uploads)
-                         : REGISTRY_DEFAULT_UPLOADS;
+  cfg->max_uploads =
+      transfer_limit(file, "max-concurrent-uploads", REGISTRY_DEFAULT_UPLOADS);
+  cfg->max_downloads =
+      transfer_limit(file, "max-concurrent-downloads", REGISTRY_DEFAULT_DOWNLOADS);
   const char *certs = json_string_value(json_object_get(file, "registry-certs-dir"));
   cfg->certs_dir = (char *)(certs && *certs ? certs : DEFAULT_CERTS_DIR);
 }

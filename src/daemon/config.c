@@ -249,19 +249,23 @@ static int merge_tls(struct flags *f, json_t *file, struct config_tls *tls,
   return 0;
 }
 
-/* "max-concurrent-uploads" is read where a push starts (api_registry.c);
- * refuse a bad one at start-up, as dockerd does (0 is allowed: no limit). */
-static int check_uploads(json_t *file, const char *path, skiff_error_t **err)
+/* "max-concurrent-uploads" and "-downloads" are read where a push or pull
+ * starts (api_registry.c); refuse a bad one at start-up, as dockerd does (0
+ * is allowed: no limit). what: "uploads" or "downloads". */
+static int check_transfer_limit(json_t *file, const char *what, const char *path,
+                                skiff_error_t **err)
 {
+  char key[48];
+  snprintf(key, sizeof key, "max-concurrent-%s", what);
   int64_t n = 0;
-  if (jsonutil_opt_int64(file, "max-concurrent-uploads", &n, "", err) < 0)
+  if (jsonutil_opt_int64(file, key, &n, "", err) < 0)
     return skiff_error_wrap(err, "unable to configure the skiff daemon with file %s",
                             path);
   if (n < 0 || n > INT_MAX)
     return skiff_error_invalid(err,
                                "unable to configure the skiff daemon with file %s: "
-                               "invalid max concurrent uploads: %lld",
-                               path, (long long)n);
+                               "invalid max concurrent %s: %lld",
+                               path, what, (long long)n);
   return 0;
 }
 
@@ -280,7 +284,9 @@ static int merge(struct flags *f, json_t *file, const char *path,
       merge_bool(f->debug, file, "debug", &cfg->debug, &conflicts, path, err) < 0 ||
       merge_hosts(f, file, cfg, &conflicts, path, err) < 0 ||
       merge_tls(f, file, &opts->tls, &conflicts, path, err) < 0 ||
-      merge_log(file, cfg, path, err) < 0 || check_uploads(file, path, err) < 0)
+      merge_log(file, cfg, path, err) < 0 ||
+      check_transfer_limit(file, "uploads", path, err) < 0 ||
+      check_transfer_limit(file, "downloads", path, err) < 0)
     return -1;
   if (conflicts)
     return skiff_error_invalid(

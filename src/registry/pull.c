@@ -26,12 +26,6 @@
 #include "image/image.h"
 #include "registry_internal.h"
 
-/* Layers in flight at once. Each is mostly one core's decompression, and
- * the last one to start bounds the pull: with fewer workers than layers a
- * lone tail layer runs on one core while the others idle. Most images have
- * fewer than 8 layers, so all of them start together; each costs a thread,
- * a pipe and two buffers. */
-#define MAX_PARALLEL 8
 #define PIPE_SIZE (1024 * 1024)
 #define PROGRESS_STEP_NS (100 * 1000 * 1000LL)
 
@@ -47,6 +41,7 @@ struct puller {
   bool platform_given;
   const struct registry_progress *progress;
   pthread_mutex_t progress_lock;
+  int max_downloads; /* layers in flight at once, 0: no limit */
 };
 
 static void report(struct puller *p, const char *id, const char *status,
@@ -329,13 +324,13 @@ static void *layer_worker(void *arg)
   }
 }
 
-/* Fetch the layers not yet in the store, MAX_PARALLEL at a time. */
-static int fetch_layers(struct layer_queue *q, skiff_error_t **err)
+/* Fetch the layers not yet in the store, limit at a time (0: all). */
+static int fetch_layers(struct layer_queue *q, int limit, skiff_error_t **err)
 {
-  size_t workers = q->n < MAX_PARALLEL ? q->n : MAX_PARALLEL;
-  pthread_t threads[MAX_PARALLEL];
+  size_t workers = limit > 0 && (size_t)limit < q->n ? (size_t)limit : q->n;
+  cleanup_free pthread_t *threads = calloc(workers ? workers : 1, sizeof *threads);
   size_t started = 0;
-  for (; started < workers; started++)
+  for (; threads && started < workers; started++)
     if (pthread_create(&threads[started], NULL, layer_worker, q) != 0)
       break;
   if (started == 0 && q->n > 0)
@@ -384,7 +379,7 @@ static int pull_layers(struct puller *p, struct image_pull *pull, json_t *layers
     memcpy(j->short_id, short_id, sizeof short_id);
     report(p, short_id, "Pulling fs layer", -1, -1);
   }
-  int r = fetch_layers(&q, err);
+  int r = fetch_layers(&q, p->max_downloads, err);
   for (size_t i = 0; i < q.n; i++)
     skiff_error_free(&jobs[i].err);
   pthread_mutex_destroy(&q.lock);
@@ -556,7 +551,9 @@ int registry_pull(struct image_store *store, const struct registry_config *cfg,
   struct puller p = {.store = store,
                      .ref = &ref,
                      .progress = progress,
-                     .platform_given = platform && *platform};
+                     .platform_given = platform && *platform,
+                     .max_downloads =
+                         cfg ? cfg->max_downloads : REGISTRY_DEFAULT_DOWNLOADS};
   pthread_mutex_init(&p.progress_lock, NULL);
   int r = registry_platform_parse(platform, &p.platform, err);
   const char *last = strrchr(text, '/');

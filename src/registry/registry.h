@@ -14,6 +14,13 @@ struct image_store;
 
 /* dockerd's default for max-concurrent-uploads. */
 #define REGISTRY_DEFAULT_UPLOADS 5
+/* skiff's default for max-concurrent-downloads (dockerd's is 3): each layer
+ * in flight is mostly one core's decompression, and the last one to start
+ * bounds the pull; with fewer than the image's layers, a lone tail layer
+ * runs on one core while the others idle. Most images have fewer than 8
+ * layers, so all of them start together; each costs a thread, a pipe and
+ * two buffers. */
+#define REGISTRY_DEFAULT_DOWNLOADS 8
 
 /* What daemon.json says about registries (docker's keys). */
 struct registry_config {
@@ -23,6 +30,9 @@ struct registry_config {
   /* "max-concurrent-uploads": the layers a push uploads at once (0: no
    * limit, as with dockerd's transfer manager) */
   int max_uploads;
+  /* "max-concurrent-downloads": the layers a pull fetches at once (0: no
+   * limit) */
+  int max_downloads;
 };
 
 /* docker's AuthConfig, as the X-Registry-Auth header carries it. */

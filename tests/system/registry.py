@@ -531,17 +531,19 @@ class TokenServer:
 
 
 class UploadProxy:
-    """A loopback HTTP proxy in front of a plain-HTTP registry, for what a push does in
-    time: it records every request as (method, path, start, end), can hold each PATCH
-    (a blob chunk) for `hold` seconds before passing it on, and can cut the upload that
+    """A loopback HTTP proxy in front of a plain-HTTP registry, for what a push or pull
+    does in time: it records every request as (method, path, start, end), can hold each
+    PATCH (a blob chunk) for `hold` seconds before passing it on (each GET of a blob for
+    `hold_blob_get`), and can cut the upload that
     the nth PATCH (counted from 1) belongs to: read half the body of each of its PATCHes
     (a client may retry one on a new connection), then close without an answer.
     Clients name the proxy's host; the Host header is passed on as it is, so that the
     registry's Location headers point back to the proxy."""
 
-    def __init__(self, upstream_port, hold=0.0, cut_patch=None):
+    def __init__(self, upstream_port, hold=0.0, cut_patch=None, hold_blob_get=0.0):
         self.upstream_port = upstream_port
         self.hold, self.cut_patch = hold, cut_patch
+        self.hold_blob_get = hold_blob_get  # seconds each GET of a blob is held (pulls)
         self.events = []  # (method, path, start, end), in order of ending
         self.cut_at = None  # monotonic time of the cut
         self.lock = threading.Lock()
@@ -576,6 +578,8 @@ class UploadProxy:
                 body = self.rfile.read(length) if length else None
                 if patch:
                     time.sleep(outer.hold)
+                if self.command == "GET" and "/blobs/" in session:
+                    time.sleep(outer.hold_blob_get)
                 conn = http.client.HTTPConnection("127.0.0.1", outer.upstream_port,
                                                   timeout=60)
                 headers = {k: v for k, v in self.headers.items()
@@ -618,9 +622,10 @@ class UploadProxy:
         self.server.shutdown()
         self.server.server_close()
 
-    def most_at_once(self, method):
-        """The most requests of method that were in the proxy at the same time."""
-        spans = [(s, e) for m, _, s, e in self.events if m == method]
+    def most_at_once(self, method, path_part=""):
+        """The most requests of method (on paths with path_part) that were in the proxy at
+        the same time."""
+        spans = [(s, e) for m, p, s, e in self.events if m == method and path_part in p]
         edges = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
         most = now = 0
         for _, step in edges:

@@ -288,6 +288,30 @@ def test_negative_max_concurrent_uploads_is_refused(engine_with_config):
     assert "invalid max concurrent uploads: -1" in str(e.value)
 
 
+@pytest.mark.parametrize("config, most", [({"max-concurrent-downloads": 1}, 1),
+                                          ({"max-concurrent-downloads": 2}, 2),
+                                          ({}, 4)], ids=["1", "2", "default"])
+def test_max_concurrent_downloads_from_daemon_json(engine_with_config, fresh, behind_proxy,
+                                                   config, most):
+    # the same setting for pulls, here for want of a better place for the fixtures;
+    # skiff's default (8) starts all 4 layers at once
+    reg, proxy = behind_proxy(hold_blob_get=0.3)
+    ref = f"{proxy.host}/downloads/img:v1"
+    fresh.docker("tag", load_layers(fresh, fresh.top, 4), ref)
+    fresh.docker("push", ref)
+    engine = engine_with_config(config)
+    engine.docker("pull", ref)
+    assert proxy.most_at_once("GET", "/blobs/") == most, proxy.events
+    layers = engine.docker("image", "inspect", "-f", "{{len .RootFS.Layers}}", ref)
+    assert layers.stdout.strip() == "4"
+
+
+def test_negative_max_concurrent_downloads_is_refused(engine_with_config):
+    with pytest.raises(RuntimeError) as e:
+        engine_with_config({"max-concurrent-downloads": -3})
+    assert "invalid max concurrent downloads: -3" in str(e.value)
+
+
 def test_failed_layer_stops_the_others_and_writes_no_manifest(fresh, behind_proxy):
     """The first chunk is cut halfway; the other chunks are held 5 s. The push must fail
     at once naming the layer, cancel the uploads in flight, start no more, and leave the
