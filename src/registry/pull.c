@@ -24,6 +24,7 @@
 #include "common/fs.h"
 #include "common/jsonutil.h"
 #include "image/image.h"
+#include "jobs.h"
 #include "registry_internal.h"
 
 #define PIPE_SIZE (1024 * 1024)
@@ -179,8 +180,6 @@ struct layer_job {
   pthread_t fetcher;
   bool fetcher_running;
   skiff_error_t *fetch_err;
-  skiff_error_t *err;
-  bool done;
 };
 
 static long long now_ns(void)
@@ -294,56 +293,18 @@ static int run_layer(struct layer_job *j, skiff_error_t **err)
   return r;
 }
 
-struct layer_queue {
-  struct layer_job *jobs;
-  size_t n, next;
-  pthread_mutex_t lock;
-  bool failed;
-};
-
-static void *layer_worker(void *arg)
+static int pull_job(void *arg, size_t i, skiff_error_t **err)
 {
-  struct layer_queue *q = arg;
-  for (bool worked = false;; worked = true) {
-    pthread_mutex_lock(&q->lock);
-    bool failed = q->failed;
-    size_t i = failed ? q->n : q->next++;
-    pthread_mutex_unlock(&q->lock);
-    if (i >= q->n) {
-      if (worked && !failed)
-        image_pull_write_back(q->jobs[0].pull);
-      return NULL;
-    }
-    struct layer_job *j = &q->jobs[i];
-    if (run_layer(j, &j->err) < 0) {
-      pthread_mutex_lock(&q->lock);
-      q->failed = true;
-      pthread_mutex_unlock(&q->lock);
-    }
-    j->done = true;
-  }
+  struct layer_job *jobs = arg;
+  return run_layer(&jobs[i], err);
 }
 
-/* Fetch the layers not yet in the store, limit at a time (0: all). */
-static int fetch_layers(struct layer_queue *q, int limit, skiff_error_t **err)
+/* With the store's writes of every layer under way: see
+ * image_pull_write_back. */
+static void pull_drained(void *arg)
 {
-  size_t workers = limit > 0 && (size_t)limit < q->n ? (size_t)limit : q->n;
-  cleanup_free pthread_t *threads = calloc(workers ? workers : 1, sizeof *threads);
-  size_t started = 0;
-  for (; threads && started < workers; started++)
-    if (pthread_create(&threads[started], NULL, layer_worker, q) != 0)
-      break;
-  if (started == 0 && q->n > 0)
-    layer_worker(q);
-  for (size_t i = 0; i < started; i++)
-    pthread_join(threads[i], NULL);
-  for (size_t i = 0; i < q->n; i++) {
-    if (q->jobs[i].err) {
-      *err = steal_pointer(&q->jobs[i].err);
-      return -1;
-    }
-  }
-  return 0;
+  struct layer_job *jobs = arg;
+  image_pull_write_back(jobs[0].pull);
 }
 
 static int pull_layers(struct puller *p, struct image_pull *pull, json_t *layers,
@@ -357,8 +318,8 @@ static int pull_layers(struct puller *p, struct image_pull *pull, json_t *layers
   cleanup_free struct layer_job *jobs = calloc(n + 1, sizeof *jobs);
   if (jobs == NULL)
     return skiff_error_set(err, ENOMEM, "pull");
-  struct layer_queue q = {.jobs = jobs};
-  pthread_mutex_init(&q.lock, NULL);
+  struct jobs run = {
+      .limit = p->max_downloads, .run = pull_job, .drained = pull_drained, .arg = jobs};
   for (size_t i = 0; i < n; i++) {
     json_t *desc = json_array_get(layers, i);
     const char *digest = json_string_value(json_object_get(desc, "digest"));
@@ -368,7 +329,7 @@ static int pull_layers(struct puller *p, struct image_pull *pull, json_t *layers
       report(p, short_id, "Already exists", -1, -1);
       continue;
     }
-    struct layer_job *j = &jobs[q.n++];
+    struct layer_job *j = &jobs[run.n++];
     *j = (struct layer_job){.p = p,
                             .pull = pull,
                             .index = i,
@@ -379,11 +340,7 @@ static int pull_layers(struct puller *p, struct image_pull *pull, json_t *layers
     memcpy(j->short_id, short_id, sizeof short_id);
     report(p, short_id, "Pulling fs layer", -1, -1);
   }
-  int r = fetch_layers(&q, p->max_downloads, err);
-  for (size_t i = 0; i < q.n; i++)
-    skiff_error_free(&jobs[i].err);
-  pthread_mutex_destroy(&q.lock);
-  return r;
+  return jobs_run(&run, err);
 }
 
 /* ---- one image ---- */

@@ -20,6 +20,7 @@
 #include "common/digest.h"
 #include "common/jsonutil.h"
 #include "image/image.h"
+#include "jobs.h"
 #include "registry_internal.h"
 
 #define MEDIA_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
@@ -69,7 +70,6 @@ struct layer_push {
   struct registry_upload_ctl ctl;
   char id[13]; /* docker's short form of the diff ID */
   long long last_report_ns, last_current;
-  skiff_error_t *err;
 };
 
 /* "Pushing" as bytes go, at most every PROGRESS_STEP_NS: docker's bars. */
@@ -205,54 +205,10 @@ static int push_layer(struct layer_push *j, skiff_error_t **err)
                                p->ref->name, j->out->media_type, err);
 }
 
-/* ---- several layers at once ---- */
-
-struct layer_queue {
-  struct layer_push *jobs;
-  size_t n, next;
-  pthread_mutex_t lock;
-  bool failed;         /* every upload's cancel flag */
-  size_t first_failed; /* the job whose error the push reports */
-};
-
-static void *layer_worker(void *arg)
+static int push_job(void *arg, size_t i, skiff_error_t **err)
 {
-  struct layer_queue *q = arg;
-  for (;;) {
-    pthread_mutex_lock(&q->lock);
-    size_t i = q->failed ? q->n : q->next++;
-    pthread_mutex_unlock(&q->lock);
-    if (i >= q->n)
-      return NULL;
-    struct layer_push *j = &q->jobs[i];
-    if (push_layer(j, &j->err) < 0) {
-      pthread_mutex_lock(&q->lock);
-      if (!q->failed)
-        q->first_failed = i;
-      __atomic_store_n(&q->failed, true, __ATOMIC_RELEASE);
-      pthread_mutex_unlock(&q->lock);
-    }
-  }
-}
-
-/* Run the queue on up to max workers (0: one per job). The error is the
- * first layer's to fail: the others were cancelled because of it. */
-static int run_queue(struct layer_queue *q, int max, skiff_error_t **err)
-{
-  size_t workers = max > 0 && (size_t)max < q->n ? (size_t)max : q->n;
-  cleanup_free pthread_t *threads = calloc(workers + 1, sizeof *threads);
-  size_t started = 0;
-  while (threads && started < workers &&
-         pthread_create(&threads[started], NULL, layer_worker, q) == 0)
-    started++;
-  if (started == 0)
-    layer_worker(q);
-  for (size_t i = 0; i < started; i++)
-    pthread_join(threads[i], NULL);
-  if (!q->failed)
-    return 0;
-  *err = steal_pointer(&q->jobs[q->first_failed].err);
-  return -1;
+  struct layer_push *jobs = arg;
+  return push_layer(&jobs[i], err);
 }
 
 /* The blob the pulled manifest names for layer i, as a source, or NULL. */
@@ -275,44 +231,43 @@ static size_t first_with_diff_id(const struct image_push_source *src, size_t i)
   return i;
 }
 
-/* Queue every distinct layer, announced as docker does: all "Preparing",
- * then "Waiting" for those beyond the workers. */
+/* Queue every distinct layer as a job of run (whose failure cancels the
+ * uploads), announced as docker does: all "Preparing", then "Waiting" for
+ * those beyond the workers. */
 static void queue_layers(struct pusher *p, const struct image_push_source *src,
                          json_t *candidate, struct pushed_layer *out,
-                         struct layer_queue *q)
+                         struct layer_push *jobs, struct jobs *run)
 {
   for (size_t i = 0; i < src->n_layers; i++) {
     if (first_with_diff_id(src, i) != i)
       continue;
-    struct layer_push *j = &q->jobs[q->n++];
+    struct layer_push *j = &jobs[run->n++];
     *j = (struct layer_push){
         .p = p,
         .layer = &src->layers[i],
         .want = wanted_blob(candidate, i),
         .out = &out[i],
-        .ctl = {.progress = on_upload_progress, .arg = j, .cancel = &q->failed}};
+        .ctl = {.progress = on_upload_progress, .arg = j, .cancel = &run->failed}};
     snprintf(j->id, sizeof j->id, "%s", src->layers[i].diff_id + 7);
     report(p, j->id, "Preparing", -1, -1);
   }
-  for (size_t i = (size_t)p->max_uploads; p->max_uploads > 0 && i < q->n; i++)
-    report(p, q->jobs[i].id, "Waiting", -1, -1);
+  for (size_t i = (size_t)p->max_uploads; p->max_uploads > 0 && i < run->n; i++)
+    report(p, jobs[i].id, "Waiting", -1, -1);
 }
 
+/* The error is the first layer's to fail: the others were cancelled
+ * because of it. */
 static int push_layers(struct pusher *p, const struct image_push_source *src,
                        json_t *candidate, struct pushed_layer *out, skiff_error_t **err)
 {
   cleanup_free struct layer_push *jobs = calloc(src->n_layers + 1, sizeof *jobs);
   if (jobs == NULL)
     return skiff_error_set(err, ENOMEM, "push");
-  struct layer_queue q = {.jobs = jobs};
-  pthread_mutex_init(&q.lock, NULL);
-  queue_layers(p, src, candidate, out, &q);
-  int r = run_queue(&q, p->max_uploads, err);
-  for (size_t i = 0; i < q.n; i++) {
+  struct jobs run = {.limit = p->max_uploads, .run = push_job, .arg = jobs};
+  queue_layers(p, src, candidate, out, jobs, &run);
+  int r = jobs_run(&run, err);
+  for (size_t i = 0; i < run.n; i++)
     json_decref(jobs[i].want);
-    skiff_error_free(&jobs[i].err);
-  }
-  pthread_mutex_destroy(&q.lock);
   for (size_t i = 0; r == 0 && i < src->n_layers; i++) {
     size_t k = first_with_diff_id(src, i);
     if (k != i) {
