@@ -25,10 +25,10 @@
 #include "common/jsonutil.h"
 #include "image/image.h"
 #include "jobs.h"
+#include "progress.h"
 #include "registry_internal.h"
 
 #define PIPE_SIZE (1024 * 1024)
-#define PROGRESS_STEP_NS (100 * 1000 * 1000LL)
 
 #define ACCEPT_MANIFESTS                                                               \
   MEDIA_OCI_INDEX ", " MEDIA_DOCKER_LIST ", " MEDIA_OCI_MANIFEST                       \
@@ -40,20 +40,9 @@ struct puller {
   const struct registry_ref *ref;
   struct registry_platform platform;
   bool platform_given;
-  const struct registry_progress *progress;
-  pthread_mutex_t progress_lock;
+  struct progress_out out;
   int max_downloads; /* layers in flight at once, 0: no limit */
 };
-
-static void report(struct puller *p, const char *id, const char *status,
-                   long long current, long long total)
-{
-  if (p->progress == NULL || p->progress->fn == NULL)
-    return;
-  pthread_mutex_lock(&p->progress_lock);
-  p->progress->fn(p->progress->arg, id, status, current, total);
-  pthread_mutex_unlock(&p->progress_lock);
-}
 
 /* ---- manifests ---- */
 
@@ -182,13 +171,6 @@ struct layer_job {
   skiff_error_t *fetch_err;
 };
 
-static long long now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
-
 static int on_layer_data(const void *data, size_t len, void *arg)
 {
   struct layer_job *j = arg;
@@ -200,11 +182,8 @@ static int on_layer_data(const void *data, size_t len, void *arg)
     return -1;
   }
   j->got += (long long)len;
-  long long t = now_ns();
-  if (t - j->last_report_ns >= PROGRESS_STEP_NS) {
-    j->last_report_ns = t;
-    report(j->p, j->short_id, "Downloading", j->got, j->size);
-  }
+  if (progress_due(&j->last_report_ns, false))
+    progress_send(&j->p->out, j->short_id, "Downloading", j->got, j->size);
   return 0;
 }
 
@@ -241,7 +220,7 @@ static int verify_layer(void *arg, skiff_error_t **err)
     *err = steal_pointer(&j->fetch_err);
     return skiff_error_wrap(err, "layer %s", j->digest);
   }
-  report(j->p, j->short_id, "Verifying Checksum", -1, -1);
+  progress_send(&j->p->out, j->short_id, "Verifying Checksum", -1, -1);
   char actual[SHA256_TEXT_LEN];
   sha256_finish_text(&j->sha, actual);
   if (strcmp(actual, j->digest) != 0)
@@ -250,8 +229,8 @@ static int verify_layer(void *arg, skiff_error_t **err)
         "failed to verify layer %s: the registry sent %lld bytes "
         "of digest %s",
         j->digest, j->got, actual);
-  report(j->p, j->short_id, "Download complete", -1, -1);
-  report(j->p, j->short_id, "Extracting", j->got, j->got);
+  progress_send(&j->p->out, j->short_id, "Download complete", -1, -1);
+  progress_send(&j->p->out, j->short_id, "Extracting", j->got, j->got);
   return 0;
 }
 
@@ -289,7 +268,7 @@ static int run_layer(struct layer_job *j, skiff_error_t **err)
   skiff_error_free(&j->fetch_err);
   direct_writer_release(&j->blob);
   if (r == 0)
-    report(j->p, j->short_id, "Pull complete", -1, -1);
+    progress_send(&j->p->out, j->short_id, "Pull complete", -1, -1);
   return r;
 }
 
@@ -326,7 +305,7 @@ static int pull_layers(struct puller *p, struct image_pull *pull, json_t *layers
     char short_id[13];
     snprintf(short_id, sizeof short_id, "%s", digest + 7);
     if (image_pull_layer_present(pull, i)) {
-      report(p, short_id, "Already exists", -1, -1);
+      progress_send(&p->out, short_id, "Already exists", -1, -1);
       continue;
     }
     struct layer_job *j = &jobs[run.n++];
@@ -338,7 +317,7 @@ static int pull_layers(struct puller *p, struct image_pull *pull, json_t *layers
                             .read_fd = -1,
                             .write_fd = -1};
     memcpy(j->short_id, short_id, sizeof short_id);
-    report(p, short_id, "Pulling fs layer", -1, -1);
+    progress_send(&p->out, short_id, "Pulling fs layer", -1, -1);
   }
   return jobs_run(&run, err);
 }
@@ -377,12 +356,12 @@ static void report_done(struct puller *p, const char *digest, bool fresh,
   cleanup_free char *digest_line = NULL, *status = NULL, *familiar = NULL;
   familiar = registry_ref_familiar_name(p->ref);
   if (asprintf(&digest_line, "Digest: %s", digest) >= 0)
-    report(p, NULL, digest_line, -1, -1);
+    progress_send(&p->out, NULL, digest_line, -1, -1);
   if (asprintf(&status, "Status: %s %s%s%s",
                fresh ? "Downloaded newer image for" : "Image is up to date for",
                familiar ? familiar : p->ref->name,
                strncmp(reference, "sha256:", 7) == 0 ? "@" : ":", reference) >= 0)
-    report(p, NULL, status, -1, -1);
+    progress_send(&p->out, NULL, status, -1, -1);
 }
 
 static bool up_to_date(struct puller *p, const char *reference,
@@ -408,7 +387,7 @@ static int pull_one(struct puller *p, const char *reference, skiff_error_t **err
   }
   cleanup_free char *from = NULL;
   if (asprintf(&from, "Pulling from %s", p->client->path) >= 0)
-    report(p, reference, from, -1, -1);
+    progress_send(&p->out, reference, from, -1, -1);
   json_t *config_desc = json_object_get(m.doc, "config");
   const char *config_digest = json_string_value(json_object_get(config_desc, "digest"));
   size_t config_len = 0;
@@ -507,11 +486,10 @@ int registry_pull(struct image_store *store, const struct registry_config *cfg,
     return -1;
   struct puller p = {.store = store,
                      .ref = &ref,
-                     .progress = progress,
                      .platform_given = platform && *platform,
                      .max_downloads =
                          cfg ? cfg->max_downloads : REGISTRY_DEFAULT_DOWNLOADS};
-  pthread_mutex_init(&p.progress_lock, NULL);
+  progress_out_init(&p.out, progress);
   int r = registry_platform_parse(platform, &p.platform, err);
   const char *last = strrchr(text, '/');
   if (r == 0 && all_tags && (ref.digest || strchr(last ? last : text, ':')))
@@ -531,7 +509,7 @@ int registry_pull(struct image_store *store, const struct registry_config *cfg,
   if (r == 0 && !done)
     r = pull_from(&p, cfg, NULL, auth, all_tags, err);
   registry_platform_clear(&p.platform);
-  pthread_mutex_destroy(&p.progress_lock);
+  progress_out_destroy(&p.out);
   registry_ref_clear(&ref);
   return r;
 }

@@ -21,20 +21,19 @@
 #include "common/jsonutil.h"
 #include "image/image.h"
 #include "jobs.h"
+#include "progress.h"
 #include "registry_internal.h"
 
 #define MEDIA_OCI_LAYER_GZIP "application/vnd.oci.image.layer.v1.tar+gzip"
 #define MEDIA_OCI_LAYER_ZSTD "application/vnd.oci.image.layer.v1.tar+zstd"
 #define MEDIA_OCI_LAYER_TAR "application/vnd.oci.image.layer.v1.tar"
 #define MEDIA_OCI_CONFIG "application/vnd.oci.image.config.v1+json"
-#define PROGRESS_STEP_NS (100 * 1000 * 1000LL)
 
 struct pusher {
   struct image_store *store;
   struct registry_client *client;
   const struct registry_ref *ref;
-  const struct registry_progress *progress;
-  pthread_mutex_t progress_lock;
+  struct progress_out out;
   int max_uploads; /* 0: no limit */
 };
 
@@ -43,23 +42,6 @@ struct pushed_layer {
   char *media_type;
   long long size;
 };
-
-static void report(struct pusher *p, const char *id, const char *status,
-                   long long current, long long total)
-{
-  if (p->progress == NULL || p->progress->fn == NULL)
-    return;
-  pthread_mutex_lock(&p->progress_lock);
-  p->progress->fn(p->progress->arg, id, status, current, total);
-  pthread_mutex_unlock(&p->progress_lock);
-}
-
-static long long now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* One layer to push, as a worker takes it. */
 struct layer_push {
@@ -72,17 +54,14 @@ struct layer_push {
   long long last_report_ns, last_current;
 };
 
-/* "Pushing" as bytes go, at most every PROGRESS_STEP_NS: docker's bars. */
+/* "Pushing" as bytes go, at docker's bars' pace (the last count always). */
 static void on_upload_progress(void *arg, long long current, long long total)
 {
   struct layer_push *j = arg;
-  long long t = now_ns();
-  if (current == j->last_current ||
-      (t - j->last_report_ns < PROGRESS_STEP_NS && current < total))
+  if (current == j->last_current || !progress_due(&j->last_report_ns, current >= total))
     return;
-  j->last_report_ns = t;
   j->last_current = current;
-  report(j->p, j->id, "Pushing", current, total);
+  progress_send(&j->p->out, j->id, "Pushing", current, total);
 }
 
 /* The media type known for a blob digest among a layer's sources. */
@@ -120,7 +99,7 @@ static int reuse_blob(struct layer_push *j, const char *digest, const char *repo
   long long have = registry_blob_size(p->client, digest, &j->ctl, err);
   if (have != 0) {
     if (have > 0)
-      report(p, j->id, "Layer already exists", -1, -1);
+      progress_send(&p->out, j->id, "Layer already exists", -1, -1);
     *size = have;
     return have > 0;
   }
@@ -133,7 +112,7 @@ static int reuse_blob(struct layer_push *j, const char *digest, const char *repo
     return r;
   cleanup_free char *msg = NULL;
   if (asprintf(&msg, "Mounted from %s", from) >= 0)
-    report(p, j->id, msg, -1, -1);
+    progress_send(&p->out, j->id, msg, -1, -1);
   *size = registry_blob_size(p->client, digest, &j->ctl, err);
   return *size > 0 ? 1 : -1;
 }
@@ -200,7 +179,7 @@ static int push_layer(struct layer_push *j, skiff_error_t **err)
     return skiff_error_wrap(err, "push layer %s", j->layer->diff_id);
   if (r == 1)
     return 0;
-  report(p, j->id, "Pushed", -1, -1);
+  progress_send(&p->out, j->id, "Pushed", -1, -1);
   return image_dist_add_source(p->store, j->layer->diff_id, j->out->digest,
                                p->ref->name, j->out->media_type, err);
 }
@@ -249,10 +228,10 @@ static void queue_layers(struct pusher *p, const struct image_push_source *src,
         .out = &out[i],
         .ctl = {.progress = on_upload_progress, .arg = j, .cancel = &run->failed}};
     snprintf(j->id, sizeof j->id, "%s", src->layers[i].diff_id + 7);
-    report(p, j->id, "Preparing", -1, -1);
+    progress_send(&p->out, j->id, "Preparing", -1, -1);
   }
   for (size_t i = (size_t)p->max_uploads; p->max_uploads > 0 && i < run->n; i++)
-    report(p, jobs[i].id, "Waiting", -1, -1);
+    progress_send(&p->out, jobs[i].id, "Waiting", -1, -1);
 }
 
 /* The error is the first layer's to fail: the others were cancelled
@@ -403,12 +382,10 @@ static void report_pushed(struct pusher *p, const char *tag, const char *digest,
 {
   cleanup_free char *line = NULL;
   if (asprintf(&line, "%s: digest: %s size: %zu", tag, digest, len) >= 0)
-    report(p, NULL, line, -1, -1);
-  if (p->progress && p->progress->aux) {
-    cleanup_json json_t *aux = json_pack("{s:s, s:s, s:I}", "Tag", tag, "Digest",
-                                         digest, "Size", (json_int_t)len);
-    p->progress->aux(p->progress->arg, aux);
-  }
+    progress_send(&p->out, NULL, line, -1, -1);
+  cleanup_json json_t *aux = json_pack("{s:s, s:s, s:I}", "Tag", tag, "Digest", digest,
+                                       "Size", (json_int_t)len);
+  progress_send_aux(&p->out, aux);
 }
 
 static int push_tag(struct pusher *p, const char *tag, skiff_error_t **err)
@@ -496,9 +473,8 @@ int registry_push(struct image_store *store, const struct registry_config *cfg,
     return -1;
   struct pusher p = {.store = store,
                      .ref = &ref,
-                     .progress = progress,
                      .max_uploads = cfg ? cfg->max_uploads : REGISTRY_DEFAULT_UPLOADS};
-  pthread_mutex_init(&p.progress_lock, NULL);
+  progress_out_init(&p.out, progress);
   cleanup_json json_t *tags = NULL;
   int r = 0;
   if (ref.digest)
@@ -513,7 +489,7 @@ int registry_push(struct image_store *store, const struct registry_config *cfg,
   if (r == 0) {
     cleanup_free char *line = NULL;
     if (asprintf(&line, "The push refers to repository [%s]", ref.name) >= 0)
-      report(&p, NULL, line, -1, -1);
+      progress_send(&p.out, NULL, line, -1, -1);
   }
   size_t i;
   json_t *tag;
@@ -523,7 +499,7 @@ int registry_push(struct image_store *store, const struct registry_config *cfg,
       r = push_tag(&p, json_string_value(tag), err);
   }
   registry_client_free(p.client);
-  pthread_mutex_destroy(&p.progress_lock);
+  progress_out_destroy(&p.out);
   registry_ref_clear(&ref);
   return r;
 }
