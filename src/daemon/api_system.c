@@ -17,6 +17,7 @@
 #include "common/cleanup.h"
 #include "common/fs.h"
 #include "common/jsonutil.h"
+#include "common/timestamp.h"
 #include "api_system.h"
 #include "containers.h"
 #include "daemon.h"
@@ -416,11 +417,8 @@ static void handle_events(struct daemon *d, struct http_request *req,
   }
   /* As dockerd: the history only when since or until was given; otherwise
    * what happens from now on. */
-  if (!has_since && !has_until) {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    since = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-  }
+  if (!has_since && !has_until)
+    since = timestamp_now_ns();
   bool bad;
   cleanup_json json_t *filters = http_request_filters(req, resp, &bad);
   if (bad)

@@ -250,13 +250,6 @@ static int64_t created_ns(struct container *c)
   return jsonlog_parse_time(json_string_value(json_object_get(c->record, "Created")));
 }
 
-static int64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* docker ps's STATUS: "Up 3 minutes", "Exited (0) 2 seconds ago", ... */
 static void status_text(struct container *c, char *buf, size_t len)
 {
@@ -267,12 +260,12 @@ static void status_text(struct container *c, char *buf, size_t len)
   if (strcmp(st, "running") == 0 || strcmp(st, "paused") == 0) {
     int64_t started =
         jsonlog_parse_time(json_string_value(json_object_get(state, "StartedAt")));
-    humanize_duration(now_ns() - started, ago, sizeof ago);
+    humanize_duration(timestamp_now_ns() - started, ago, sizeof ago);
     snprintf(buf, len, "Up %s%s", ago, strcmp(st, "paused") == 0 ? " (Paused)" : "");
   } else if (strcmp(st, "exited") == 0 || strcmp(st, "restarting") == 0) {
     int64_t finished =
         jsonlog_parse_time(json_string_value(json_object_get(state, "FinishedAt")));
-    humanize_duration(now_ns() - finished, ago, sizeof ago);
+    humanize_duration(timestamp_now_ns() - finished, ago, sizeof ago);
     snprintf(buf, len, "%s (%lld) %s ago", st[0] == 'e' ? "Exited" : "Restarting", code,
              ago);
   } else if (strcmp(st, "dead") == 0) {

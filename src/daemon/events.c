@@ -13,6 +13,7 @@
 
 #include "common/cleanup.h"
 #include "common/jsonutil.h"
+#include "common/timestamp.h"
 
 #define EVENTS_HISTORY 1024
 /* Events a follower takes from the ring in one go. */
@@ -68,19 +69,12 @@ unsigned events_listeners(struct event_bus *bus)
   return n;
 }
 
-static int64_t now_ns(void)
-{
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 /* docker's events.Message, with the pre-1.22 status/id/from fields that
  * docker still sends for containers and images. */
 static json_t *event_build(const char *type, const char *action, const char *id,
                            json_t *attributes)
 {
-  int64_t ns = now_ns();
+  int64_t ns = timestamp_now_ns();
   json_t *attrs = attributes ? attributes : json_object();
   json_t *ev = json_pack("{s:s, s:s, s:{s:s, s:o}, s:s, s:I, s:I}", "Type", type,
                          "Action", action, "Actor", "ID", id ? id : "", "Attributes",
@@ -320,7 +314,7 @@ static struct timespec next_wake(const struct follower *f)
 {
   int64_t wait_ns = 1000000000;
   if (f->until_ns) {
-    int64_t left = f->until_ns - now_ns() + 1; /* + 1: wake once past it */
+    int64_t left = f->until_ns - timestamp_now_ns() + 1; /* + 1: wake once past it */
     if (left < wait_ns)
       wait_ns = left > 0 ? left : 0;
   }
@@ -338,7 +332,7 @@ static struct timespec next_wake(const struct follower *f)
 static int wait_for_more(struct event_bus *bus, struct follower *f)
 {
   while (f->seq >= bus->next_seq && !bus->closed) {
-    if (f->until_ns && now_ns() > f->until_ns)
+    if (f->until_ns && timestamp_now_ns() > f->until_ns)
       return -1;
     struct timespec deadline = next_wake(f);
     if (pthread_cond_timedwait(&bus->published, &bus->lock, &deadline) == ETIMEDOUT &&
@@ -385,7 +379,7 @@ int events_stream_idle(struct event_bus *bus, int64_t since_ns, int64_t until_ns
                        .idle = idle,
                        .arg = arg};
   /* docker keeps streaming when --until lies in the future, and stops at it. */
-  bool live = until_ns == 0 || until_ns > now_ns();
+  bool live = until_ns == 0 || until_ns > timestamp_now_ns();
   pthread_mutex_lock(&bus->lock);
   f.seq = bus->next_seq > EVENTS_HISTORY ? bus->next_seq - EVENTS_HISTORY : 0;
   bus->listeners++;
